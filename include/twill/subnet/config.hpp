@@ -1,0 +1,61 @@
+#pragma once
+// The network config at `<prefix>/config`, with flannel's field names and defaults, so a
+// flannel user's net-conf.json for the vxlan or wireguard backend works unchanged.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "twill/net/prefix.hpp"
+
+namespace twill::subnet {
+
+enum class BackendType { vxlan, wireguard };
+
+std::string_view to_string(BackendType type);
+// The twill backend named `text` ("vxlan", "wireguard"); nullopt for anything else.
+std::optional<BackendType> backend_type_from_string(std::string_view text);
+
+struct VxlanBackend {
+    std::uint32_t vni = 1;
+    // flannel's Port 0 means "kernel default", which is 8472 on Linux: twill's contract.
+    std::uint16_t port = 8472;
+    friend bool operator==(const VxlanBackend&, const VxlanBackend&) = default;
+};
+
+struct WireguardBackend {
+    std::uint16_t listen_port = 51820;
+    std::uint32_t persistent_keepalive_interval = 0;  // seconds; 0 = off
+    friend bool operator==(const WireguardBackend&, const WireguardBackend&) = default;
+};
+
+using BackendConfig = std::variant<VxlanBackend, WireguardBackend>;
+BackendType backend_type(const BackendConfig& backend);
+
+// flannel's dual-stack fields, kept for the coming dual-stack support; no v6 leasing yet.
+struct IPv6Config {
+    net::SubnetRange range;  // IPv6Network, IPv6SubnetLen, IPv6SubnetMin/Max
+};
+
+struct NetworkConfig {
+    net::SubnetRange range;  // Network, SubnetLen, SubnetMin, SubnetMax (defaults filled)
+    BackendConfig backend;
+    std::optional<IPv6Config> ipv6;  // present when EnableIPv6 is true
+    // Fields accepted for flannel compatibility but without effect in twill
+    // ("Backend.DirectRouting"), for the daemon to log.
+    std::vector<std::string> ignored_fields;
+
+    const net::Prefix& network() const noexcept { return range.network(); }
+    BackendType backend_type() const { return subnet::backend_type(backend); }
+};
+
+// Parses and validates the JSON of `<prefix>/config`. Throws ParseError naming the field
+// ("SubnetLen", "Backend.Type", ...). Defaults follow flannel: SubnetLen 24 (or Network's
+// length + 2 for networks smaller than /22; a Network smaller than /28 is refused), SubnetMin
+// the second subnet, SubnetMax the last; no Backend (or no Backend.Type) means vxlan with VNI 1
+// and Port 8472; wireguard listens on 51820.
+NetworkConfig parse_network_config(std::string_view json);
+
+}  // namespace twill::subnet

@@ -1,0 +1,115 @@
+#pragma once
+// Which leases under `<prefix>/subnets/` may be used (DESIGN.md principle 4), and the table of
+// valid leases every node computes alike from the same etcd contents.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "twill/subnet/config.hpp"
+#include "twill/subnet/lease.hpp"
+
+namespace twill::subnet {
+
+// Why an entry under `<prefix>/subnets/` is not used. The names are metric label values.
+enum class IgnoreReason {
+    bad_key,           // the key is not `<prefix>/subnets/<address>-<length>`
+    outside_range,     // not one of the Network's subnets between SubnetMin and SubnetMax
+    bad_value,         // the value is not a lease (not JSON, a field missing or mistyped)
+    bad_public_ip,     // PublicIP unparsable, not usable unicast, or inside the pod network
+    bad_backend_data,  // VtepMAC not a unicast MAC, PublicKey not a WireGuard key
+    wrong_backend,     // BackendType unknown or not the network's backend
+    overlap,           // valid, but a lease created earlier holds an overlapping subnet
+};
+inline constexpr std::array kIgnoreReasons = {
+    IgnoreReason::bad_key,          IgnoreReason::outside_range, IgnoreReason::bad_value,
+    IgnoreReason::bad_public_ip,    IgnoreReason::bad_backend_data,
+    IgnoreReason::wrong_backend,    IgnoreReason::overlap};
+std::string_view to_string(IgnoreReason reason);
+
+// One key-value of etcd as the table needs it (kv-independent, so it is easy to test).
+struct RawEntry {
+    std::string key;
+    std::string value;
+    std::int64_t create_revision = 0;
+    std::int64_t mod_revision = 0;
+    std::int64_t etcd_lease = 0;
+};
+
+struct Rejection {
+    IgnoreReason reason;
+    std::string message;  // names the field and the value, for the log
+};
+
+// The lease `entry` holds if it is usable by itself (overlaps with other leases aside), or why
+// it is not.
+std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::string_view prefix,
+                                              const RawEntry& entry);
+
+// A change of the valid lease of one subnet: added (no before), removed (no after) or changed.
+struct LeaseChange {
+    net::Prefix subnet;
+    std::optional<Lease> before;
+    std::optional<Lease> after;
+};
+
+// The valid leases from a set of raw entries, kept up to date one entry at a time. Of leases
+// for overlapping subnets the one with the lowest create revision wins (then the lowest key),
+// so every node picks the same one; dropping the winner promotes the next. Each rejected
+// (key, mod revision) is logged once (spdlog warn) and counted once. Not thread-safe.
+class LeaseTable {
+public:
+    LeaseTable(NetworkConfig config, std::string prefix);
+
+    // Each returns the changes of the valid leases it caused, ordered by subnet.
+    std::vector<LeaseChange> put(const RawEntry& entry);
+    std::vector<LeaseChange> erase(std::string_view key);
+    // Replaces the whole contents (a fresh Range after a relist).
+    std::vector<LeaseChange> reset(const std::vector<RawEntry>& entries);
+
+    // The valid leases by subnet: the winners of overlaps, rejected entries left out.
+    const std::map<net::Prefix, Lease>& leases() const noexcept { return winners_; }
+    // Entries ignored right now, by reason (a gauge).
+    std::map<IgnoreReason, std::size_t> ignored_now() const;
+    // Distinct (key, mod revision) rejections since construction, by reason (a counter).
+    const std::map<IgnoreReason, std::uint64_t>& ignored_total() const noexcept { return total_; }
+    std::size_t entry_count() const noexcept { return entries_.size(); }
+
+private:
+    struct Entry {
+        RawEntry raw;
+        std::optional<Lease> lease;  // set when valid by itself
+        std::optional<Rejection> rejection;
+        bool overlap_reported = false;
+    };
+    using Before = std::map<net::Prefix, std::optional<Lease>>;
+
+    void apply_put(const RawEntry& entry, Before& before);
+    void apply_erase(const std::string& key, Before& before);
+    void remember_before(const net::Prefix& subnet, Before& before) const;
+    std::vector<LeaseChange> settle(const Before& before);
+
+    NetworkConfig config_;
+    std::string prefix_;
+    std::unordered_map<std::string, Entry> entries_;
+    // Valid-by-themselves leases per subnet, ordered by (create revision, key). Range
+    // membership fixes the prefix length, so two such leases overlap only when their subnets
+    // are equal (two spellings of one key, such as "-24" and "-024").
+    std::map<net::Prefix, std::set<std::pair<std::int64_t, std::string>>> candidates_;
+    std::map<net::Prefix, Lease> winners_;
+    std::map<IgnoreReason, std::uint64_t> total_;
+};
+
+// The leases of other nodes: every valid lease except this node's own, i.e. those for
+// `own_subnet` and those carrying `own_node` as their Node name.
+std::vector<Lease> peer_leases(const std::map<net::Prefix, Lease>& leases,
+                               std::string_view own_node,
+                               const std::optional<net::Prefix>& own_subnet);
+
+}  // namespace twill::subnet

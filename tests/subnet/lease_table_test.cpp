@@ -1,0 +1,226 @@
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <sstream>
+
+#include "twill/subnet/lease_table.hpp"
+
+using namespace twill;
+using namespace twill::subnet;
+
+namespace {
+
+const std::string kPrefix = "/twill/network";
+
+NetworkConfig vxlan_config() {
+    return parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})");
+}
+
+std::string value(std::string_view public_ip = "192.168.1.10", std::string_view mac = "0a:58:00:00:00:01",
+                  std::string_view node = "node-a", std::string_view type = "vxlan") {
+    return R"({"PublicIP":")" + std::string(public_ip) + R"(","Node":")" + std::string(node) +
+           R"(","BackendType":")" + std::string(type) + R"(","BackendData":{"VtepMAC":")" +
+           std::string(mac) + R"("}})";
+}
+
+RawEntry entry(std::string key, std::string value, std::int64_t create, std::int64_t mod = 0) {
+    return RawEntry{std::move(key), std::move(value), create, mod ? mod : create, 0};
+}
+
+std::string key(std::string_view name) { return kPrefix + "/subnets/" + std::string(name); }
+
+IgnoreReason reason_of(const RawEntry& e, const NetworkConfig& config = vxlan_config()) {
+    auto result = validate_lease(config, kPrefix, e);
+    if (std::holds_alternative<Lease>(result)) return static_cast<IgnoreReason>(-1);
+    return std::get<Rejection>(result).reason;
+}
+
+// Captures what the table logs.
+class LogCapture {
+public:
+    LogCapture() {
+        auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out_);
+        previous_ = spdlog::default_logger();
+        spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous_); }
+    std::size_t lines() const {
+        auto text = out_.str();
+        return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    }
+
+private:
+    std::ostringstream out_;
+    std::shared_ptr<spdlog::logger> previous_;
+};
+
+}  // namespace
+
+TEST(ValidateLease, AcceptsAGoodLease) {
+    auto result = validate_lease(vxlan_config(), kPrefix, entry(key("10.244.3.0-24"), value(), 5, 9));
+    ASSERT_TRUE(std::holds_alternative<Lease>(result));
+    const auto& lease = std::get<Lease>(result);
+    EXPECT_EQ(lease.subnet.to_string(), "10.244.3.0/24");
+    EXPECT_EQ(lease.value.node, "node-a");
+    EXPECT_EQ(lease.create_revision, 5);
+    EXPECT_EQ(lease.mod_revision, 9);
+}
+
+TEST(ValidateLease, RejectsEachKindOfBadEntry) {
+    EXPECT_EQ(reason_of(entry("/twill/network/subnets/garbage", value(), 1)), IgnoreReason::bad_key);
+    EXPECT_EQ(reason_of(entry(key("10.244.3.1-24"), value(), 1)), IgnoreReason::bad_key);
+    // Outside the Network, the first subnet (below SubnetMin), the wrong length, other family.
+    EXPECT_EQ(reason_of(entry(key("10.245.3.0-24"), value(), 1)), IgnoreReason::outside_range);
+    EXPECT_EQ(reason_of(entry(key("10.244.0.0-24"), value(), 1)), IgnoreReason::outside_range);
+    EXPECT_EQ(reason_of(entry(key("10.244.2.0-23"), value(), 1)), IgnoreReason::outside_range);
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-25"), value(), 1)), IgnoreReason::outside_range);
+    EXPECT_EQ(reason_of(entry(key("fd00::-64"), value(), 1)), IgnoreReason::outside_range);
+    // Corrupt values.
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), "\x01\x02garbage", 1)), IgnoreReason::bad_value);
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), "", 1)), IgnoreReason::bad_value);
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), R"({"PublicIP":"192.168.1.10"})", 1)),
+              IgnoreReason::bad_value);
+    // Public IPs that cannot be a peer's underlay address.
+    for (auto ip : {"10.244.7.1", "127.0.0.1", "0.0.0.0", "224.0.0.1", "169.254.1.1",
+                    "255.255.255.255", "::1", "not-an-ip"}) {
+        EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value(ip), 1)), IgnoreReason::bad_public_ip)
+            << ip;
+    }
+    // MACs.
+    for (auto mac : {"01:00:5e:00:00:01", "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "zz"}) {
+        EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value("192.168.1.10", mac), 1)),
+                  IgnoreReason::bad_backend_data)
+            << mac;
+    }
+    // Backends.
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"),
+                              value("192.168.1.10", "0a:58:00:00:00:01", "a", "udp"), 1)),
+              IgnoreReason::wrong_backend);
+    const std::string wireguard_value =
+        R"({"PublicIP":"192.168.1.10","Node":"a","BackendType":"wireguard",)"
+        R"("BackendData":{"PublicKey":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}})";
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), wireguard_value, 1)), IgnoreReason::wrong_backend);
+    auto wireguard = parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
+    EXPECT_TRUE(std::holds_alternative<Lease>(
+        validate_lease(wireguard, kPrefix, entry(key("10.244.3.0-24"), wireguard_value, 1))));
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value(), 1), wireguard),
+              IgnoreReason::wrong_backend);
+    const std::string zero_key =
+        R"({"PublicIP":"192.168.1.10","Node":"a","BackendType":"wireguard",)"
+        R"("BackendData":{"PublicKey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}})";
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), zero_key, 1), wireguard),
+              IgnoreReason::bad_backend_data);
+}
+
+TEST(ValidateLease, PublicIPInsideTheIPv6NetworkIsRejected) {
+    auto config = parse_network_config(
+        R"({"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10::/48"})");
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value("fd00:10::5"), 1), config),
+              IgnoreReason::bad_public_ip);
+    EXPECT_TRUE(std::holds_alternative<Lease>(
+        validate_lease(config, kPrefix, entry(key("10.244.3.0-24"), value("fd00:99::5"), 1))));
+}
+
+TEST(LeaseTable, ReportsAddsChangesAndRemovals) {
+    LeaseTable table(vxlan_config(), kPrefix);
+    auto changes = table.put(entry(key("10.244.3.0-24"), value(), 5));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_FALSE(changes[0].before);
+    ASSERT_TRUE(changes[0].after);
+    EXPECT_EQ(changes[0].after->value.public_ip.to_string(), "192.168.1.10");
+
+    // Replaying the same version changes nothing.
+    EXPECT_TRUE(table.put(entry(key("10.244.3.0-24"), value(), 5)).empty());
+
+    changes = table.put(entry(key("10.244.3.0-24"), value("192.168.1.11"), 5, 8));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].before->value.public_ip.to_string(), "192.168.1.10");
+    EXPECT_EQ(changes[0].after->value.public_ip.to_string(), "192.168.1.11");
+
+    // A valid lease turning corrupt is a removal.
+    changes = table.put(entry(key("10.244.3.0-24"), "corrupt", 5, 9));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_TRUE(changes[0].before);
+    EXPECT_FALSE(changes[0].after);
+    EXPECT_TRUE(table.leases().empty());
+
+    changes = table.put(entry(key("10.244.3.0-24"), value(), 5, 10));
+    ASSERT_EQ(changes.size(), 1u);
+    changes = table.erase(key("10.244.3.0-24"));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_FALSE(changes[0].after);
+    EXPECT_TRUE(table.erase(key("10.244.3.0-24")).empty());
+    EXPECT_EQ(table.entry_count(), 0u);
+}
+
+TEST(LeaseTable, EarliestCreatedOfOverlappingLeasesWins) {
+    LeaseTable table(vxlan_config(), kPrefix);
+    // "-024" names the same subnet as "-24": two keys, one subnet.
+    table.put(entry(key("10.244.3.0-024"), value("192.168.1.20", "0a:58:00:00:00:02", "node-b"), 7));
+    auto changes = table.put(entry(key("10.244.3.0-24"), value(), 5));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].before->value.node, "node-b");
+    EXPECT_EQ(changes[0].after->value.node, "node-a");
+    ASSERT_EQ(table.leases().size(), 1u);
+    EXPECT_EQ(table.leases().begin()->second.key, key("10.244.3.0-24"));
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::overlap), 1u);
+    EXPECT_EQ(table.ignored_total().at(IgnoreReason::overlap), 1u);
+
+    // A later lease does not displace the winner.
+    EXPECT_TRUE(table.put(entry(key("10.244.3.0-0024"), value("192.168.1.30"), 9)).empty());
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::overlap), 2u);
+
+    // Removing the winner promotes the next-oldest.
+    changes = table.erase(key("10.244.3.0-24"));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].after->key, key("10.244.3.0-024"));
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::overlap), 1u);
+}
+
+TEST(LeaseTable, ResetYieldsTheDifference) {
+    LeaseTable table(vxlan_config(), kPrefix);
+    table.put(entry(key("10.244.1.0-24"), value("192.168.1.1"), 2));
+    table.put(entry(key("10.244.2.0-24"), value("192.168.1.2"), 3));
+    auto changes = table.reset({entry(key("10.244.2.0-24"), value("192.168.1.2"), 3),
+                                entry(key("10.244.3.0-24"), value("192.168.1.3"), 4),
+                                entry(key("bogus"), "x", 6)});
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_EQ(changes[0].subnet.to_string(), "10.244.1.0/24");
+    EXPECT_FALSE(changes[0].after);
+    EXPECT_EQ(changes[1].subnet.to_string(), "10.244.3.0/24");
+    EXPECT_FALSE(changes[1].before);
+    EXPECT_EQ(table.leases().size(), 2u);
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_key), 1u);
+}
+
+TEST(LeaseTable, LogsAndCountsEachRejectedVersionOnce) {
+    LogCapture log;
+    LeaseTable table(vxlan_config(), kPrefix);
+    const auto bad = entry(key("10.244.3.0-24"), value("10.244.9.9"), 4);
+    table.put(bad);
+    table.put(bad);
+    table.reset({bad});
+    EXPECT_EQ(log.lines(), 1u);
+    EXPECT_EQ(table.ignored_total().at(IgnoreReason::bad_public_ip), 1u);
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_public_ip), 1u);
+    // A new version of the key is a new rejection.
+    table.put(entry(key("10.244.3.0-24"), value("224.0.0.1"), 4, 6));
+    EXPECT_EQ(log.lines(), 2u);
+    EXPECT_EQ(table.ignored_total().at(IgnoreReason::bad_public_ip), 2u);
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_public_ip), 1u);
+    EXPECT_EQ(table.ignored_total().at(IgnoreReason::bad_key), 0u);
+    table.erase(key("10.244.3.0-24"));
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_public_ip), 0u);
+}
+
+TEST(PeerLeases, LeavesOutThisNodesOwnLease) {
+    LeaseTable table(vxlan_config(), kPrefix);
+    table.put(entry(key("10.244.1.0-24"), value("192.168.1.1", "0a:58:00:00:00:01", "me"), 2));
+    table.put(entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02", "other"), 3));
+    table.put(entry(key("10.244.3.0-24"), value("192.168.1.3", "0a:58:00:00:00:03", "intruder"), 4));
+    auto peers = peer_leases(table.leases(), "me", net::Prefix::parse("10.244.3.0/24"));
+    ASSERT_EQ(peers.size(), 1u);
+    EXPECT_EQ(peers[0].value.node, "other");
+    EXPECT_EQ(peer_leases(table.leases(), "me", std::nullopt).size(), 2u);
+}
