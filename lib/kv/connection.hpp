@@ -1,0 +1,133 @@
+#pragma once
+// The channels to every etcd endpoint, which one calls go to first, and failover for unary
+// calls. Shared by a Client and the watches and keep-alives it started.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <functional>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
+#include "twill/kv/backoff.hpp"
+#include "twill/kv/client.hpp"
+#include "twill/kv/error.hpp"
+
+namespace twill::kv::detail {
+
+struct Endpoint {
+    std::string address;  // host:port, as gRPC targets it and messages name it
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<etcdserverpb::KV::Stub> kv;
+    std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+    std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+};
+
+// What a failed attempt means for failover.
+enum class Retry {
+    // Reads: another endpoint may answer after UNAVAILABLE or a timeout.
+    Idempotent,
+    // Writes: only after UNAVAILABLE (the request most likely never reached etcd).
+    OnlyIfUnavailable,
+};
+
+using Deadline = std::chrono::system_clock::time_point;
+
+class Connection {
+public:
+    explicit Connection(ClientOptions options);
+
+    const ClientOptions& options() const noexcept { return options_; }
+    std::size_t size() const noexcept { return endpoints_.size(); }
+    Endpoint& endpoint(std::size_t index) { return endpoints_[index]; }
+    bool tls() const noexcept { return tls_; }
+
+    // The endpoint to try first.
+    std::size_t preferred() const noexcept { return preferred_.load(); }
+    // `index` answered: it becomes the preferred endpoint.
+    void succeeded(std::size_t index) noexcept;
+    // `index` failed to connect or broke: the next endpoint becomes preferred, and the
+    // reconnect counter goes up.
+    void failed(std::size_t index) noexcept;
+
+    // Waits up to dial_timeout (and at most until `deadline`) for `index` to be connected.
+    // nullopt: go ahead with the call (connected, or failing fast with gRPC's own reason);
+    // else the failure to report for this endpoint. `cancelled` (if given) ends the wait early.
+    std::optional<grpc::Status> await_ready(std::size_t index, Deadline deadline,
+                                            const std::function<bool()>& cancelled = {});
+
+    // Runs `attempt(endpoint, context)` (which returns the grpc::Status of one RPC) with
+    // deadline and failover as client.hpp describes; throws the KvError of the last failure.
+    template <class Attempt>
+    void call(std::string_view operation, std::string_view key, Retry retry, Attempt&& attempt);
+
+    // The error for a failed RPC, with a TLS hint where the failure looks like a mismatch.
+    KvError error(std::string_view operation, std::string_view key, const grpc::Status& status,
+                  std::size_t index) const;
+    [[noreturn]] void throw_error(std::string_view operation, std::string_view key,
+                                  const grpc::Status& status, std::size_t index) const;
+
+    std::uint64_t reconnects() const noexcept { return reconnects_.load(); }
+    bool connected() const noexcept { return connected_.load(); }
+
+private:
+    static bool retryable(const grpc::Status& status, Retry retry) noexcept;
+
+    ClientOptions options_;
+    bool tls_ = false;
+    std::vector<Endpoint> endpoints_;
+    std::atomic<std::size_t> preferred_{0};
+    std::atomic<std::uint64_t> reconnects_{0};
+    std::atomic<bool> connected_{false};
+};
+
+template <class Attempt>
+void Connection::call(std::string_view operation, std::string_view key, Retry retry,
+                      Attempt&& attempt) {
+    const Deadline deadline = std::chrono::system_clock::now() + options_.call_timeout;
+    Backoff backoff;
+    grpc::Status last_failure;
+    std::size_t last_index = preferred();
+    for (;;) {
+        const std::size_t start = preferred();
+        for (std::size_t i = 0; i < size(); ++i) {
+            if (std::chrono::system_clock::now() >= deadline) break;
+            const std::size_t index = (start + i) % size();
+            grpc::Status status;
+            if (auto failure = await_ready(index, deadline)) {
+                status = *failure;
+            } else {
+                grpc::ClientContext context;
+                context.set_deadline(deadline);
+                status = attempt(endpoints_[index], context);
+            }
+            if (status.ok()) {
+                succeeded(index);
+                return;
+            }
+            last_failure = status;
+            last_index = index;
+            if (!retryable(status, retry)) {
+                // etcd answered (with a refusal) unless the call timed out.
+                if (status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) succeeded(index);
+                throw_error(operation, key, status, index);
+            }
+            failed(index);
+        }
+        const auto remaining = deadline - std::chrono::system_clock::now();
+        if (remaining <= std::chrono::milliseconds(0)) break;
+        std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(backoff.next(), remaining));
+    }
+    if (last_failure.ok()) {
+        last_failure = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "call timeout reached");
+    }
+    throw_error(operation, key, last_failure, last_index);
+}
+
+}  // namespace twill::kv::detail

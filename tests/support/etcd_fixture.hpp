@@ -1,0 +1,88 @@
+#pragma once
+// A real etcd (Debian's etcd-server) for integration tests: unique free ports on loopback (or
+// a given address inside a given network namespace), a temporary data dir, optionally TLS
+// with certificates made by the openssl CLI. It can be stopped, killed and restarted on the
+// same ports and data dir, and compacted. The destructor kills it (by PID) and removes its
+// directory.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "twill/kv/client.hpp"
+
+namespace twill::testing {
+
+struct EtcdOptions {
+    // Serve https:// only, with a test CA and server certificate (SAN: the listen address),
+    // and require client certificates signed by that CA.
+    bool tls = false;
+    // Run inside this network namespace (/var/run/netns/<name>), listening on
+    // `listen_address` there.
+    std::optional<std::filesystem::path> netns;
+    std::string listen_address = "127.0.0.1";
+    // Ports; 0 picks free ones (probed on loopback of the test's namespace).
+    std::uint16_t client_port = 0;
+    std::uint16_t peer_port = 0;
+    std::chrono::milliseconds start_timeout{15000};
+};
+
+struct EtcdTlsFiles {
+    std::filesystem::path ca_file;
+    std::filesystem::path server_cert;
+    std::filesystem::path server_key;
+    std::filesystem::path client_cert;
+    std::filesystem::path client_key;
+};
+
+class EtcdServer {
+public:
+    // Starts etcd and waits until it answers.
+    explicit EtcdServer(EtcdOptions options = {});
+    EtcdServer(const EtcdServer&) = delete;
+    EtcdServer& operator=(const EtcdServer&) = delete;
+    ~EtcdServer();
+
+    // (Re)starts on the same ports and data dir and waits until it answers.
+    void start();
+    // SIGTERM and wait.
+    void stop();
+    // SIGKILL: a crash.
+    void kill();
+    bool running();
+
+    // "127.0.0.1:port", or "https://127.0.0.1:port" with TLS.
+    std::string endpoint() const;
+    // Options for a twill::kv::Client talking to this etcd (TLS files included).
+    kv::ClientOptions client_options() const;
+    const std::optional<EtcdTlsFiles>& tls_files() const noexcept { return tls_; }
+    std::uint16_t client_port() const noexcept { return options_.client_port; }
+    const std::filesystem::path& data_dir() const noexcept { return data_dir_; }
+    // etcd's own log (stdout and stderr of every start).
+    std::filesystem::path log_file() const { return work_dir_ / "etcd.log"; }
+
+    // Runs etcdctl against this etcd (inside its namespace, with its certificates); throws
+    // twill::Error with the output when it fails.
+    std::string etcdctl(const std::vector<std::string>& arguments) const;
+    // Compacts the history up to `revision` (physically).
+    void compact(std::int64_t revision) const;
+    // The store's current revision.
+    std::int64_t current_revision() const;
+
+private:
+    std::vector<std::string> command() const;
+    void wait_until_ready();
+    void make_certificates();
+
+    EtcdOptions options_;
+    std::filesystem::path work_dir_;
+    std::filesystem::path data_dir_;
+    std::optional<EtcdTlsFiles> tls_;
+    std::optional<ChildProcess> process_;
+};
+
+}  // namespace twill::testing
