@@ -23,7 +23,8 @@ LibnlPtr<T> checked(T* object, std::string_view what) {
     return LibnlPtr<T>(object);
 }
 
-LibnlPtr<nl_msg> take(int result, nl_msg* message, std::string_view what) {
+// `message` by reference: it is read after the builder call that fills it.
+LibnlPtr<nl_msg> take(int result, nl_msg*& message, std::string_view what) {
     check_libnl(result, what);
     return LibnlPtr<nl_msg>(message);
 }
@@ -304,9 +305,10 @@ LibnlPtr<nl_msg> build_neighbour(int type, int flags, const Neighbour& neighbour
 LibnlPtr<nl_msg> build_fdb(int type, int flags, const FdbEntry& entry) {
     auto n = checked(rtnl_neigh_alloc(), "fdb entry");
     rtnl_neigh_set_ifindex(n.get(), entry.link_index);
-    rtnl_neigh_set_family(n.get(), AF_BRIDGE);
     rtnl_neigh_set_lladdr(n.get(), to_nl_addr(entry.mac).get());
+    // libnl ties dst's family to the object's family until the family is set: dst first.
     if (entry.dst) check_libnl(rtnl_neigh_set_dst(n.get(), to_nl_addr(*entry.dst).get()), "fdb dst");
+    rtnl_neigh_set_family(n.get(), AF_BRIDGE);
     rtnl_neigh_set_state(n.get(), entry.state);
     if (entry.flags) rtnl_neigh_set_flags(n.get(), entry.flags);
     if (entry.vlan) rtnl_neigh_set_vlan(n.get(), entry.vlan);

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "twill/error.hpp"
 #include "twill/sys/file.hpp"
 
@@ -158,8 +160,8 @@ void OwnedNetns::release() noexcept {
     netns_.reset();
     try {
         Netns::remove(name_);
-    } catch (...) {
-        // A destructor cannot report; the name is unique to the run.
+    } catch (const std::exception& e) {
+        spdlog::warn("{}", e.what());  // a destructor cannot throw
     }
 }
 

@@ -108,13 +108,17 @@ bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message, co
             if (message->nlmsg_type == NLMSG_ERROR) {
                 const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
                 if (error->error == 0) return interrupted;  // the ack
-                throw_kernel_error(message, describe());
+                // Parse before describe(): it may issue requests that reuse the buffer.
+                const auto kernel_error = parse_kernel_error(message);
+                throw_kernel_error(kernel_error, describe());
             }
             if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
             if (message->nlmsg_type == NLMSG_DONE) {
                 const int* status = static_cast<const int*>(mnl_nlmsg_get_payload(message));
-                if (message->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) && *status < 0)
-                    throw_kernel_error(message, describe());
+                if (message->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) && *status < 0) {
+                    const auto kernel_error = parse_kernel_error(message);
+                    throw_kernel_error(kernel_error, describe());
+                }
                 return interrupted;
             }
             if (message->nlmsg_type < NLMSG_MIN_TYPE) continue;  // NOOP, OVERRUN
@@ -123,16 +127,15 @@ bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message, co
     }
 }
 
-void throw_kernel_error(const nlmsghdr* message, const std::string& what) {
-    int error = EPROTO;
-    std::string detail;
+KernelError parse_kernel_error(const nlmsghdr* message) {
+    KernelError result;
     const auto* payload = static_cast<const char*>(mnl_nlmsg_get_payload(message));
-    std::size_t payload_len = message->nlmsg_len - MNL_NLMSG_HDRLEN;
+    const std::size_t payload_len = message->nlmsg_len - MNL_NLMSG_HDRLEN;
     if (message->nlmsg_type == NLMSG_DONE) {
-        error = -*reinterpret_cast<const int*>(payload);
+        if (payload_len >= sizeof(int)) result.code = -*reinterpret_cast<const int*>(payload);
     } else if (payload_len >= sizeof(nlmsgerr)) {
         const auto* err = reinterpret_cast<const nlmsgerr*>(payload);
-        error = -err->error;
+        result.code = -err->error;
         if (message->nlmsg_flags & NLM_F_ACK_TLVS) {
             std::size_t offset = sizeof(nlmsgerr);
             if (!(message->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
@@ -147,12 +150,16 @@ void throw_kernel_error(const nlmsghdr* message, const std::string& what) {
                         return MNL_CB_OK;
                     },
                     &text);
-                if (text && *text) detail = text;
+                if (text) result.message = text;
             }
         }
     }
-    if (error <= 0) error = EPROTO;
-    throw SystemError(detail.empty() ? what : what + " [kernel: " + detail + "]", error);
+    if (result.code <= 0) result.code = EPROTO;
+    return result;
+}
+
+void throw_kernel_error(const KernelError& error, const std::string& what) {
+    throw SystemError(error.message.empty() ? what : what + " [kernel: " + error.message + "]", error.code);
 }
 
 }  // namespace twill::netlink::detail

@@ -4,6 +4,7 @@
 // ack message reach the caller unchanged.
 #include <linux/netlink.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -47,8 +48,14 @@ private:
     std::uint32_t seq_;
 };
 
-// The message of a kernel error answer: "<what>: <strerror> (errno N)" plus the kernel's
-// extended ack text when it sent one.
-[[noreturn]] void throw_kernel_error(const nlmsghdr* error_message, const std::string& what);
+// A kernel error answer (NLMSG_ERROR, or NLMSG_DONE of a failed dump): the errno and the
+// extended ack text when the kernel sent one.
+struct KernelError {
+    int code = EPROTO;
+    std::string message;
+};
+KernelError parse_kernel_error(const nlmsghdr* answer);
+// SystemError "<what> [kernel: <message>]: <strerror> (errno N)".
+[[noreturn]] void throw_kernel_error(const KernelError& error, const std::string& what);
 
 }  // namespace twill::netlink::detail
