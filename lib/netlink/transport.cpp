@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <exception>
+#include <optional>
 
 #include "twill/error.hpp"
 
@@ -93,6 +95,10 @@ void RtnlSocket::dump(std::uint16_t type, std::uint8_t family, const MessageHand
 
 bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message, const Describe& describe) {
     bool interrupted = false;
+    // A handler that throws must not leave the rest of the answer unread: the kernel keeps
+    // a dump going on this socket (and refuses the next one with EBUSY) until it is read.
+    std::exception_ptr handler_failure;
+    std::optional<KernelError> kernel_error;
     for (;;) {
         const ssize_t received = ::recv(fd(), buffer_.data(), buffer_.size(), MSG_TRUNC);
         if (received < 0) {
@@ -101,29 +107,34 @@ bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message, co
         }
         if (static_cast<std::size_t>(received) > buffer_.size())
             throw SystemError(describe() + " (answer larger than the receive buffer)", EMSGSIZE);
+        bool finished = false;
         int remaining = static_cast<int>(received);
-        for (auto* message = reinterpret_cast<const nlmsghdr*>(buffer_.data()); mnl_nlmsg_ok(message, remaining);
-             message = mnl_nlmsg_next(message, &remaining)) {
+        for (auto* message = reinterpret_cast<const nlmsghdr*>(buffer_.data());
+             !finished && mnl_nlmsg_ok(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
             if (message->nlmsg_seq != seq) continue;  // the tail of an abandoned earlier request
-            if (message->nlmsg_type == NLMSG_ERROR) {
-                const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message));
-                if (error->error == 0) return interrupted;  // the ack
-                // Parse before describe(): it may issue requests that reuse the buffer.
-                const auto kernel_error = parse_kernel_error(message);
-                throw_kernel_error(kernel_error, describe());
-            }
             if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
-            if (message->nlmsg_type == NLMSG_DONE) {
-                const int* status = static_cast<const int*>(mnl_nlmsg_get_payload(message));
-                if (message->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) && *status < 0) {
-                    const auto kernel_error = parse_kernel_error(message);
-                    throw_kernel_error(kernel_error, describe());
+            if (message->nlmsg_type == NLMSG_ERROR) {
+                finished = true;
+                if (static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(message))->error != 0)
+                    kernel_error = parse_kernel_error(message);
+            } else if (message->nlmsg_type == NLMSG_DONE) {
+                finished = true;
+                if (message->nlmsg_len >= NLMSG_LENGTH(sizeof(int)) &&
+                    *static_cast<const int*>(mnl_nlmsg_get_payload(message)) < 0)
+                    kernel_error = parse_kernel_error(message);
+            } else if (message->nlmsg_type >= NLMSG_MIN_TYPE && on_message && !handler_failure) {
+                try {
+                    on_message(message);
+                } catch (...) {
+                    handler_failure = std::current_exception();
                 }
-                return interrupted;
             }
-            if (message->nlmsg_type < NLMSG_MIN_TYPE) continue;  // NOOP, OVERRUN
-            if (on_message) on_message(message);
         }
+        if (!finished) continue;
+        if (handler_failure) std::rethrow_exception(handler_failure);
+        // describe() only now: it may issue requests that reuse the buffer.
+        if (kernel_error) throw_kernel_error(*kernel_error, describe());
+        return interrupted;
     }
 }
 

@@ -1,0 +1,118 @@
+// Benchmark (not a test): program N peers (route + neighbour + FDB entry each) into a
+// throwaway namespace, dump them, replace them, delete them, and print the times.
+//   build/bin/netlink_bench [N]      (root; default N = 5000)
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "twill/netlink/netlink.hpp"
+
+using namespace twill;
+using namespace twill::netlink;
+
+namespace {
+
+double timed_ms(const std::function<void()>& fn) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const int peers = argc > 1 ? std::atoi(argv[1]) : 5000;
+    if (::geteuid() != 0 || peers <= 0 || peers > 60000) {
+        std::fprintf(stderr, "usage (as root): %s [peers 1..60000]\n", argv[0]);
+        return 2;
+    }
+    OwnedNetns netns("tw" + std::to_string(::getpid()) + "-bench");
+    Handle handle(netns);
+    handle.set_link_up(handle.get_link("lo").index);
+    VethSpec veth;
+    veth.name = "eth0";
+    veth.peer_name = "eth0p";
+    const auto underlay = handle.create_veth(veth);
+    handle.add_address(underlay.index, net::Prefix::parse("192.0.2.1/16"));
+    handle.set_link_up(underlay.index);
+    handle.set_link_up(handle.get_link("eth0p").index);
+    VxlanSpec spec;
+    spec.name = "twill.1";
+    spec.info.vni = 1;
+    spec.info.port = 8472;
+    spec.info.local = net::Address::parse("192.0.2.1");
+    spec.info.underlay_index = underlay.index;
+    const auto vxlan = handle.create_vxlan(spec);
+    handle.set_link_up(vxlan.index);
+
+    std::vector<Route> routes;
+    std::vector<Neighbour> neighbours;
+    std::vector<FdbEntry> fdb;
+    const auto base = net::Address::parse("10.0.0.0");
+    for (int i = 0; i < peers; ++i) {
+        const auto network = base.plus(static_cast<std::uint64_t>(i + 1) << 8);
+        const std::uint8_t mac_bytes[6] = {0x0e, 0, 0, static_cast<std::uint8_t>(i >> 16),
+                                           static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+        const auto mac = net::MacAddress::from_bytes(mac_bytes);
+        Route route;
+        route.destination = net::Prefix(network, 24);
+        route.gateway = network;
+        route.oif = vxlan.index;
+        route.protocol = 137;
+        route.onlink = true;
+        routes.push_back(route);
+        Neighbour neighbour;
+        neighbour.link_index = vxlan.index;
+        neighbour.address = network;
+        neighbour.lladdr = mac;
+        neighbours.push_back(neighbour);
+        FdbEntry entry;
+        entry.link_index = vxlan.index;
+        entry.mac = mac;
+        entry.dst = net::Address::parse("192.0.0.0").plus(static_cast<std::uint64_t>(i + 2));
+        fdb.push_back(entry);
+    }
+
+    RouteFilter owned;
+    owned.protocol = 137;
+    owned.oif = vxlan.index;
+    NeighbourFilter on_vxlan;
+    on_vxlan.link_index = vxlan.index;
+    std::size_t dumped = 0;
+
+    const double add = timed_ms([&] {
+        for (int i = 0; i < peers; ++i) {
+            handle.add_route(routes[i]);
+            handle.add_neighbour(neighbours[i]);
+            handle.add_fdb(fdb[i]);
+        }
+    });
+    const double dump = timed_ms([&] {
+        dumped = handle.dump_routes(owned).size() + handle.dump_neighbours(on_vxlan).size() +
+                 handle.dump_fdb(vxlan.index).size();
+    });
+    const double replace = timed_ms([&] {
+        for (int i = 0; i < peers; ++i) {
+            handle.replace_route(routes[i]);
+            handle.replace_neighbour(neighbours[i]);
+            handle.replace_fdb(fdb[i]);
+        }
+    });
+    const double remove = timed_ms([&] {
+        for (int i = 0; i < peers; ++i) {
+            handle.delete_route(routes[i]);
+            handle.delete_neighbour(neighbours[i]);
+            handle.delete_fdb(fdb[i]);
+        }
+    });
+    std::printf("peers %d (%d objects each step)\n", peers, 3 * peers);
+    std::printf("add      %8.1f ms\n", add);
+    std::printf("dump     %8.1f ms (%zu objects: routes + neighbours + fdb incl. kernel's own)\n", dump, dumped);
+    std::printf("replace  %8.1f ms\n", replace);
+    std::printf("delete   %8.1f ms\n", remove);
+    return 0;
+}
