@@ -1,6 +1,7 @@
 #include "twill/netlink/handle.hpp"
 
 #include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
@@ -181,6 +182,21 @@ void Handle::set_nomaster(int index) {
     change_link(socket_->rtnl, *this, index, [] { return std::string("nomaster"); }, [](rtnl_link* l) { rtnl_link_set_master(l, 0); });
 }
 
+void Handle::change_vxlan(int index, const VxlanInfo& info) {
+    const auto current = get_link(index);
+    auto describe = [&] {
+        Link described;
+        described.name = current.name;
+        described.kind = "vxlan";
+        described.vxlan = info;
+        return "change " + to_string(described);
+    };
+    if (!current.vxlan) throw SystemError(describe() + " (" + current.name + " is no vxlan device)", EINVAL);
+    if (*current.vxlan == info) return;
+    auto message = detail::build_vxlan_change(index, *current.vxlan, info);
+    socket_->rtnl.request(message.get(), describe);
+}
+
 void Handle::set_hairpin(int port_index, bool on) {
     // libnl-route has no plain way to set one bridge port flag: an AF_BRIDGE RTM_SETLINK with
     // IFLA_PROTINFO { IFLA_BRPORT_MODE } (what `bridge link set hairpin on` sends).
@@ -207,17 +223,26 @@ void Handle::delete_link(int index) {
 
 // ---- addresses ----
 
-void Handle::add_address(int link_index, const net::Prefix& address) {
-    auto message = detail::build_address(RTM_NEWADDR, NLM_F_EXCL, link_index, address);
+void Handle::add_address(int link_index, const net::Prefix& address, AddressOptions options) {
+    auto message = detail::build_address(RTM_NEWADDR, NLM_F_EXCL, link_index, address,
+                                         options.no_dad ? IFA_F_NODAD : 0);
     socket_->rtnl.request(message.get(), [&] {
-        return "add " + to_string(InterfaceAddress{link_index, address}, device_name(*this, link_index));
+        return "add " + to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
+    });
+}
+
+void Handle::replace_address(int link_index, const net::Prefix& address, AddressOptions options) {
+    auto message = detail::build_address(RTM_NEWADDR, NLM_F_REPLACE, link_index, address,
+                                         options.no_dad ? IFA_F_NODAD : 0);
+    socket_->rtnl.request(message.get(), [&] {
+        return "replace " + to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
     });
 }
 
 void Handle::delete_address(int link_index, const net::Prefix& address) {
     auto message = detail::build_address(RTM_DELADDR, 0, link_index, address);
     socket_->rtnl.request(message.get(), [&] {
-        return "delete " + to_string(InterfaceAddress{link_index, address}, device_name(*this, link_index));
+        return "delete " + to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
     });
 }
 

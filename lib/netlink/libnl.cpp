@@ -111,6 +111,11 @@ std::optional<net::MacAddress> mac_from(nl_addr* addr) {
 
 // ---- links ----
 
+namespace {
+void set_vxlan_info(rtnl_link* link, const VxlanInfo& info, const std::string& what,
+                    const VxlanInfo* current);
+}  // namespace
+
 LibnlPtr<nl_msg> build_link_add(const BridgeSpec& spec) {
     auto link = new_link("bridge", "bridge " + spec.name);
     set_common(link.get(), spec.name, spec.mtu, spec.mac);
@@ -124,16 +129,33 @@ LibnlPtr<nl_msg> build_link_add(const VxlanSpec& spec) {
     LibnlPtr<rtnl_link> link(rtnl_link_vxlan_alloc());
     if (!link) throw SystemError("allocate " + what, ENOMEM);
     set_common(link.get(), spec.name, spec.mtu, spec.mac);
-    const auto& info = spec.info;
-    check_libnl(rtnl_link_vxlan_set_id(link.get(), info.vni), what);
-    check_libnl(rtnl_link_vxlan_set_port(link.get(), info.port), what);
-    check_libnl(rtnl_link_vxlan_set_learning(link.get(), info.learning ? 1 : 0), what);
-    if (info.local) check_libnl(rtnl_link_vxlan_set_local(link.get(), to_nl_addr(*info.local).get()), what);
-    if (info.underlay_index)
-        check_libnl(rtnl_link_vxlan_set_link(link.get(), static_cast<std::uint32_t>(info.underlay_index)), what);
+    set_vxlan_info(link.get(), spec.info, what, nullptr);
     nl_msg* message = nullptr;
     return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message), message,
                 "build request for " + what);
+}
+
+namespace {
+// Sets the attributes of `info` that differ from `current` (all of them without `current`):
+// the kernel refuses some attributes on a change even when their value stays the same.
+void set_vxlan_info(rtnl_link* link, const VxlanInfo& info, const std::string& what,
+                    const VxlanInfo* current) {
+    if (!current || current->vni != info.vni) check_libnl(rtnl_link_vxlan_set_id(link, info.vni), what);
+    if (!current || current->port != info.port) check_libnl(rtnl_link_vxlan_set_port(link, info.port), what);
+    if (!current || current->learning != info.learning)
+        check_libnl(rtnl_link_vxlan_set_learning(link, info.learning ? 1 : 0), what);
+    if (info.local && (!current || current->local != info.local))
+        check_libnl(rtnl_link_vxlan_set_local(link, to_nl_addr(*info.local).get()), what);
+    if (info.underlay_index && (!current || current->underlay_index != info.underlay_index))
+        check_libnl(rtnl_link_vxlan_set_link(link, static_cast<std::uint32_t>(info.underlay_index)), what);
+}
+}  // namespace
+
+LibnlPtr<nl_msg> build_vxlan_change(int index, const VxlanInfo& current, const VxlanInfo& wanted) {
+    LibnlPtr<rtnl_link> changes(rtnl_link_vxlan_alloc());
+    if (!changes) throw SystemError("allocate vxlan", ENOMEM);
+    set_vxlan_info(changes.get(), wanted, "vxlan", &current);
+    return build_link_change(index, changes.get());
 }
 
 LibnlPtr<nl_msg> build_link_add(const VethSpec& spec, int peer_netns_fd) {
@@ -201,12 +223,14 @@ std::optional<Link> parse_link(const nlmsghdr* message) {
 
 // ---- addresses ----
 
-LibnlPtr<nl_msg> build_address(int type, int flags, int link_index, const net::Prefix& address) {
+LibnlPtr<nl_msg> build_address(int type, int flags, int link_index, const net::Prefix& address,
+                               std::uint32_t address_flags) {
     auto addr = checked(rtnl_addr_alloc(), "address");
     rtnl_addr_set_ifindex(addr.get(), link_index);
     rtnl_addr_set_family(addr.get(), address_family(address.family()));
     check_libnl(rtnl_addr_set_local(addr.get(), to_nl_addr(address).get()), "address");
     rtnl_addr_set_prefixlen(addr.get(), address.length());
+    if (address_flags) rtnl_addr_set_flags(addr.get(), address_flags);
     nl_msg* message = nullptr;
     const int result = type == RTM_NEWADDR ? rtnl_addr_build_add_request(addr.get(), flags, &message)
                                            : rtnl_addr_build_delete_request(addr.get(), flags, &message);

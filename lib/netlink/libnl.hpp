@@ -51,7 +51,10 @@ LibnlPtr<nl_msg> build_link_add(const VethSpec& spec, int peer_netns_fd);
 LibnlPtr<nl_msg> build_link_change(int index, rtnl_link* changes);
 LibnlPtr<nl_msg> build_link_get(int index, std::string_view name);
 LibnlPtr<nl_msg> build_link_delete(int index);
-LibnlPtr<nl_msg> build_address(int type, int flags, int link_index, const net::Prefix& address);
+LibnlPtr<nl_msg> build_address(int type, int flags, int link_index, const net::Prefix& address,
+                               std::uint32_t address_flags = 0);
+// A change of only the attributes that differ between `current` and `wanted`.
+LibnlPtr<nl_msg> build_vxlan_change(int index, const VxlanInfo& current, const VxlanInfo& wanted);
 LibnlPtr<nl_msg> build_route(int type, int flags, const Route& route);
 LibnlPtr<nl_msg> build_neighbour(int type, int flags, const Neighbour& neighbour);
 LibnlPtr<nl_msg> build_fdb(int type, int flags, const FdbEntry& entry);

@@ -125,6 +125,20 @@ TEST_F(LinksTest, VxlanParametersReadBackAsSet) {
     ASSERT_TRUE(vxlan6.vxlan.has_value());
     EXPECT_EQ(*vxlan6.vxlan, v6.info);
 
+    // The underlay address moved: change in place; the VNI cannot change.
+    auto changed = spec.info;
+    changed.local = net::Address::parse("192.0.2.12");
+    handle().change_vxlan(vxlan.index, changed);
+    EXPECT_EQ(handle().get_link(vxlan.index).vxlan, changed);
+    changed.vni = 43;
+    try {
+        handle().change_vxlan(vxlan.index, changed);
+        ADD_FAILURE() << "VNI changed in place";
+    } catch (const SystemError& e) {
+        EXPECT_THAT(e.what(), HasSubstr("change link twill.42 type vxlan id 43"));
+    }
+    handle().change_vxlan(vxlan.index, spec.info);
+
     // What `ip -d link` shows agrees.
     const auto shown = tool({"ip", "-d", "link", "show", "twill.42"});
     EXPECT_THAT(shown, HasSubstr("vxlan id 42"));
@@ -185,9 +199,21 @@ TEST_F(LinksTest, AddressesAddListDelete) {
         EXPECT_THAT(e.what(), HasSubstr("add address 10.244.3.1/24 dev dev0"));
     }
 
+    handle().replace_address(dev.index, v4);  // idempotent
+    EXPECT_EQ(handle().list_addresses(dev.index, net::Family::v4).size(), 1u);
+
     handle().delete_address(dev.index, v4);
     EXPECT_TRUE(handle().list_addresses(dev.index, net::Family::v4).empty());
     EXPECT_EQ(handle().list_addresses(other.index, net::Family::v4).size(), 1u);
+}
+
+TEST_F(LinksTest, Ipv6AddressWithoutDadIsUsableAtOnce) {
+    const auto dev = make_device("dev0");
+    handle().add_address(dev.index, net::Prefix::parse("2001:db8:5::1/64"), {.no_dad = true});
+    handle().add_address(dev.index, net::Prefix::parse("2001:db8:6::1/64"));
+    const auto shown = tool({"ip", "-6", "addr", "show", "dev", "dev0"});
+    EXPECT_THAT(shown, ::testing::ContainsRegex("2001:db8:5::1/64 scope global nodad"));
+    EXPECT_THAT(shown, ::testing::ContainsRegex("2001:db8:6::1/64 scope global tentative"));
 }
 
 }  // namespace

@@ -200,6 +200,26 @@ TEST(LinkMessage, VethPeerCarriesTheNamespaceFd) {
     EXPECT_LT(header(same_namespace)->nlmsg_len, header(message)->nlmsg_len);
 }
 
+TEST(LinkMessage, VxlanChangeCarriesOnlyWhatDiffers) {
+    VxlanInfo current;
+    current.vni = 1;
+    current.port = 8472;
+    current.local = net::Address::parse("192.0.2.11");
+    current.underlay_index = 2;
+    auto wanted = current;
+    wanted.local = net::Address::parse("192.0.2.12");
+    auto message = build_vxlan_change(9, current, wanted);
+    EXPECT_EQ(header(message)->nlmsg_type, RTM_NEWLINK);  // a change of link data needs NEWLINK
+    EXPECT_EQ(header(message)->nlmsg_flags & NLM_F_CREATE, 0);
+    const nlattr* linkinfo = find(message_attributes(header(message), sizeof(ifinfomsg)), IFLA_LINKINFO);
+    ASSERT_NE(linkinfo, nullptr);
+    const nlattr* data = find(nested(linkinfo), IFLA_INFO_DATA);
+    ASSERT_NE(data, nullptr);
+    std::vector<int> types;
+    for (const auto* attribute : nested(data)) types.push_back(mnl_attr_get_type(attribute));
+    EXPECT_EQ(types, std::vector<int>{IFLA_VXLAN_LOCAL});
+}
+
 TEST(LinkMessage, ChangeCarriesOnlyTheChange) {
     LibnlPtr<rtnl_link> changes(rtnl_link_alloc());
     rtnl_link_set_mtu(changes.get(), 1400);

@@ -52,12 +52,16 @@ public:
     void set_mac(int index, const net::MacAddress& mac);
     void set_master(int index, int master_index);
     void set_nomaster(int index);
+    // Changes a VXLAN device's parameters in place (the underlay address moved). The kernel
+    // refuses some changes (VNI, port: EOPNOTSUPP); then delete and create the device.
+    void change_vxlan(int index, const VxlanInfo& info);
     // Bridge port flag `hairpin` (IFLA_BRPORT_MODE) of a port enslaved to a bridge.
     void set_hairpin(int port_index, bool on);
     void delete_link(int index);
 
     // ---- addresses ----
-    void add_address(int link_index, const net::Prefix& address);
+    void add_address(int link_index, const net::Prefix& address, AddressOptions options = {});  // EEXIST if present
+    void replace_address(int link_index, const net::Prefix& address, AddressOptions options = {});
     void delete_address(int link_index, const net::Prefix& address);
     // All addresses, or those of one link; optionally one family.
     std::vector<InterfaceAddress> list_addresses(std::optional<int> link_index = {},

@@ -7,13 +7,15 @@
 //                                  namespaces, run(fn) on a temporary thread inside one
 //                OwnedNetns        a named namespace removed in its destructor
 //   objects.hpp  Link, BridgeSpec, VethSpec, VxlanSpec, VxlanInfo, InterfaceAddress,
-//                Route, RouteFilter, RouteType, Neighbour, NeighbourFilter, FdbEntry;
+//                AddressOptions, Route, RouteFilter, RouteType, Neighbour, NeighbourFilter,
+//                FdbEntry;
 //                to_string(...) prints them like `ip` does
 //   handle.hpp   Handle            one rtnetlink socket bound to a namespace:
 //                  links      create_bridge/create_veth/create_vxlan, find_link, get_link,
 //                             list_links, set_link_up/down, set_mtu, set_mac, set_master,
-//                             set_nomaster, set_hairpin, delete_link
-//                  addresses  add_address, delete_address, list_addresses
+//                             set_nomaster, set_hairpin, change_vxlan, delete_link
+//                  addresses  add_address, replace_address (AddressOptions: no_dad),
+//                             delete_address, list_addresses
 //                  routes     add_route, replace_route, delete_route, dump_routes(filter)
 //                  neighbours add/replace/delete_neighbour, dump_neighbours(filter)
 //                  FDB        add/append/replace/delete_fdb, dump_fdb(link)

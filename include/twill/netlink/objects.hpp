@@ -78,6 +78,12 @@ struct InterfaceAddress {
     friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
 };
 
+struct AddressOptions {
+    // IPv6: usable at once instead of "tentative" for a second or two (IFA_F_NODAD); for
+    // addresses twill allocates uniquely itself (pods, its own devices).
+    bool no_dad = false;
+};
+
 // ---- routes ------------------------------------------------------------------------------
 
 inline constexpr std::uint32_t route_table_main = 254;   // RT_TABLE_MAIN
