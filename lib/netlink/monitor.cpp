@@ -37,6 +37,9 @@ std::optional<Event> parse_event(const nlmsghdr* message) {
     switch (message->nlmsg_type) {
     case RTM_NEWLINK:
     case RTM_DELLINK:
+        // AF_BRIDGE link messages are bridge port state notes; the port's own AF_UNSPEC
+        // message reports the link itself.
+        if (family == AF_BRIDGE) break;
         if (auto link = detail::parse_link(message)) return Event{Event::Kind::link, action, std::move(*link)};
         break;
     case RTM_NEWADDR:

@@ -70,7 +70,9 @@ public:
     // ---- routes ----
     void add_route(const Route& route);      // EEXIST if present
     void replace_route(const Route& route);  // create or replace (NLM_F_REPLACE)
-    // Identified by destination, table, priority, type and (when set) protocol, gateway, oif.
+    // The kernel deletes the first route matching destination, table and type, and also
+    // protocol, priority, gateway and oif unless they are 0 / unset (0 matches any). So a
+    // route of protocol 137 never deletes another protocol's route to the same prefix.
     void delete_route(const Route& route);
     // One dump of both families (or `filter.family`), filtered to `filter`.
     std::vector<Route> dump_routes(const RouteFilter& filter = {});
