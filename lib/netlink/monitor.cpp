@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <utility>
 #include <vector>
 
 #include "libnl.hpp"
@@ -83,12 +84,16 @@ Monitor::~Monitor() = default;
 void Monitor::subscribe(const MonitorOptions& options) {
     nl_sock* sock = socket_->socket.get();
     const int fd = nl_socket_get_fd(sock);
-    std::vector<int> groups;
-    if (options.links) groups.push_back(RTNLGRP_LINK);
-    if (options.addresses) groups.insert(groups.end(), {RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR});
-    if (options.routes) groups.insert(groups.end(), {RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV6_ROUTE});
-    if (options.neighbours) groups.push_back(RTNLGRP_NEIGH);
-    for (int group : groups) {
+    const std::pair<bool, int> groups[] = {
+        {options.links, RTNLGRP_LINK},
+        {options.addresses, RTNLGRP_IPV4_IFADDR},
+        {options.addresses, RTNLGRP_IPV6_IFADDR},
+        {options.routes, RTNLGRP_IPV4_ROUTE},
+        {options.routes, RTNLGRP_IPV6_ROUTE},
+        {options.neighbours, RTNLGRP_NEIGH},
+    };
+    for (const auto& [wanted, group] : groups) {
+        if (!wanted) continue;
         if (::setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &group, sizeof(group)) != 0)
             throw_errno("subscribe to rtnetlink group " + std::to_string(group));
     }
