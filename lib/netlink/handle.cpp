@@ -57,17 +57,27 @@ std::string device_name(Handle& handle, int index) {
     return "if" + std::to_string(index);
 }
 
+// libnl cuts longer names silently; the kernel would then make a device of another name.
+void check_link_name(const std::string& name, std::string_view field) {
+    const bool bad_char = name.find_first_of("/: \t\n") != std::string::npos;
+    if (name.empty() || name.size() >= IFNAMSIZ || bad_char || name == "." || name == "..")
+        throw ParseError(field, "\"" + name + "\" is not a valid interface name (1.." +
+                                    std::to_string(IFNAMSIZ - 1) + " characters, no '/', ':' or spaces)");
+}
+
 }  // namespace
 
 // ---- links ----
 
 Link Handle::create_bridge(const BridgeSpec& spec) {
+    check_link_name(spec.name, "bridge name");
     auto message = detail::build_link_add(spec);
     socket_->rtnl.request(message.get(), [&] { return "add bridge " + spec.name; });
     return get_link(spec.name);
 }
 
 Link Handle::create_vxlan(const VxlanSpec& spec) {
+    check_link_name(spec.name, "vxlan name");
     auto message = detail::build_link_add(spec);
     socket_->rtnl.request(message.get(), [&] {
         Link described;
@@ -80,6 +90,8 @@ Link Handle::create_vxlan(const VxlanSpec& spec) {
 }
 
 Link Handle::create_veth(const VethSpec& spec) {
+    check_link_name(spec.name, "veth name");
+    check_link_name(spec.peer_name, "veth peer name");
     auto message = detail::build_link_add(spec, spec.peer_netns ? spec.peer_netns->fd() : -1);
     socket_->rtnl.request(message.get(), [&] {
         std::string what = "add veth " + spec.name + " peer " + spec.peer_name;

@@ -33,7 +33,8 @@ public:
     ~Handle();
 
     // ---- links ----
-    // Create and return the new link (as read back). Throw EEXIST when the name is taken.
+    // Create and return the new link (as read back). Throw SystemError(EEXIST) when the name
+    // is taken, ParseError for a name the kernel cannot hold (empty, 16+ characters, '/').
     Link create_bridge(const BridgeSpec& spec);
     Link create_vxlan(const VxlanSpec& spec);
     // Returns the end in this namespace (`spec.name`); the peer is in spec.peer_netns.
