@@ -110,16 +110,12 @@ std::vector<LeaseChange> LeaseTable::erase(std::string_view key) {
     return settle(before);
 }
 
-std::vector<LeaseChange> LeaseTable::reset(const std::vector<RawEntry>& entries) {
+std::vector<LeaseChange> LeaseTable::apply(const std::vector<Mutation>& batch) {
     Before before;
-    std::set<std::string> keep;
-    for (const auto& entry : entries) keep.insert(entry.key);
-    std::vector<std::string> gone;
-    for (const auto& [key, entry] : entries_) {
-        if (!keep.contains(key)) gone.push_back(key);
+    for (const auto& mutation : batch) {
+        if (mutation.entry) apply_put(*mutation.entry, before);
+        else apply_erase(mutation.key, before);
     }
-    for (const auto& key : gone) apply_erase(key, before);
-    for (const auto& entry : entries) apply_put(entry, before);
     return settle(before);
 }
 

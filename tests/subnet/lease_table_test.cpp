@@ -178,18 +178,22 @@ TEST(LeaseTable, EarliestCreatedOfOverlappingLeasesWins) {
     EXPECT_EQ(table.ignored_now().at(IgnoreReason::overlap), 1u);
 }
 
-TEST(LeaseTable, ResetYieldsTheDifference) {
+TEST(LeaseTable, BatchYieldsOneChangePerSubnet) {
     LeaseTable table(vxlan_config(), kPrefix);
     table.put(entry(key("10.244.1.0-24"), value("192.168.1.1"), 2));
     table.put(entry(key("10.244.2.0-24"), value("192.168.1.2"), 3));
-    auto changes = table.reset({entry(key("10.244.2.0-24"), value("192.168.1.2"), 3),
-                                entry(key("10.244.3.0-24"), value("192.168.1.3"), 4),
-                                entry(key("bogus"), "x", 6)});
+    auto changes = table.apply({{key("10.244.1.0-24"), std::nullopt},
+                                {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.3"), 4)},
+                                {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.4"), 4, 5)},
+                                {key("10.244.2.0-24"), std::nullopt},
+                                {key("10.244.2.0-24"), entry(key("10.244.2.0-24"), value("192.168.1.2"), 3)},
+                                {key("bogus"), entry(key("bogus"), "x", 6)}});
     ASSERT_EQ(changes.size(), 2u);
     EXPECT_EQ(changes[0].subnet.to_string(), "10.244.1.0/24");
     EXPECT_FALSE(changes[0].after);
     EXPECT_EQ(changes[1].subnet.to_string(), "10.244.3.0/24");
     EXPECT_FALSE(changes[1].before);
+    EXPECT_EQ(changes[1].after->value.public_ip.to_string(), "192.168.1.4");
     EXPECT_EQ(table.leases().size(), 2u);
     EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_key), 1u);
 }
@@ -200,7 +204,7 @@ TEST(LeaseTable, LogsAndCountsEachRejectedVersionOnce) {
     const auto bad = entry(key("10.244.3.0-24"), value("10.244.9.9"), 4);
     table.put(bad);
     table.put(bad);
-    table.reset({bad});
+    table.apply({{bad.key, bad}});
     EXPECT_EQ(log.lines(), 1u);
     EXPECT_EQ(table.ignored_total().at(IgnoreReason::bad_public_ip), 1u);
     EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_public_ip), 1u);

@@ -67,11 +67,17 @@ class LeaseTable {
 public:
     LeaseTable(NetworkConfig config, std::string prefix);
 
-    // Each returns the changes of the valid leases it caused, ordered by subnet.
+    // A put of `entry`, or the deletion of `key` when `entry` is empty.
+    struct Mutation {
+        std::string key;
+        std::optional<RawEntry> entry;
+    };
+
+    // Each returns the changes of the valid leases it caused, ordered by subnet; a batch
+    // yields at most one change per subnet (its state before and after the whole batch).
+    std::vector<LeaseChange> apply(const std::vector<Mutation>& batch);
     std::vector<LeaseChange> put(const RawEntry& entry);
     std::vector<LeaseChange> erase(std::string_view key);
-    // Replaces the whole contents (a fresh Range after a relist).
-    std::vector<LeaseChange> reset(const std::vector<RawEntry>& entries);
 
     // The valid leases by subnet: the winners of overlaps, rejected entries left out.
     const std::map<net::Prefix, Lease>& leases() const noexcept { return winners_; }

@@ -1,0 +1,283 @@
+#include "twill/subnet/keeper.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "twill/subnet/state_file.hpp"
+
+namespace twill::subnet {
+
+std::string_view to_string(KeeperState state) {
+    switch (state) {
+        case KeeperState::idle: return "idle";
+        case KeeperState::held: return "held";
+        case KeeperState::reacquiring: return "reacquiring";
+        case KeeperState::conflict: return "conflict";
+        case KeeperState::stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+SubnetKeeper::SubnetKeeper(kv::Client& client, NetworkConfig config, LeaseValue self,
+                           LeaseOptions options, KeeperCallbacks callbacks)
+    : client_(client),
+      config_(std::move(config)),
+      options_(std::move(options)),
+      callbacks_(std::move(callbacks)),
+      self_(std::move(self)) {}
+
+SubnetKeeper::~SubnetKeeper() {
+    stop_thread();
+    keep_alive_.reset();
+    watch_.reset();
+}
+
+OwnLease SubnetKeeper::start() {
+    LeaseValue self;
+    {
+        std::lock_guard lock(mutex_);
+        if (state_ != KeeperState::idle) throw Error("subnet keeper: start() called twice");
+        self = self_;
+    }
+    auto lease = acquire_subnet(client_, config_, self, options_);
+    install(lease);
+    thread_ = std::thread([this] { run(); });
+    return lease;
+}
+
+void SubnetKeeper::update(LeaseValue self) {
+    {
+        std::lock_guard lock(mutex_);
+        self_ = std::move(self);
+    }
+    post(Event{Event::Type::publish, 0, {}, {}});
+}
+
+void SubnetKeeper::leave() {
+    stop_thread();
+    keep_alive_.reset();
+    watch_.reset();
+    std::optional<OwnLease> lease;
+    {
+        std::lock_guard lock(mutex_);
+        lease = current_;
+    }
+    if (lease) {
+        try {
+            client_.lease_revoke(lease->etcd_lease);
+        } catch (const kv::LeaseNotFoundError&) {
+            // Expired already: etcd deleted the key with it.
+        }
+        spdlog::info("left: revoked etcd lease {:x}, {} released", lease->etcd_lease,
+                     lease->subnet.to_string());
+    }
+    if (!options_.state_dir.empty()) forget_remembered_lease(options_.state_dir);
+    std::lock_guard lock(mutex_);
+    current_.reset();
+    state_ = KeeperState::stopped;
+}
+
+std::optional<OwnLease> SubnetKeeper::current() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+}
+
+KeeperState SubnetKeeper::state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+}
+
+void SubnetKeeper::post(Event event) {
+    {
+        std::lock_guard lock(mutex_);
+        queue_.push_back(std::move(event));
+    }
+    wake_.notify_one();
+}
+
+void SubnetKeeper::stop_thread() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+}
+
+void SubnetKeeper::install(const OwnLease& lease) {
+    const auto generation = ++generation_;
+    kv::KeepAliveCallbacks keep_alive;
+    keep_alive.on_lost = [this, generation](kv::LeaseId) {
+        post(Event{Event::Type::lease_lost, generation, {}, {}});
+    };
+    keep_alive.on_error = [](const kv::KvError& e) {
+        spdlog::debug("keeping the subnet lease alive: {}", e.what());
+    };
+    keep_alive_ = client_.keep_alive(lease.etcd_lease, std::move(keep_alive));
+
+    kv::WatchOptions options;
+    options.start_revision = lease.mod_revision + 1;
+    kv::WatchCallbacks watch;
+    watch.on_events = [this, generation](const std::vector<kv::WatchEvent>& events, kv::Revision) {
+        post(Event{Event::Type::key_events, generation, events, {}});
+    };
+    watch.on_snapshot = [this, generation](kv::Revision, const std::vector<kv::KeyValue>& kvs) {
+        post(Event{Event::Type::key_snapshot, generation, {}, kvs});
+    };
+    watch.on_error = [](const kv::KvError& e) {
+        spdlog::debug("watching the own subnet key: {}", e.what());
+    };
+    watch_ = client_.watch(lease.key, options, std::move(watch));
+
+    std::lock_guard lock(mutex_);
+    current_ = lease;
+    state_ = KeeperState::held;
+}
+
+void SubnetKeeper::lose(const std::string& why) {
+    keep_alive_.reset();
+    watch_.reset();
+    ++generation_;
+    spdlog::warn("subnet lease lost: {}; acquiring again", why);
+    std::lock_guard lock(mutex_);
+    current_.reset();
+    state_ = KeeperState::reacquiring;
+}
+
+void SubnetKeeper::handle(const Event& event) {
+    if (event.type == Event::Type::publish) {
+        publish_pending_ = true;
+        return;
+    }
+    if (event.generation != generation_) return;  // from a keep-alive or watch already replaced
+    const auto lease = current();
+    if (!lease) return;
+    if (event.type == Event::Type::lease_lost) {
+        lose("etcd lease " + fmt::format("{:x}", lease->etcd_lease) + " expired or was revoked");
+        return;
+    }
+    std::vector<kv::WatchEvent> events = event.events;
+    if (event.type == Event::Type::key_snapshot) {
+        kv::WatchEvent now;
+        if (event.kvs.empty()) now.type = kv::WatchEvent::Type::Delete;
+        else now.kv = event.kvs.front();
+        events = {now};
+    }
+    for (const auto& change : events) {
+        if (change.type == kv::WatchEvent::Type::Delete) {
+            lose(lease->key + " was deleted (evicted, or its etcd lease expired)");
+            return;
+        }
+        if (change.kv.lease == lease->etcd_lease) {
+            std::lock_guard lock(mutex_);
+            if (current_) current_->mod_revision = change.kv.mod_revision;
+            continue;
+        }
+        std::optional<LeaseValue> value;
+        try {
+            value = decode_lease_value(change.kv.value);
+        } catch (const ParseError&) {
+        }
+        if (value && value->node == lease->value.node) {
+            const auto message =
+                "another daemon with node name " + value->node + " took over " + lease->key +
+                " (etcd lease " + fmt::format("{:x}", change.kv.lease) +
+                "): two daemons with one node name is a configuration error";
+            spdlog::error("{}", message);
+            keep_alive_.reset();
+            watch_.reset();
+            ++generation_;
+            {
+                std::lock_guard lock(mutex_);
+                current_.reset();
+                state_ = KeeperState::conflict;
+            }
+            if (callbacks_.on_conflict) callbacks_.on_conflict(message);
+            return;
+        }
+        lose(lease->key + " was overwritten by another writer");
+        return;
+    }
+}
+
+bool SubnetKeeper::try_reacquire() {
+    LeaseValue self;
+    {
+        std::lock_guard lock(mutex_);
+        self = self_;
+    }
+    publish_pending_ = false;  // the claim writes the latest value
+    try {
+        auto lease = acquire_subnet(client_, config_, self, options_);
+        install(lease);
+        backoff_.reset();
+        if (callbacks_.on_lease_changed) callbacks_.on_lease_changed(lease);
+        return true;
+    } catch (const std::exception& e) {
+        spdlog::warn("acquiring the subnet lease again: {}", e.what());
+        if (callbacks_.on_error) callbacks_.on_error(e.what());
+        return false;
+    }
+}
+
+bool SubnetKeeper::try_publish() {
+    LeaseValue self;
+    std::optional<OwnLease> lease;
+    {
+        std::lock_guard lock(mutex_);
+        self = self_;
+        lease = current_;
+    }
+    if (!lease) return true;
+    if (lease->value == self) {
+        publish_pending_ = false;
+        return true;
+    }
+    try {
+        kv::Txn txn;
+        txn.compare.push_back(
+            kv::Compare::mod_revision(lease->key, kv::Compare::Op::Equal, lease->mod_revision));
+        kv::PutOptions put;
+        put.lease = lease->etcd_lease;
+        txn.success.push_back(kv::TxnOp::put_kv(lease->key, encode_lease_value(self), put));
+        auto result = client_.txn(txn);
+        // A failed compare means the key changed under us: the watch reports what happened
+        // and the next attempt works from there.
+        if (!result.succeeded) return false;
+        std::lock_guard lock(mutex_);
+        if (current_ && current_->key == lease->key) {
+            current_->value = self;
+            current_->mod_revision = result.revision;
+        }
+        publish_pending_ = false;
+        spdlog::info("published new lease value for {}: {}", lease->subnet.to_string(),
+                     encode_lease_value(self));
+        return true;
+    } catch (const kv::KvError& e) {
+        spdlog::warn("publishing the lease value of {}: {}", lease->subnet.to_string(), e.what());
+        return false;
+    }
+}
+
+void SubnetKeeper::run() {
+    std::unique_lock lock(mutex_);
+    std::optional<std::chrono::steady_clock::time_point> retry_at;
+    auto ready = [this] { return stopping_ || !queue_.empty(); };
+    while (!stopping_) {
+        if (retry_at) wake_.wait_until(lock, *retry_at, ready);
+        else wake_.wait(lock, ready);
+        if (stopping_) break;
+        auto events = std::move(queue_);
+        queue_.clear();
+        lock.unlock();
+        for (const auto& event : events) handle(event);
+        bool retry = false;
+        const auto state = this->state();
+        if (state == KeeperState::reacquiring) retry = !try_reacquire();
+        else if (state == KeeperState::held && publish_pending_) retry = !try_publish();
+        lock.lock();
+        retry_at.reset();
+        if (retry) retry_at = std::chrono::steady_clock::now() + backoff_.next();
+    }
+}
+
+}  // namespace twill::subnet
