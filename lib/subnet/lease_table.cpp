@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <nlohmann/json.hpp>
+
 #include "twill/error.hpp"
 
 namespace twill::subnet {
@@ -26,6 +28,21 @@ IgnoreReason reason_for_field(std::string_view field) {
     if (field == "BackendType") return IgnoreReason::wrong_backend;
     if (field.starts_with("BackendData")) return IgnoreReason::bad_backend_data;
     return IgnoreReason::bad_value;
+}
+
+std::optional<BackendType> declared_backend(std::string_view json) {
+    auto object = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
+    if (!object.is_object()) return std::nullopt;
+    auto type = object.find("BackendType");
+    if (type == object.end() || !type->is_string()) return std::nullopt;
+    return backend_type_from_string(type->get<std::string>());
+}
+
+Rejection wrong_backend(BackendType type, const NetworkConfig& config) {
+    return Rejection{IgnoreReason::wrong_backend,
+                     "BackendType: " + std::string(to_string(type)) +
+                         " but the network's backend is " +
+                         std::string(to_string(config.backend_type()))};
 }
 
 std::optional<Rejection> check_public_ip(const NetworkConfig& config, const net::Address& ip) {
@@ -79,14 +96,15 @@ std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::
     try {
         value = decode_lease_value(entry.value);
     } catch (const ParseError& e) {
+        // Another backend's lease fails on its BackendData; name the real reason.
+        if (auto type = declared_backend(entry.value); type && *type != config.backend_type()) {
+            return wrong_backend(*type, config);
+        }
         return Rejection{reason_for_field(e.field()), e.what()};
     }
     if (auto rejection = check_public_ip(config, value.public_ip)) return *rejection;
     if (value.backend_type() != config.backend_type()) {
-        return Rejection{IgnoreReason::wrong_backend,
-                         "BackendType: " + std::string(to_string(value.backend_type())) +
-                             " but the network's backend is " +
-                             std::string(to_string(config.backend_type()))};
+        return wrong_backend(value.backend_type(), config);
     }
     if (auto rejection = check_backend_data(value.backend_data)) return *rejection;
     return Lease{*subnet, std::move(value), entry.key, entry.create_revision, entry.mod_revision,

@@ -106,6 +106,10 @@ TEST(ValidateLease, RejectsEachKindOfBadEntry) {
         validate_lease(wireguard, kPrefix, entry(key("10.244.3.0-24"), wireguard_value, 1))));
     EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value(), 1), wireguard),
               IgnoreReason::wrong_backend);
+    // Another backend's data under its own BackendType is the wrong backend, not bad data.
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"),
+                              value("192.168.1.10", "0a:58:00:00:00:01", "a", "wireguard"), 1)),
+              IgnoreReason::wrong_backend);
     const std::string zero_key =
         R"({"PublicIP":"192.168.1.10","Node":"a","BackendType":"wireguard",)"
         R"("BackendData":{"PublicKey":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}})";
