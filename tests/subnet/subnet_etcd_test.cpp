@@ -1,0 +1,320 @@
+// Subnet leases against a real etcd (started per test on loopback by the shared fixture).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "etcd_fixture.hpp"
+#include "twill/subnet/allocator.hpp"
+#include "twill/subnet/keeper.hpp"
+#include "twill/subnet/state_file.hpp"
+#include "twill/subnet/watcher.hpp"
+
+using namespace std::chrono_literals;
+using namespace twill;
+using namespace twill::subnet;
+
+namespace {
+
+constexpr auto kConfig = R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})";
+
+LeaseValue node_value(const std::string& node, int n = 1) {
+    return LeaseValue{net::Address::v4(0xC0A80000u + static_cast<std::uint32_t>(n)), node,
+                      VxlanLeaseData{net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{
+                          0x0a, 0x58, 0, 0, static_cast<std::uint8_t>(n >> 8),
+                          static_cast<std::uint8_t>(n)})}};
+}
+
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (predicate()) return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return predicate();
+}
+
+class SubnetEtcd : public ::testing::Test {
+protected:
+    void SetUp() override {
+        etcd_ = std::make_unique<twill::testing::EtcdServer>();
+        client_ = std::make_unique<kv::Client>(etcd_->client_options());
+        config_ = parse_network_config(kConfig);
+        client_->put(config_key(prefix_), kConfig);
+        dir_ = std::filesystem::temp_directory_path() /
+               ("twill-subnet-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+    }
+    void TearDown() override { std::filesystem::remove_all(dir_); }
+
+    LeaseOptions options(const std::string& node = {}, std::chrono::seconds ttl = 60s) const {
+        LeaseOptions o;
+        o.prefix = prefix_;
+        o.ttl = ttl;
+        if (!node.empty()) o.state_dir = dir_ / node;
+        return o;
+    }
+
+    // The valid leases computed from scratch from a Range of the prefix.
+    std::map<net::Prefix, Lease> fresh_range() {
+        kv::RangeOptions range;
+        range.prefix = true;
+        LeaseTable table(config_, prefix_);
+        std::vector<LeaseTable::Mutation> batch;
+        for (const auto& kv : client_->range(subnets_key_prefix(prefix_), range).kvs) {
+            batch.push_back({kv.key, RawEntry{kv.key, kv.value, kv.create_revision,
+                                              kv.mod_revision, kv.lease}});
+        }
+        table.apply(batch);
+        return table.leases();
+    }
+
+    const std::string prefix_ = "/twill/network";
+    std::unique_ptr<twill::testing::EtcdServer> etcd_;
+    std::unique_ptr<kv::Client> client_;
+    NetworkConfig config_ = parse_network_config(kConfig);
+    std::filesystem::path dir_;
+};
+
+}  // namespace
+
+TEST_F(SubnetEtcd, ReadsTheNetworkConfig) {
+    auto config = read_network_config(*client_, prefix_);
+    ASSERT_TRUE(config);
+    EXPECT_EQ(config->network().to_string(), "10.244.0.0/16");
+    EXPECT_FALSE(read_network_config(*client_, "/elsewhere"));
+}
+
+TEST_F(SubnetEtcd, FiftyConcurrentAllocatorsGetDistinctSubnets) {
+    std::mutex mutex;
+    std::set<net::Prefix> subnets;
+    std::vector<std::string> failures;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 50; ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                auto lease = acquire_subnet(*client_, config_, node_value("node-" + std::to_string(i), i),
+                                            options());
+                std::lock_guard lock(mutex);
+                subnets.insert(lease.subnet);
+            } catch (const std::exception& e) {
+                std::lock_guard lock(mutex);
+                failures.push_back(e.what());
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_TRUE(failures.empty()) << failures.front();
+    EXPECT_EQ(subnets.size(), 50u);
+    const auto leases = fresh_range();
+    EXPECT_EQ(leases.size(), 50u);
+    for (const auto& subnet : subnets) EXPECT_TRUE(leases.contains(subnet)) << subnet.to_string();
+}
+
+TEST_F(SubnetEtcd, FullNetworkIsAClearError) {
+    // The issue says the 257th allocation fails; with flannel's defaults (SubnetMin = the
+    // second /24, SubnetMax = the last) a /16 holds 255 leases, so the 256th is the first
+    // that cannot succeed.
+    std::atomic<int> next{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 5; ++t) {
+        threads.emplace_back([&] {
+            for (int i = next++; i < 255; i = next++) {
+                try {
+                    acquire_subnet(*client_, config_, node_value("n" + std::to_string(i), i),
+                                   options());
+                } catch (const std::exception&) {
+                    ++failed;
+                }
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    ASSERT_EQ(failed.load(), 0);
+    ASSERT_EQ(fresh_range().size(), 255u);
+    try {
+        acquire_subnet(*client_, config_, node_value("n255", 255), options());
+        FAIL() << "the 256th allocation succeeded";
+    } catch (const NetworkFullError& e) {
+        EXPECT_STREQ(e.what(), "network 10.244.0.0/16 is full: all 255 /24 subnets leased");
+    }
+}
+
+TEST_F(SubnetEtcd, RestartedNodeGetsItsSubnetBack) {
+    const auto self = node_value("node-a");
+    OwnLease first;
+    {
+        SubnetKeeper keeper(*client_, config_, self, options("node-a"));
+        first = keeper.start();
+        EXPECT_EQ(first.outcome, AcquireOutcome::allocated);
+    }  // a daemon stop: the lease is kept, not revoked
+    const auto before = client_->get(first.key);
+    ASSERT_TRUE(before);
+
+    // Live remembered lease: adopted without any write.
+    {
+        SubnetKeeper keeper(*client_, config_, self, options("node-a"));
+        auto again = keeper.start();
+        EXPECT_EQ(again.outcome, AcquireOutcome::kept);
+        EXPECT_EQ(again.subnet, first.subnet);
+        EXPECT_EQ(again.etcd_lease, first.etcd_lease);
+        EXPECT_EQ(client_->get(first.key)->mod_revision, before->mod_revision);
+    }
+
+    // The lease expired meanwhile (revoked here): the remembered subnet is claimed again.
+    client_->lease_revoke(first.etcd_lease);
+    ASSERT_FALSE(client_->get(first.key));
+    {
+        auto lease = acquire_subnet(*client_, config_, self, options("node-a"));
+        EXPECT_EQ(lease.outcome, AcquireOutcome::reclaimed);
+        EXPECT_EQ(lease.subnet, first.subnet);
+    }
+
+    // The state dir was lost: the node's own key (its Node name) is taken over.
+    forget_remembered_lease(dir_ / "node-a");
+    auto key_before = client_->get(first.key);
+    auto lease = acquire_subnet(*client_, config_, self, options("node-a"));
+    EXPECT_EQ(lease.outcome, AcquireOutcome::taken_over);
+    EXPECT_EQ(lease.subnet, first.subnet);
+    EXPECT_NE(lease.etcd_lease, key_before->lease);
+    EXPECT_EQ(client_->get(first.key)->lease, lease.etcd_lease);
+    EXPECT_EQ(load_remembered_lease(dir_ / "node-a")->etcd_lease, lease.etcd_lease);
+
+    // Another node's key is never taken, even when that node remembers nothing.
+    auto other = acquire_subnet(*client_, config_, node_value("node-b", 2), options("node-b"));
+    EXPECT_NE(other.subnet, first.subnet);
+}
+
+TEST_F(SubnetEtcd, ShortTtlLeaseNotKeptAliveDisappearsAndWatchersSeeIt) {
+    std::mutex mutex;
+    std::vector<LeaseChange> seen;
+    LeaseWatcher watcher(*client_, config_, prefix_, [&](const LeaseUpdate& update) {
+        std::lock_guard lock(mutex);
+        seen.insert(seen.end(), update.changes.begin(), update.changes.end());
+    });
+    ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
+
+    SubnetKeeper kept(*client_, config_, node_value("kept", 1), options("kept", 5s));
+    const auto kept_lease = kept.start();
+    const auto dropped = acquire_subnet(*client_, config_, node_value("dropped", 2), options({}, 5s));
+    ASSERT_TRUE(eventually([&] { return watcher.leases().size() == 2; }));
+
+    ASSERT_TRUE(eventually([&] { return !watcher.leases().contains(dropped.subnet); }));
+    EXPECT_FALSE(client_->get(dropped.key));
+    {
+        std::lock_guard lock(mutex);
+        ASSERT_FALSE(seen.empty());
+        EXPECT_EQ(seen.back().subnet, dropped.subnet);
+        EXPECT_FALSE(seen.back().after);
+    }
+    // More than a TTL went by: the kept lease is still there.
+    EXPECT_TRUE(watcher.leases().contains(kept_lease.subnet));
+    EXPECT_EQ(kept.state(), KeeperState::held);
+}
+
+TEST_F(SubnetEtcd, KeeperPublishesChangesReclaimsAfterEvictionAndLeaves) {
+    LeaseWatcher watcher(*client_, config_, prefix_, {});
+    std::atomic<int> changed{0};
+    KeeperCallbacks callbacks;
+    callbacks.on_lease_changed = [&](const OwnLease&) { ++changed; };
+    SubnetKeeper keeper(*client_, config_, node_value("node-a", 1), options("node-a"), callbacks);
+    const auto lease = keeper.start();
+
+    auto moved = node_value("node-a", 1);
+    moved.public_ip = net::Address::parse("192.168.7.7");
+    keeper.update(moved);
+    ASSERT_TRUE(eventually([&] {
+        auto leases = watcher.leases();
+        return leases.contains(lease.subnet) &&
+               leases.at(lease.subnet).value.public_ip == moved.public_ip;
+    }));
+    EXPECT_EQ(keeper.current()->value, moved);
+
+    // netctl evict of a node that is in fact alive: it claims its subnet again.
+    EXPECT_EQ(evict_node(*client_, prefix_, "node-a"), std::vector<net::Prefix>{lease.subnet});
+    ASSERT_TRUE(eventually([&] { return changed.load() == 1; }));
+    EXPECT_EQ(keeper.current()->subnet, lease.subnet);
+    EXPECT_EQ(keeper.current()->outcome, AcquireOutcome::reclaimed);
+    ASSERT_TRUE(eventually([&] { return watcher.leases().contains(lease.subnet); }));
+
+    keeper.leave();
+    EXPECT_EQ(keeper.state(), KeeperState::stopped);
+    EXPECT_FALSE(client_->get(lease.key));
+    EXPECT_FALSE(load_remembered_lease(dir_ / "node-a"));
+    EXPECT_TRUE(eventually([&] { return watcher.leases().empty(); }));
+}
+
+TEST_F(SubnetEtcd, TwoDaemonsWithOneNodeNameAreReported) {
+    std::atomic<bool> conflict{false};
+    KeeperCallbacks callbacks;
+    callbacks.on_conflict = [&](const std::string&) { conflict = true; };
+    SubnetKeeper first(*client_, config_, node_value("twin"), options("twin-1"), callbacks);
+    const auto lease = first.start();
+    SubnetKeeper second(*client_, config_, node_value("twin"), options("twin-2"));
+    EXPECT_EQ(second.start().outcome, AcquireOutcome::taken_over);
+    ASSERT_TRUE(eventually([&] { return conflict.load(); }));
+    EXPECT_EQ(first.state(), KeeperState::conflict);
+    EXPECT_EQ(second.current()->subnet, lease.subnet);
+}
+
+TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
+    const auto good = subnet_key(prefix_, net::Prefix::parse("10.244.5.0/24"));
+    client_->put(good, encode_lease_value(node_value("good", 5)));
+    LeaseWatcher watcher(*client_, config_, prefix_, {});
+    ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
+
+    const auto value = [](std::string ip, std::string mac, std::string type = "vxlan") {
+        return R"({"PublicIP":")" + ip + R"(","Node":"bad","BackendType":")" + type +
+               R"(","BackendData":{"VtepMAC":")" + mac + R"("}})";
+    };
+    const std::string base = subnets_key_prefix(prefix_);
+    client_->put(base + "not-a-subnet", value("192.168.0.9", "0a:58:00:00:00:09"));
+    client_->put(base + "10.245.1.0-24", value("192.168.0.9", "0a:58:00:00:00:09"));
+    client_->put(base + "10.244.6.0-24", "{corrupt");
+    client_->put(base + "10.244.7.0-24", value("10.244.200.1", "0a:58:00:00:00:09"));
+    client_->put(base + "10.244.8.0-24", value("192.168.0.9", "01:00:5e:00:00:01"));
+    client_->put(base + "10.244.9.0-24", value("192.168.0.9", "0a:58:00:00:00:09", "wireguard"));
+    // The same subnet as the good lease under another spelling, created later: it loses.
+    client_->put(base + "10.244.5.0-024", value("192.168.0.9", "0a:58:00:00:00:09"));
+    const auto revision = client_->put(base + "10.244.10.0-24", encode_lease_value(node_value("fine", 10))).revision;
+    ASSERT_TRUE(watcher.wait_for_revision(revision, 10s));
+
+    const auto leases = watcher.leases();
+    ASSERT_EQ(leases.size(), 2u);
+    EXPECT_EQ(leases.at(net::Prefix::parse("10.244.5.0/24")).key, good);
+    EXPECT_TRUE(leases.contains(net::Prefix::parse("10.244.10.0/24")));
+    const auto now = watcher.ignored_now();
+    EXPECT_EQ(now.at(IgnoreReason::bad_key), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::outside_range), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::bad_value), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::bad_public_ip), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::bad_backend_data), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::wrong_backend), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::overlap), 1u);
+    for (const auto& peer : peer_leases(leases, "me", std::nullopt)) {
+        EXPECT_NE(peer.value.node, "bad");
+    }
+
+    // Dropping the winner makes the overlapping lease the valid one.
+    const auto revision2 = client_->delete_range(good).revision;
+    ASSERT_TRUE(watcher.wait_for_revision(revision2, 10s));
+    EXPECT_EQ(watcher.leases().at(net::Prefix::parse("10.244.5.0/24")).key, base + "10.244.5.0-024");
+    EXPECT_EQ(watcher.ignored_now().at(IgnoreReason::overlap), 0u);
+    EXPECT_EQ(watcher.ignored_total().at(IgnoreReason::overlap), 1u);
+
+    // An allocator never claims a subnet any key names, valid or not.
+    for (int i = 0; i < 20; ++i) {
+        auto lease = acquire_subnet(*client_, config_, node_value("n" + std::to_string(i), 20 + i),
+                                    options());
+        for (int taken : {5, 6, 7, 8, 9, 10}) {
+            EXPECT_NE(lease.subnet, net::Prefix::parse("10.244." + std::to_string(taken) + ".0/24"));
+        }
+    }
+}
