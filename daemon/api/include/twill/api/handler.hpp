@@ -1,0 +1,23 @@
+#pragma once
+// What twilld implements to answer netctl. Each call may throw twill::Error; its message goes
+// back to netctl (ParseError as an invalid argument, anything else as an internal error).
+#include <twill/api/twilld.pb.h>
+
+#include <string>
+
+namespace twill::api {
+
+class Handler {
+  public:
+    virtual ~Handler() = default;
+    // Also the source of the Peers RPC (its peers field).
+    virtual v1::StatusReply status() = 0;
+    // A fresh comparison of the kernel with the desired state; changes nothing.
+    virtual v1::CheckReply check() = 0;
+    // Revokes the lease and removes twill's kernel objects. The daemon exits after replying:
+    // it must not destroy the Server from inside this call (post the exit to its loop).
+    virtual v1::LeaveReply leave() = 0;
+    virtual v1::EvictReply evict(const std::string& node) = 0;
+};
+
+}  // namespace twill::api
