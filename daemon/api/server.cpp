@@ -132,6 +132,9 @@ Server::Server(std::filesystem::path socket_path, Handler& handler, ServerOption
     : socket_path_(std::filesystem::absolute(socket_path)),
       service_(std::make_unique<Service>(handler, std::move(options))) {
     check_unix_socket_path(socket_path_);
+    if (!std::filesystem::is_directory(socket_path_.parent_path()))
+        throw Error("listen on " + socket_path_.native() + ": directory " +
+                    socket_path_.parent_path().native() + " does not exist");
     remove_stale_socket(socket_path_);
 
     grpc::ServerBuilder builder;

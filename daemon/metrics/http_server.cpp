@@ -1,6 +1,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -26,11 +27,13 @@ struct HttpState {
     HttpState(boost::asio::io_context& io, std::shared_ptr<const prometheus::Collectable> registry,
               std::function<Readiness()> readiness, HttpServerOptions options)
         : acceptor(io),
+          accept_retry(io),
           registry(std::move(registry)),
           readiness(std::move(readiness)),
           options(options) {}
 
     tcp::acceptor acceptor;
+    boost::asio::steady_timer accept_retry;
     std::shared_ptr<const prometheus::Collectable> registry;
     std::function<Readiness()> readiness;
     HttpServerOptions options;
@@ -155,8 +158,15 @@ void accept(const std::shared_ptr<State>& state) {
     state->acceptor.async_accept([state](beast::error_code error, tcp::socket socket) {
         if (state->stopped) return;
         if (error) {
+            // Out of file descriptors and the like: retrying at once would spin the loop.
             spdlog::warn("metrics server: accept: {}", error.message());
-        } else if (state->sessions.size() >= state->options.max_connections) {
+            state->accept_retry.expires_after(std::chrono::milliseconds(100));
+            state->accept_retry.async_wait([state](beast::error_code) {
+                if (!state->stopped) accept(state);
+            });
+            return;
+        }
+        if (state->sessions.size() >= state->options.max_connections) {
             beast::error_code ignored;
             socket.close(ignored);
         } else {
@@ -221,6 +231,7 @@ HttpServer::~HttpServer() {
     state_->stopped = true;
     beast::error_code ignored;
     state_->acceptor.close(ignored);
+    state_->accept_retry.cancel();
     for (const auto& session : state_->sessions) session->close();
     state_->sessions.clear();
 }

@@ -155,6 +155,15 @@ TEST_F(ApiTest, OtherFilesAtTheSocketPathAreLeftAlone) {
     EXPECT_TRUE(std::filesystem::is_regular_file(socket_));
 }
 
+TEST_F(ApiTest, MissingRunDirIsNamed) {
+    try {
+        Server server(dir_ / "missing" / "twilld.sock", handler_);
+        FAIL() << "server started";
+    } catch (const Error& e) {
+        EXPECT_THAT(e.what(), HasSubstr((dir_ / "missing").native() + " does not exist"));
+    }
+}
+
 TEST_F(ApiTest, NoDaemonIsUnreachableNamingThePath) {
     Client client(socket_);
     try {
