@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -317,4 +318,54 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
             EXPECT_NE(lease.subnet, net::Prefix::parse("10.244." + std::to_string(taken) + ".0/24"));
         }
     }
+}
+TEST_F(SubnetEtcd, WatcherMatchesAFreshRangeAfterCompaction) {
+    // The watch calls back on its own thread and waits for the callback: holding the callback
+    // keeps the watcher at an old revision while etcd restarts and compacts past it, so the
+    // watch has to relist when it resumes.
+    std::mutex mutex;
+    std::condition_variable gate_changed;
+    bool hold = false;
+    bool held = false;
+    std::atomic<int> snapshots{0};
+    LeaseWatcher watcher(*client_, config_, prefix_, [&](const LeaseUpdate& update) {
+        if (update.snapshot) ++snapshots;
+        std::unique_lock lock(mutex);
+        held = hold;
+        gate_changed.notify_all();
+        gate_changed.wait(lock, [&] { return !hold; });
+        held = false;
+    });
+    ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
+    for (int i = 1; i <= 10; ++i) {
+        acquire_subnet(*client_, config_, node_value("n" + std::to_string(i), i), options());
+    }
+    ASSERT_TRUE(watcher.wait_for_revision(etcd_->current_revision(), 10s));
+    const auto first = watcher.leases().begin()->first;
+    {
+        std::unique_lock lock(mutex);
+        hold = true;
+    }
+    client_->put(subnet_key(prefix_, net::Prefix::parse("10.244.200.0/24")),
+                 encode_lease_value(node_value("held", 200)));
+    {
+        std::unique_lock lock(mutex);
+        ASSERT_TRUE(gate_changed.wait_for(lock, 10s, [&] { return held; }));
+    }
+    etcd_->kill();
+    etcd_->start();
+    etcd_->etcdctl({"del", subnet_key(prefix_, first)});
+    etcd_->etcdctl({"put", subnets_key_prefix(prefix_) + "10.244.250.0-24",
+                    encode_lease_value(node_value("late", 250))});
+    etcd_->compact(etcd_->current_revision());
+    {
+        std::unique_lock lock(mutex);
+        hold = false;
+    }
+    gate_changed.notify_all();
+    ASSERT_TRUE(watcher.wait_for_revision(etcd_->current_revision(), 30s));
+    EXPECT_EQ(snapshots.load(), 2) << "the watch did not relist after the compaction";
+    EXPECT_EQ(watcher.leases(), fresh_range());
+    EXPECT_FALSE(watcher.leases().contains(first));
+    EXPECT_TRUE(watcher.leases().contains(net::Prefix::parse("10.244.250.0/24")));
 }
