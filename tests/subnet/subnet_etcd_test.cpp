@@ -252,6 +252,32 @@ TEST_F(SubnetEtcd, KeeperPublishesChangesReclaimsAfterEvictionAndLeaves) {
     EXPECT_TRUE(eventually([&] { return watcher.leases().empty(); }));
 }
 
+TEST_F(SubnetEtcd, KeeperMovesToANewSubnetWhenItsOwnWasTaken) {
+    std::mutex mutex;
+    std::optional<OwnLease> changed;
+    KeeperCallbacks callbacks;
+    callbacks.on_lease_changed = [&](const OwnLease& lease) {
+        std::lock_guard lock(mutex);
+        changed = lease;
+    };
+    SubnetKeeper keeper(*client_, config_, node_value("node-a", 1), options("node-a"), callbacks);
+    const auto lease = keeper.start();
+    // Someone else's lease lands on the key (by hand: allocators never do this).
+    client_->put(lease.key, encode_lease_value(node_value("node-b", 2)));
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard lock(mutex);
+        return changed.has_value();
+    }));
+    std::lock_guard lock(mutex);
+    EXPECT_NE(changed->subnet, lease.subnet);
+    EXPECT_EQ(changed->outcome, AcquireOutcome::allocated);
+    EXPECT_EQ(keeper.current()->subnet, changed->subnet);
+    EXPECT_EQ(load_remembered_lease(dir_ / "node-a")->subnet, changed->subnet);
+    EXPECT_EQ(decode_lease_value(client_->get(lease.key)->value).node, "node-b");
+    // The etcd lease it held before is released, not left to its TTL.
+    EXPECT_FALSE(client_->lease_time_to_live(lease.etcd_lease));
+}
+
 TEST_F(SubnetEtcd, TwoDaemonsWithOneNodeNameAreReported) {
     std::atomic<bool> conflict{false};
     KeeperCallbacks callbacks;
