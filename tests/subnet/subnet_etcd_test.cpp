@@ -209,12 +209,11 @@ TEST_F(SubnetEtcd, ShortTtlLeaseNotKeptAliveDisappearsAndWatchersSeeIt) {
 
     ASSERT_TRUE(eventually([&] { return !watcher.leases().contains(dropped.subnet); }));
     EXPECT_FALSE(client_->get(dropped.key));
-    {
+    // The callback runs after the map changed: wait for it too.
+    EXPECT_TRUE(eventually([&] {
         std::lock_guard lock(mutex);
-        ASSERT_FALSE(seen.empty());
-        EXPECT_EQ(seen.back().subnet, dropped.subnet);
-        EXPECT_FALSE(seen.back().after);
-    }
+        return !seen.empty() && seen.back().subnet == dropped.subnet && !seen.back().after;
+    }));
     // More than a TTL went by: the kept lease is still there.
     EXPECT_TRUE(watcher.leases().contains(kept_lease.subnet));
     EXPECT_EQ(kept.state(), KeeperState::held);
@@ -390,7 +389,9 @@ TEST_F(SubnetEtcd, WatcherMatchesAFreshRangeAfterCompaction) {
     }
     gate_changed.notify_all();
     ASSERT_TRUE(watcher.wait_for_revision(etcd_->current_revision(), 30s));
-    EXPECT_EQ(snapshots.load(), 2) << "the watch did not relist after the compaction";
+    // The map is updated before the callback runs: wait for the callback too.
+    EXPECT_TRUE(eventually([&] { return snapshots.load() == 2; }))
+        << "the watch did not relist after the compaction";
     EXPECT_EQ(watcher.leases(), fresh_range());
     EXPECT_FALSE(watcher.leases().contains(first));
     EXPECT_TRUE(watcher.leases().contains(net::Prefix::parse("10.244.250.0/24")));
