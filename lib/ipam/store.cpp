@@ -118,15 +118,19 @@ public:
         }
     }
 
+    // A process killed before it unlinked its temporary file leaves it behind; it may even
+    // be a second link to a finished reservation, so it is unlinked, never truncated.
+    void remove_leftover_temp() const {
+        if (::unlinkat(fd_.get(), temp_name, 0) < 0 && errno != ENOENT) {
+            throw_errno("remove " + (dir_ / temp_name).string());
+        }
+    }
+
     // Writes the owner to the temporary file, then links it into place: the reservation
     // appears complete or not at all. False when the address is taken.
     bool create(const net::Address& address, const Attachment& owner) const {
         const auto name = address.to_string();
-        // A process killed before it unlinked its temporary file leaves it behind; it may
-        // even be a second link to a finished reservation, so unlink it, never truncate it.
-        if (::unlinkat(fd_.get(), temp_name, 0) < 0 && errno != ENOENT) {
-            throw_errno("remove " + (dir_ / temp_name).string());
-        }
+        remove_leftover_temp();
         {
             sys::UniqueFd temp(::openat(fd_.get(), temp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
             if (!temp) throw_errno("create " + (dir_ / temp_name).string());
@@ -210,6 +214,7 @@ net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& ga
 
 std::vector<net::Address> Store::release(const Attachment& owner) {
     LockedDir dir(dir_);
+    dir.remove_leftover_temp();
     std::vector<net::Address> released;
     for (const auto& r : dir.reservations(true)) {
         if (r.owner == owner) {
@@ -222,6 +227,7 @@ std::vector<net::Address> Store::release(const Attachment& owner) {
 
 std::vector<Reservation> Store::release_all_except(const std::set<Attachment>& keep) {
     LockedDir dir(dir_);
+    dir.remove_leftover_temp();
     std::vector<Reservation> released;
     for (auto& r : dir.reservations(true)) {
         if (keep.contains(r.owner)) continue;

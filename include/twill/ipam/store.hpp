@@ -6,7 +6,8 @@
 //                              never hand out one address twice (a killed holder's lock
 //                              goes away with its process)
 //   <dir>/.reserving           the reservation being written; linked into place whole, so
-//                              a crash never leaves an empty or partial reservation
+//                              a crash never leaves an empty or partial reservation (a
+//                              leftover is removed by the next reserve, release or GC)
 #include <filesystem>
 #include <optional>
 #include <set>

@@ -1,0 +1,87 @@
+#include <algorithm>
+
+#include "invocation.hpp"
+#include "twill/netlink/netlink.hpp"
+
+namespace twill::plugin {
+
+namespace {
+
+[[noreturn]] void mismatch(const std::string& what) {
+    throw cni::CniError(cni::ErrorCode::Internal, "CHECK: " + what);
+}
+
+}  // namespace
+
+void check(const Invocation& invocation) {
+    const auto& env = invocation.env;
+    if (!invocation.config.prev_result) {
+        throw cni::CniError(cni::ErrorCode::InvalidConfig, "prevResult: required for CHECK");
+    }
+    const auto& prev = *invocation.config.prev_result;
+    const auto node = require_node_subnet(invocation, cni::ErrorCode::TryAgainLater);
+
+    // The pod interface of prevResult, and the addresses it was given.
+    const auto pod_iface = std::find_if(prev.interfaces.begin(), prev.interfaces.end(),
+                                        [&](const cni::Interface& i) { return i.name == env.ifname && !i.sandbox.empty(); });
+    if (pod_iface == prev.interfaces.end()) mismatch("prevResult lists no interface " + env.ifname + " in a sandbox");
+    const int pod_iface_index = static_cast<int>(pod_iface - prev.interfaces.begin());
+    std::vector<net::Prefix> addresses;
+    for (const auto& ip : prev.ips) {
+        if (ip.interface == pod_iface_index) addresses.push_back(ip.address);
+    }
+    if (addresses.empty()) mismatch("prevResult assigns no address to " + env.ifname);
+
+    std::optional<netlink::Netns> netns;
+    try {
+        netns.emplace(netlink::Netns::open_path(env.netns));
+    } catch (const SystemError& e) {
+        throw cni::CniError(cni::ErrorCode::UnknownContainer, std::string("CNI_NETNS: ") + e.what());
+    }
+    netlink::Handle pod(*netns);
+    const auto link = pod.find_link(env.ifname);
+    if (!link) mismatch("interface " + env.ifname + " does not exist in " + env.netns);
+    if (pod_iface->mac && link->mac != pod_iface->mac) {
+        mismatch("interface " + env.ifname + " has MAC " + (link->mac ? link->mac->to_string() : "none") +
+                 ", prevResult says " + pod_iface->mac->to_string());
+    }
+    if (!link->is_up()) mismatch("interface " + env.ifname + " is down");
+    if (link->mtu != static_cast<std::uint32_t>(node.mtu)) {
+        mismatch("interface " + env.ifname + " has MTU " + std::to_string(link->mtu) + ", subnet.json says " +
+                 std::to_string(node.mtu));
+    }
+    const auto present = pod.list_addresses(link->index);
+    for (const auto& address : addresses) {
+        const bool found = std::any_of(present.begin(), present.end(),
+                                       [&](const netlink::InterfaceAddress& a) { return a.prefix == address; });
+        if (!found) mismatch("interface " + env.ifname + " lacks address " + address.to_string());
+        const auto reservation = invocation.store().find(address.address());
+        if (!reservation) mismatch("address " + address.address().to_string() + " is not reserved");
+        if (reservation->owner != invocation.attachment()) {
+            mismatch("address " + address.address().to_string() + " is reserved for " + reservation->owner.container_id +
+                     " " + reservation->owner.ifname);
+        }
+    }
+    netlink::RouteFilter filter;
+    filter.table = netlink::route_table_main;
+    const auto routes = pod.dump_routes(filter);
+    for (const auto& route : prev.routes) {
+        const bool found = std::any_of(routes.begin(), routes.end(), [&](const netlink::Route& r) {
+            return r.destination == route.dst && r.gateway == route.gw;
+        });
+        if (!found) {
+            mismatch("route " + route.dst.to_string() + (route.gw ? " via " + route.gw->to_string() : "") +
+                     " is missing in " + env.netns);
+        }
+    }
+
+    netlink::Handle host;
+    const auto host_name = host_veth_name(invocation.attachment());
+    const auto host_end = host.find_link(host_name);
+    if (!host_end) mismatch("host interface " + host_name + " does not exist");
+    const auto bridge = host.find_link(node.bridge);
+    if (!bridge || host_end->master != bridge->index) mismatch("host interface " + host_name + " is not on " + node.bridge);
+    if (!host_end->is_up()) mismatch("host interface " + host_name + " is down");
+}
+
+}  // namespace twill::plugin

@@ -1,0 +1,43 @@
+#pragma once
+// One run of the plugin: the CNI_* environment and the parsed network config.
+#include <string>
+
+#include "twill/cni/config.hpp"
+#include "twill/cni/environment.hpp"
+#include "twill/ipam/store.hpp"
+
+namespace twill::plugin {
+
+struct Invocation {
+    cni::Environment env;
+    cni::Config config;
+
+    ipam::Attachment attachment() const { return {env.container_id, env.ifname}; }
+    // Reservations of this network: <dataDir>/<network name>.
+    ipam::Store store() const { return ipam::Store(config.data_dir / config.name); }
+};
+
+// The host end of an attachment's veth pair: "tw" + 12 hex digits of a hash of container ID
+// and ifname. Deterministic, so DEL and GC find it without any stored state.
+std::string host_veth_name(const ipam::Attachment& attachment);
+
+// Each command; ADD and CHECK return what goes to stdout (STATUS, DEL and GC print nothing).
+std::string add(const Invocation& invocation);
+void del(const Invocation& invocation);
+void check(const Invocation& invocation);
+void status(const Invocation& invocation);
+void gc(const Invocation& invocation);
+
+}  // namespace twill::plugin
+
+#include "twill/cni/error.hpp"
+#include "twill/cni/node_subnet.hpp"
+
+namespace twill::plugin {
+
+// <runDir>/subnet.json; its absence throws CniError `if_absent` (ADD: 11 try again later,
+// STATUS: 50 not available), a file that does not parse throws `if_absent` too, naming the
+// field, since only twilld writes it and it will rewrite it.
+cni::NodeSubnet require_node_subnet(const Invocation& invocation, cni::ErrorCode if_absent);
+
+}  // namespace twill::plugin
