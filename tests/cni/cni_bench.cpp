@@ -1,0 +1,210 @@
+// Not a test: ADD and DEL latency of the twill plugin and of Debian's reference chain
+// (bridge + host-local from /usr/lib/cni), each run as a fresh process the way containerd
+// runs it, and the netlink floor: the kernel calls every implementation must make (veth
+// created with its peer in the pod, bridge port + hairpin + up, pod address + up + default
+// route; DEL: delete the veth) done in-process with lib/netlink. Run by scripts/bench-cni.
+//
+//   cni_bench --plugin build-release/bin/twill [--cycles 200] [--prefix twbench-<pid>-]
+#include <fcntl.h>
+#include <sched.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "twill/cni/node_subnet.hpp"
+#include "twill/error.hpp"
+#include "twill/netlink/netlink.hpp"
+#include "twill/sys/file.hpp"
+
+namespace {
+
+using namespace twill;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+struct Samples {
+    std::vector<double> add_us;
+    std::vector<double> del_us;
+};
+
+double percentile(std::vector<double> values, double p) {
+    std::sort(values.begin(), values.end());
+    const auto rank = static_cast<std::size_t>(p * static_cast<double>(values.size()) + 0.999999);
+    return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
+double elapsed_us(Clock::time_point start) {
+    return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+}
+
+// Runs one plugin process with the CNI environment and `config_path` on stdin; returns its
+// wall time. Throws with the plugin's output when it fails.
+double run_plugin(const fs::path& program, const std::vector<std::string>& env, const fs::path& config_path,
+                  const fs::path& output_path) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, config_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    std::vector<char*> envp;
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    char* argv[] = {const_cast<char*>(program.c_str()), nullptr};
+    const auto start = Clock::now();
+    pid_t pid = 0;
+    const int error = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    if (error != 0) throw SystemError("spawn " + program.string(), error);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) throw_errno("wait for " + program.string());
+    }
+    const double us = elapsed_us(start);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        throw Error(program.string() + " failed: " + sys::read_file(output_path).value_or(""));
+    }
+    return us;
+}
+
+std::vector<std::string> cni_env(const char* command, const std::string& id, const fs::path& netns) {
+    return {std::string("CNI_COMMAND=") + command, "CNI_CONTAINERID=" + id, "CNI_NETNS=" + netns.string(),
+            "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+}
+
+Samples bench_plugin(const fs::path& program, const std::string& config, const fs::path& pod, const fs::path& dir,
+                     int cycles, const std::string& label) {
+    const auto config_path = dir / (label + ".json");
+    std::ofstream(config_path) << config;
+    const auto output = dir / (label + ".out");
+    Samples samples;
+    for (int i = 0; i < cycles; ++i) {
+        const auto id = label + "-" + std::to_string(i);
+        samples.add_us.push_back(run_plugin(program, cni_env("ADD", id, pod), config_path, output));
+        samples.del_us.push_back(run_plugin(program, cni_env("DEL", id, pod), config_path, output));
+    }
+    return samples;
+}
+
+Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge, const net::Prefix& subnet,
+                    const net::Address& gateway, int cycles) {
+    Samples samples;
+    for (int i = 0; i < cycles; ++i) {
+        const auto address = net::Prefix(subnet.first().plus(2 + static_cast<std::uint64_t>(i % 200)), subnet.length());
+        auto start = Clock::now();
+        {
+            auto pod = netlink::Netns::open_path(pod_ns.description());
+            netlink::Handle host;
+            netlink::VethSpec veth;
+            veth.name = "twfloor" + std::to_string(i);
+            veth.peer_name = "eth0";
+            veth.peer_netns = &pod;
+            veth.mtu = 1450;
+            const auto host_end = host.create_veth(veth);
+            host.set_master(host_end.index, host.get_link(bridge).index);
+            host.set_hairpin(host_end.index, true);
+            host.set_link_up(host_end.index);
+            netlink::Handle in_pod(pod);
+            const auto eth0 = in_pod.get_link("eth0");
+            in_pod.set_link_up(eth0.index);
+            in_pod.add_address(eth0.index, address);
+            netlink::Route route;
+            route.destination = net::Prefix(net::Address::zero(gateway.family()), 0);
+            route.gateway = gateway;
+            route.oif = eth0.index;
+            in_pod.add_route(route);
+        }
+        samples.add_us.push_back(elapsed_us(start));
+        start = Clock::now();
+        {
+            netlink::Handle host;
+            host.delete_link(host.get_link("twfloor" + std::to_string(i)).index);
+        }
+        samples.del_us.push_back(elapsed_us(start));
+    }
+    return samples;
+}
+
+void print_row(const std::string& name, const Samples& s) {
+    std::printf("%-34s %9.0f %9.0f %9.0f %9.0f\n", name.c_str(), percentile(s.add_us, 0.5), percentile(s.add_us, 0.99),
+                percentile(s.del_us, 0.5), percentile(s.del_us, 0.99));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    fs::path plugin;
+    int cycles = 200;
+    std::string prefix = "twbench-" + std::to_string(::getpid()) + "-";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (flag == "--plugin") plugin = argv[i + 1];
+        else if (flag == "--cycles") cycles = std::stoi(argv[i + 1]);
+        else if (flag == "--prefix") prefix = argv[i + 1];
+    }
+    if (plugin.empty() || cycles < 1) {
+        std::cerr << "usage: cni_bench --plugin PATH [--cycles N] [--prefix NAME-]\n";
+        return 2;
+    }
+    try {
+        plugin = fs::absolute(plugin);
+        char dir_template[] = "/tmp/twill-bench-XXXXXX";
+        const fs::path dir = ::mkdtemp(dir_template);
+        netlink::OwnedNetns node(prefix + "node");
+        netlink::OwnedNetns pod(prefix + "pod");
+        // Everything from here on (plugin processes too) runs in the node namespace.
+        if (::setns(node.netns().fd(), CLONE_NEWNET) != 0) throw_errno("enter " + node.name());
+        netlink::Handle host;
+        host.set_link_up(host.get_link("lo").index);
+        netlink::Handle(pod).set_link_up(netlink::Handle(pod).get_link("lo").index);
+
+        cni::NodeSubnet subnet{net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.3.0/24"),
+                               net::Address::parse("10.244.3.1"), "twill0", 1450};
+        netlink::BridgeSpec bridge;
+        bridge.name = subnet.bridge;
+        const auto twill0 = host.create_bridge(bridge);
+        host.add_address(twill0.index, net::Prefix(subnet.gateway, 24));
+        host.set_link_up(twill0.index);
+        sys::make_directories(dir / "run");
+        cni::write_node_subnet(dir / "run", subnet);
+
+        const std::string twill_config = R"({"cniVersion":"1.0.0","name":"twill","type":"twill","runDir":")" +
+                                         (dir / "run").string() + R"(","dataDir":")" + (dir / "twill").string() + "\"}";
+        const std::string reference_config =
+            R"({"cniVersion":"1.0.0","name":"ref","type":"bridge","bridge":"cni0","isGateway":true,"hairpinMode":true,)"
+            R"("mtu":1450,"ipam":{"type":"host-local","dataDir":")" +
+            (dir / "host-local").string() +
+            R"(","ranges":[[{"subnet":"10.245.3.0/24","gateway":"10.245.3.1"}]],"routes":[{"dst":"0.0.0.0/0"}]}})";
+
+        const auto twill = bench_plugin(plugin, twill_config, pod.path(), dir, cycles, "twill");
+        const auto reference = bench_plugin("/usr/lib/cni/bridge", reference_config, pod.path(), dir, cycles, "ref");
+        const auto floor = bench_floor(pod.netns(), subnet.bridge, net::Prefix::parse("10.246.3.0/24"),
+                                       net::Address::parse("10.246.3.1"), cycles);
+        fs::remove_all(dir);
+
+        std::printf("CNI ADD/DEL latency over %d cycles, microseconds\n", cycles);
+        std::printf("%-34s %9s %9s %9s %9s\n", "", "ADD p50", "ADD p99", "DEL p50", "DEL p99");
+        print_row("twill", twill);
+        print_row("reference (bridge + host-local)", reference);
+        std::printf("%-34s %9.2f %9.2f %9.2f %9.2f\n", "ratio twill / reference",
+                    percentile(twill.add_us, 0.5) / percentile(reference.add_us, 0.5),
+                    percentile(twill.add_us, 0.99) / percentile(reference.add_us, 0.99),
+                    percentile(twill.del_us, 0.5) / percentile(reference.del_us, 0.5),
+                    percentile(twill.del_us, 0.99) / percentile(reference.del_us, 0.99));
+        print_row("netlink floor (in-process)", floor);
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "cni_bench: " << e.what() << "\n";
+        return 1;
+    }
+}
