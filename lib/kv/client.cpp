@@ -27,7 +27,7 @@ RangeResult Client::range(std::string_view key, const RangeOptions& options) {
     const auto request = detail::range_request(key, options);
     etcdserverpb::RangeResponse response;
     connection_->call("range", describe_range(key, options.prefix), Retry::Idempotent,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.kv->Range(&context, request, &response);
                       });
     return detail::from_proto(response);
@@ -43,7 +43,7 @@ PutResult Client::put(std::string_view key, std::string_view value, const PutOpt
     const auto request = detail::put_request(key, value, options);
     etcdserverpb::PutResponse response;
     connection_->call("put", key, Retry::OnlyIfUnavailable,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.kv->Put(&context, request, &response);
                       });
     return detail::from_proto(response);
@@ -53,7 +53,7 @@ DeleteResult Client::delete_range(std::string_view key, const DeleteOptions& opt
     const auto request = detail::delete_request(key, options);
     etcdserverpb::DeleteRangeResponse response;
     connection_->call("delete", describe_range(key, options.prefix), Retry::OnlyIfUnavailable,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.kv->DeleteRange(&context, request, &response);
                       });
     return detail::from_proto(response);
@@ -64,7 +64,7 @@ TxnResult Client::txn(const Txn& txn) {
     etcdserverpb::TxnResponse response;
     const std::string key = txn.compare.empty() ? std::string() : txn.compare.front().key;
     connection_->call("txn", key, Retry::OnlyIfUnavailable,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.kv->Txn(&context, request, &response);
                       });
     return detail::from_proto(response);
@@ -76,7 +76,7 @@ Revision Client::compact(Revision revision, bool physical) {
     request.set_physical(physical);
     etcdserverpb::CompactionResponse response;
     connection_->call("compact", "revision " + std::to_string(revision), Retry::Idempotent,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.kv->Compact(&context, request, &response);
                       });
     return response.header().revision();
@@ -89,7 +89,7 @@ LeaseGrant Client::lease_grant(std::chrono::seconds ttl, LeaseId id) {
     etcdserverpb::LeaseGrantResponse response;
     connection_->call("lease grant", "ttl " + std::to_string(ttl.count()) + "s",
                       Retry::OnlyIfUnavailable,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.lease->LeaseGrant(&context, request, &response);
                       });
     if (!response.error().empty()) {
@@ -104,7 +104,7 @@ void Client::lease_revoke(LeaseId id) {
     request.set_id(id);
     etcdserverpb::LeaseRevokeResponse response;
     connection_->call("lease revoke", lease_name(id), Retry::OnlyIfUnavailable,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.lease->LeaseRevoke(&context, request, &response);
                       });
 }
@@ -115,7 +115,7 @@ std::optional<LeaseStatus> Client::lease_time_to_live(LeaseId id, bool keys) {
     request.set_keys(keys);
     etcdserverpb::LeaseTimeToLiveResponse response;
     connection_->call("lease time-to-live", lease_name(id), Retry::Idempotent,
-                      [&](detail::Endpoint& endpoint, grpc::ClientContext& context) {
+                      [&](detail::Stubs& endpoint, grpc::ClientContext& context) {
                           return endpoint.lease->LeaseTimeToLive(&context, request, &response);
                       });
     // etcd answers TTL -1 for a lease it does not know (expired or revoked).
@@ -142,7 +142,7 @@ std::uint64_t Client::reconnects() const noexcept { return connection_->reconnec
 bool Client::connected() const noexcept { return connection_->connected(); }
 
 std::string Client::current_endpoint() const {
-    return connection_->endpoint(connection_->preferred()).address;
+    return connection_->address(connection_->preferred());
 }
 
 const ClientOptions& Client::options() const noexcept { return connection_->options(); }

@@ -111,7 +111,6 @@ grpc::ChannelArguments channel_arguments() {
     // gRPC's own reconnect backoff would grow to 120 s; a returning etcd must be used within
     // seconds (DESIGN.md principle 5), so cap it like twill's Backoff.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
     // Pings find a peer that vanished without closing the connection (a partition) while a
     // watch or keep-alive stream waits; etcd allows one every 5 s, and none without a stream.
@@ -125,18 +124,17 @@ grpc::ChannelArguments channel_arguments() {
     return args;
 }
 
-// A plaintext client talking to etcd's TLS port sees the connection closed during the
-// HTTP/2 handshake; a TLS client talking to a plaintext port sees a failed TLS handshake.
-bool looks_like_tls_mismatch(const grpc::Status& status, bool tls) {
+// A plaintext client talking to etcd's TLS port sees the connection closed or reset during
+// the HTTP/2 handshake; a TLS client talking to a plaintext port sees the socket closed or a
+// failed TLS handshake. (A restarting etcd can look alike, hence "may" in the hint.)
+bool looks_like_tls_mismatch(const grpc::Status& status) {
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return false;
     const auto& message = status.error_message();
-    if (tls) {
-        return message.find("andshake") != std::string::npos ||
-               message.find("SSL") != std::string::npos || message.find("ssl") != std::string::npos;
+    for (const char* sign : {"Socket closed", "Connection reset", "andshake", "SSL", "ssl", "TSI",
+                             "ecrypt", "Endpoint read failed", "http", "HTTP"}) {
+        if (message.find(sign) != std::string::npos) return true;
     }
-    return message.find("Socket closed") != std::string::npos ||
-           message.find("Connection reset") != std::string::npos ||
-           message.find("http") != std::string::npos || message.find("HTTP") != std::string::npos;
+    return false;
 }
 
 }  // namespace
@@ -162,17 +160,23 @@ Connection::Connection(ClientOptions options) : options_(std::move(options)) {
                              "https:// (or host:port)");
         }
     }
-    const auto creds = credentials(options_.tls, tls_);
-    const auto args = channel_arguments();
+    credentials_ = credentials(options_.tls, tls_);
+    channel_arguments_ = channel_arguments();
     for (const auto& endpoint : parsed) {
-        Endpoint e;
-        e.address = endpoint.address;
-        e.channel = grpc::CreateCustomChannel(e.address, creds, args);
-        e.kv = etcdserverpb::KV::NewStub(e.channel);
-        e.lease = etcdserverpb::Lease::NewStub(e.channel);
-        e.watch = etcdserverpb::Watch::NewStub(e.channel);
+        auto e = std::make_unique<Endpoint>();
+        e->address = endpoint.address;
+        e->stubs = make_stubs(e->address);
         endpoints_.push_back(std::move(e));
     }
+}
+
+std::shared_ptr<Stubs> Connection::make_stubs(const std::string& address) const {
+    auto stubs = std::make_shared<Stubs>();
+    stubs->channel = grpc::CreateCustomChannel(address, credentials_, channel_arguments_);
+    stubs->kv = etcdserverpb::KV::NewStub(stubs->channel);
+    stubs->lease = etcdserverpb::Lease::NewStub(stubs->channel);
+    stubs->watch = etcdserverpb::Watch::NewStub(stubs->channel);
+    return stubs;
 }
 
 void Connection::succeeded(std::size_t index) noexcept {
@@ -181,29 +185,43 @@ void Connection::succeeded(std::size_t index) noexcept {
 }
 
 void Connection::failed(std::size_t index) noexcept {
+    {
+        std::lock_guard lock(endpoints_[index]->mutex);
+        endpoints_[index]->broken = true;
+    }
     std::size_t expected = index;
     preferred_.compare_exchange_strong(expected, (index + 1) % size());
     reconnects_.fetch_add(1);
     connected_.store(false);
 }
 
-std::optional<grpc::Status> Connection::await_ready(std::size_t index, Deadline deadline,
-                                                    const std::function<bool()>& cancelled) {
-    auto& channel = *endpoints_[index].channel;
+std::shared_ptr<Stubs> Connection::await_ready(std::size_t index, Deadline deadline,
+                                               grpc::Status& failure,
+                                               const std::function<bool()>& cancelled) {
+    Endpoint& endpoint = *endpoints_[index];
+    std::shared_ptr<Stubs> stubs;
+    {
+        std::lock_guard lock(endpoint.mutex);
+        if (endpoint.broken && endpoint.stubs->channel->GetState(false) != GRPC_CHANNEL_READY) {
+            endpoint.stubs = make_stubs(endpoint.address);
+        }
+        endpoint.broken = false;
+        stubs = endpoint.stubs;
+    }
     const auto dial_deadline =
         std::min(deadline, std::chrono::system_clock::now() + options_.dial_timeout);
     for (;;) {
-        const auto state = channel.GetState(true);
-        // TRANSIENT_FAILURE: a call fails fast and carries gRPC's reason (refused, TLS...).
-        if (state == GRPC_CHANNEL_READY || state == GRPC_CHANNEL_TRANSIENT_FAILURE) return std::nullopt;
+        const auto state = stubs->channel->GetState(true);
+        if (state == GRPC_CHANNEL_READY || state == GRPC_CHANNEL_TRANSIENT_FAILURE) return stubs;
         const auto now = std::chrono::system_clock::now();
         if (now >= dial_deadline || (cancelled && cancelled())) break;
         // Short slices, so that `cancelled` is looked at while a connect hangs.
-        channel.WaitForStateChange(state, std::min(dial_deadline, now + std::chrono::milliseconds(100)));
+        stubs->channel->WaitForStateChange(state, std::min(dial_deadline, now + std::chrono::milliseconds(100)));
     }
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "not connected within the dial timeout of " +
-                            std::to_string(options_.dial_timeout.count()) + " ms");
+    failure = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "not connected within the dial timeout of " +
+                               std::to_string(options_.dial_timeout.count()) + " ms");
+    return nullptr;
 }
 
 bool Connection::retryable(const grpc::Status& status, Retry retry) noexcept {
@@ -217,13 +235,15 @@ bool Connection::retryable(const grpc::Status& status, Retry retry) noexcept {
 KvError Connection::error(std::string_view operation, std::string_view key,
                           const grpc::Status& status, std::size_t index) const {
     std::string message = status.error_message();
-    if (looks_like_tls_mismatch(status, tls_)) {
-        message += tls_ ? " (TLS handshake failed: is the endpoint plaintext, or the CA wrong?)"
-                        : " (the endpoint may require TLS: use https:// endpoints or a CA file)";
+    if (looks_like_tls_mismatch(status)) {
+        message += tls_ ? " (TLS: the endpoint may be plaintext, or its certificate not signed by "
+                          "the CA, or it refused the client certificate)"
+                        : " (the endpoint may require TLS: use https:// endpoints, a CA file and "
+                          "a client certificate)";
     }
     return KvError(std::string(operation), std::string(key),
                    static_cast<StatusCode>(status.error_code()), std::move(message),
-                   endpoints_[index].address);
+                   endpoints_[index]->address);
 }
 
 void Connection::throw_error(std::string_view operation, std::string_view key,

@@ -21,12 +21,23 @@
 
 namespace twill::kv::detail {
 
-struct Endpoint {
-    std::string address;  // host:port, as gRPC targets it and messages name it
+// One channel to an endpoint and its stubs. Calls and streams hold a shared_ptr for as long
+// as they run, so that a channel can be replaced while others still use the old one.
+struct Stubs {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<etcdserverpb::KV::Stub> kv;
     std::unique_ptr<etcdserverpb::Lease::Stub> lease;
     std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+};
+
+struct Endpoint {
+    std::string address;  // host:port, as gRPC targets it and messages name it
+    std::mutex mutex;
+    std::shared_ptr<Stubs> stubs;
+    // A call or stream failed here: replace the channel unless it is READY again. (gRPC's
+    // channel can stay in TRANSIENT_FAILURE after the server is back; a fresh channel
+    // connects at once, paced by twill's Backoff between attempts.)
+    bool broken = false;
 };
 
 // What a failed attempt means for failover.
@@ -45,7 +56,7 @@ public:
 
     const ClientOptions& options() const noexcept { return options_; }
     std::size_t size() const noexcept { return endpoints_.size(); }
-    Endpoint& endpoint(std::size_t index) { return endpoints_[index]; }
+    const std::string& address(std::size_t index) const { return endpoints_[index]->address; }
     bool tls() const noexcept { return tls_; }
 
     // The endpoint to try first.
@@ -56,13 +67,14 @@ public:
     // reconnect counter goes up.
     void failed(std::size_t index) noexcept;
 
-    // Waits up to dial_timeout (and at most until `deadline`) for `index` to be connected.
-    // nullopt: go ahead with the call (connected, or failing fast with gRPC's own reason);
-    // else the failure to report for this endpoint. `cancelled` (if given) ends the wait early.
-    std::optional<grpc::Status> await_ready(std::size_t index, Deadline deadline,
-                                            const std::function<bool()>& cancelled = {});
+    // The stubs for a call or stream on `index`, after waiting up to dial_timeout (and at most
+    // until `deadline`) for the channel to connect. They may be in TRANSIENT_FAILURE: a call
+    // then fails fast with gRPC's own reason (refused, TLS, ...). nullptr, with `failure` set,
+    // when the channel did not connect in time. `cancelled` (if given) ends the wait early.
+    std::shared_ptr<Stubs> await_ready(std::size_t index, Deadline deadline, grpc::Status& failure,
+                                       const std::function<bool()>& cancelled = {});
 
-    // Runs `attempt(endpoint, context)` (which returns the grpc::Status of one RPC) with
+    // Runs `attempt(stubs, context)` (which returns the grpc::Status of one RPC) with
     // deadline and failover as client.hpp describes; throws the KvError of the last failure.
     template <class Attempt>
     void call(std::string_view operation, std::string_view key, Retry retry, Attempt&& attempt);
@@ -81,7 +93,11 @@ private:
 
     ClientOptions options_;
     bool tls_ = false;
-    std::vector<Endpoint> endpoints_;
+    std::shared_ptr<Stubs> make_stubs(const std::string& address) const;
+
+    std::shared_ptr<grpc::ChannelCredentials> credentials_;
+    grpc::ChannelArguments channel_arguments_;
+    std::vector<std::unique_ptr<Endpoint>> endpoints_;
     std::atomic<std::size_t> preferred_{0};
     std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<bool> connected_{false};
@@ -100,12 +116,10 @@ void Connection::call(std::string_view operation, std::string_view key, Retry re
             if (std::chrono::system_clock::now() >= deadline) break;
             const std::size_t index = (start + i) % size();
             grpc::Status status;
-            if (auto failure = await_ready(index, deadline)) {
-                status = *failure;
-            } else {
+            if (auto stubs = await_ready(index, deadline, status)) {
                 grpc::ClientContext context;
                 context.set_deadline(deadline);
-                status = attempt(endpoints_[index], context);
+                status = attempt(*stubs, context);
             }
             if (status.ok()) {
                 succeeded(index);

@@ -47,13 +47,13 @@ public:
 private:
     // Renews until the stream breaks (returns why), the lease is lost or stop().
     grpc::Status stream(std::size_t index) {
-        if (auto failure = connection_.await_ready(index, Deadline::max(),
-                                                   [this] { return state_->control.stopped(); })) {
-            return *failure;
-        }
+        grpc::Status failure;
+        const auto stubs = connection_.await_ready(index, Deadline::max(), failure,
+                                                   [this] { return state_->control.stopped(); });
+        if (!stubs) return failure;
         grpc::ClientContext context;
         if (!state_->control.attach(&context)) return grpc::Status::OK;
-        auto stream = connection_.endpoint(index).lease->LeaseKeepAlive(&context);
+        auto stream = stubs->lease->LeaseKeepAlive(&context);
         etcdserverpb::LeaseKeepAliveRequest request;
         request.set_id(state_->id);
         etcdserverpb::LeaseKeepAliveResponse response;

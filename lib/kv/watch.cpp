@@ -73,7 +73,7 @@ private:
         const auto request = range_request(state_->key, options);
         try {
             connection_.call("watch list", describe(*state_), Retry::Idempotent,
-                             [&](Endpoint& endpoint, grpc::ClientContext& context) {
+                             [&](Stubs& endpoint, grpc::ClientContext& context) {
                                  return endpoint.kv->Range(&context, request, &response);
                              });
         } catch (const KvError& e) {
@@ -91,13 +91,13 @@ private:
 
     // Runs one stream until it breaks. OK: ended on purpose (stop, or compaction: relist).
     grpc::Status stream(std::size_t index) {
-        if (auto failure = connection_.await_ready(index, Deadline::max(),
-                                                   [this] { return state_->control.stopped(); })) {
-            return *failure;
-        }
+        grpc::Status failure;
+        const auto stubs = connection_.await_ready(index, Deadline::max(), failure,
+                                                   [this] { return state_->control.stopped(); });
+        if (!stubs) return failure;
         grpc::ClientContext context;
         if (!state_->control.attach(&context)) return grpc::Status::OK;
-        auto stream = connection_.endpoint(index).watch->Watch(&context);
+        auto stream = stubs->watch->Watch(&context);
         bool open = stream->Write(create_request(*state_, next_));
         std::optional<grpc::Status> ended;  // set when we end the stream ourselves
         etcdserverpb::WatchResponse response;

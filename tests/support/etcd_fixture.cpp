@@ -15,10 +15,8 @@
 
 namespace twill::testing {
 
-namespace {
-
-// A port nobody listens on right now: bind to port 0 and ask which one the kernel chose.
-std::uint16_t free_port() {
+// Bind to port 0 and ask which one the kernel chose.
+std::uint16_t free_tcp_port() {
     sys::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) throw_errno("socket for a free port");
     sockaddr_in address{};
@@ -33,6 +31,8 @@ std::uint16_t free_port() {
     }
     return ntohs(address.sin_port);
 }
+
+namespace {
 
 std::string url_host(const std::string& address) {
     return address.find(':') != std::string::npos ? "[" + address + "]" : address;
@@ -55,9 +55,9 @@ EtcdServer::EtcdServer(EtcdOptions options) : options_(std::move(options)) {
     work_dir_ = dir_template;
     data_dir_ = work_dir_ / "data";
     try {
-        if (options_.client_port == 0) options_.client_port = free_port();
+        if (options_.client_port == 0) options_.client_port = free_tcp_port();
         if (options_.peer_port == 0) {
-            do options_.peer_port = free_port();
+            do options_.peer_port = free_tcp_port();
             while (options_.peer_port == options_.client_port);
         }
         if (options_.tls) make_certificates();

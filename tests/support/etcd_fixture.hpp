@@ -23,7 +23,7 @@ struct EtcdOptions {
     bool tls = false;
     // Run inside this network namespace (/var/run/netns/<name>), listening on
     // `listen_address` there.
-    std::optional<std::filesystem::path> netns;
+    std::optional<std::filesystem::path> netns{};
     std::string listen_address = "127.0.0.1";
     // Ports; 0 picks free ones (probed on loopback of the test's namespace).
     std::uint16_t client_port = 0;
@@ -32,12 +32,15 @@ struct EtcdOptions {
 };
 
 struct EtcdTlsFiles {
-    std::filesystem::path ca_file;
-    std::filesystem::path server_cert;
-    std::filesystem::path server_key;
-    std::filesystem::path client_cert;
-    std::filesystem::path client_key;
+    std::filesystem::path ca_file{};
+    std::filesystem::path server_cert{};
+    std::filesystem::path server_key{};
+    std::filesystem::path client_cert{};
+    std::filesystem::path client_key{};
 };
+
+// A TCP port on loopback that nothing listens on right now.
+std::uint16_t free_tcp_port();
 
 class EtcdServer {
 public:
@@ -61,6 +64,9 @@ public:
     kv::ClientOptions client_options() const;
     const std::optional<EtcdTlsFiles>& tls_files() const noexcept { return tls_; }
     std::uint16_t client_port() const noexcept { return options_.client_port; }
+    // The client port of the next start() (same data dir): lets a test run etcd where its
+    // clients cannot reach it, e.g. to write and compact behind a watcher's back.
+    void set_client_port(std::uint16_t port) noexcept { options_.client_port = port; }
     const std::filesystem::path& data_dir() const noexcept { return data_dir_; }
     // etcd's own log (stdout and stderr of every start).
     std::filesystem::path log_file() const { return work_dir_ / "etcd.log"; }

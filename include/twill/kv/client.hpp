@@ -29,16 +29,16 @@
 namespace twill::kv {
 
 struct TlsOptions {
-    std::filesystem::path ca_file;    // PEM CA bundle to verify etcd; empty: system roots
-    std::filesystem::path cert_file;  // PEM client certificate; empty: no client auth
-    std::filesystem::path key_file;   // PEM private key of cert_file
+    std::filesystem::path ca_file{};    // PEM CA bundle to verify etcd; empty: system roots
+    std::filesystem::path cert_file{};  // PEM client certificate; empty: no client auth
+    std::filesystem::path key_file{};   // PEM private key of cert_file
 };
 
 struct ClientOptions {
     // "host:port", "http://host:port" or "https://host:port" ("[v6addr]:port" for IPv6).
     // https:// (or `tls` being set) means TLS; http:// together with `tls` is an error.
-    std::vector<std::string> endpoints;
-    std::optional<TlsOptions> tls;
+    std::vector<std::string> endpoints{};
+    std::optional<TlsOptions> tls{};
     std::chrono::milliseconds dial_timeout{2000};  // per endpoint attempt to connect
     std::chrono::milliseconds call_timeout{5000};  // whole call, failover included
 

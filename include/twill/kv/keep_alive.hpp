@@ -3,7 +3,7 @@
 //
 // Threading: every LeaseKeepAlive owns one thread. It sends a keep-alive every TTL/3 (TTL as
 // etcd last reported it), reconnects with Backoff across endpoints when the stream fails, and
-// calls the callbacks from that thread, one at a time. Destroying it stops the keep-alive
+// calls the callbacks from that thread, one at a time; they must not throw. Destroying it stops the keep-alive
 // (it does not revoke the lease) and joins the thread; it may be destroyed from inside its own
 // callback (then no more callbacks follow).
 #include <chrono>
@@ -23,12 +23,12 @@ struct KeepAliveState;
 
 struct KeepAliveCallbacks {
     // etcd renewed the lease to `ttl`. Optional.
-    std::function<void(LeaseId id, std::chrono::seconds ttl)> on_renewed;
+    std::function<void(LeaseId id, std::chrono::seconds ttl)> on_renewed{};
     // etcd answered TTL <= 0: the lease expired or was revoked, keys attached to it are gone.
     // The keep-alive ends after this call (no further callbacks).
-    std::function<void(LeaseId id)> on_lost;
+    std::function<void(LeaseId id)> on_lost{};
     // The stream failed (etcd unreachable, ...); the keep-alive retries on its own. Optional.
-    std::function<void(const KvError& error)> on_error;
+    std::function<void(const KvError& error)> on_error{};
 };
 
 class LeaseKeepAlive {

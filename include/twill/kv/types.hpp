@@ -14,8 +14,8 @@ using Revision = std::int64_t;
 using LeaseId = std::int64_t;  // 0 = no lease
 
 struct KeyValue {
-    std::string key;
-    std::string value;
+    std::string key{};
+    std::string value{};
     Revision create_revision = 0;  // revision that created the key (0: the key is absent)
     Revision mod_revision = 0;     // revision of the last modification
     std::int64_t version = 0;      // modifications since creation (1 right after creation)
@@ -35,7 +35,7 @@ struct RangeOptions {
 };
 
 struct RangeResult {
-    std::vector<KeyValue> kvs;  // sorted by key
+    std::vector<KeyValue> kvs{};  // sorted by key
     Revision revision = 0;      // store revision the range was served at (response header)
     bool more = false;          // true if `limit` cut the result
     std::int64_t count = 0;     // number of keys in the range (before `limit`)
@@ -48,7 +48,7 @@ struct PutOptions {
 
 struct PutResult {
     Revision revision = 0;
-    std::optional<KeyValue> prev_kv;  // with PutOptions::prev_kv, if the key existed
+    std::optional<KeyValue> prev_kv{};  // with PutOptions::prev_kv, if the key existed
 };
 
 struct DeleteOptions {
@@ -59,7 +59,7 @@ struct DeleteOptions {
 struct DeleteResult {
     Revision revision = 0;
     std::int64_t deleted = 0;
-    std::vector<KeyValue> prev_kvs;  // with DeleteOptions::prev_kv
+    std::vector<KeyValue> prev_kvs{};  // with DeleteOptions::prev_kv
 };
 
 // --- Txn --------------------------------------------------------------------------------
@@ -70,11 +70,11 @@ struct Compare {
     enum class Target { Version, CreateRevision, ModRevision, Value, Lease };
     enum class Op { Equal, NotEqual, Less, Greater };
 
-    std::string key;
+    std::string key{};
     Target target = Target::CreateRevision;
     Op op = Op::Equal;
     std::int64_t number = 0;  // for Version, CreateRevision, ModRevision, Lease
-    std::string value;        // for Value
+    std::string value{};        // for Value
 
     static Compare version(std::string key, Op op, std::int64_t version);
     static Compare create_revision(std::string key, Op op, Revision revision);
@@ -90,11 +90,11 @@ struct TxnOp {
     enum class Type { Range, Put, Delete };
 
     Type type = Type::Range;
-    std::string key;
-    std::string value;     // Put
-    RangeOptions range;    // Range
-    PutOptions put;        // Put
-    DeleteOptions remove;  // Delete
+    std::string key{};
+    std::string value{};     // Put
+    RangeOptions range{};    // Range
+    PutOptions put{};        // Put
+    DeleteOptions remove{};  // Delete
 
     static TxnOp get(std::string key, RangeOptions options = {});
     static TxnOp put_kv(std::string key, std::string value, PutOptions options = {});
@@ -102,9 +102,9 @@ struct TxnOp {
 };
 
 struct Txn {
-    std::vector<Compare> compare;  // all must hold for `success` to run
-    std::vector<TxnOp> success;
-    std::vector<TxnOp> failure;
+    std::vector<Compare> compare{};  // all must hold for `success` to run
+    std::vector<TxnOp> success{};
+    std::vector<TxnOp> failure{};
 };
 
 // Results of the branch that ran, in the order of its ops.
@@ -113,7 +113,7 @@ using TxnOpResult = std::variant<RangeResult, PutResult, DeleteResult>;
 struct TxnResult {
     bool succeeded = false;  // true: `success` ran; false: `failure` ran
     Revision revision = 0;
-    std::vector<TxnOpResult> results;
+    std::vector<TxnOpResult> results{};
 };
 
 // --- Lease ------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ struct LeaseStatus {
     LeaseId id = 0;
     std::chrono::seconds ttl{0};          // remaining
     std::chrono::seconds granted_ttl{0};  // at grant / last keep-alive
-    std::vector<std::string> keys;        // with `keys = true`
+    std::vector<std::string> keys{};        // with `keys = true`
 };
 
 // --- Watch ------------------------------------------------------------------------------
@@ -135,8 +135,8 @@ struct LeaseStatus {
 struct WatchEvent {
     enum class Type { Put, Delete };
     Type type = Type::Put;
-    KeyValue kv;  // Delete: key and mod_revision (the deletion's revision) only
-    std::optional<KeyValue> prev_kv;  // with WatchOptions::prev_kv, if etcd still had it
+    KeyValue kv{};  // Delete: key and mod_revision (the deletion's revision) only
+    std::optional<KeyValue> prev_kv{};  // with WatchOptions::prev_kv, if etcd still had it
 };
 
 }  // namespace twill::kv

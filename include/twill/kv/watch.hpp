@@ -3,7 +3,8 @@
 //
 // Threading: every Watch owns one thread. It runs the stream, reconnects with Backoff (across
 // endpoints) and calls the callbacks, one at a time, in revision order, from that thread.
-// Callbacks must not block for long (the stream waits for them). Destroying the Watch cancels
+// Callbacks must not block for long (the stream waits for them) and must not throw (an
+// exception leaving a callback ends the process). Destroying the Watch cancels
 // the stream and joins the thread; it may be destroyed from inside its own callback (then the
 // thread finishes after the callback returns, without calling any more callbacks).
 //
@@ -41,15 +42,15 @@ struct WatchOptions {
 struct WatchCallbacks {
     // The complete state of the key or prefix at `revision`; replaces what the consumer holds.
     // Called first when start_revision is 0, and whenever compaction cut the event history.
-    std::function<void(Revision revision, const std::vector<KeyValue>& kvs)> on_snapshot;
+    std::function<void(Revision revision, const std::vector<KeyValue>& kvs)> on_snapshot{};
     // Changes in revision order. `revision` is the store revision of the response: every
     // change up to it has been delivered.
-    std::function<void(const std::vector<WatchEvent>& events, Revision revision)> on_events;
+    std::function<void(const std::vector<WatchEvent>& events, Revision revision)> on_events{};
     // The stream failed or could not be opened (etcd down, wrong TLS, ...); the watch retries
     // on its own. Optional.
-    std::function<void(const KvError& error)> on_error;
+    std::function<void(const KvError& error)> on_error{};
     // No change up to `revision` (progress notification). Optional.
-    std::function<void(Revision revision)> on_progress;
+    std::function<void(Revision revision)> on_progress{};
 };
 
 class Watch {
