@@ -76,8 +76,10 @@ public:
 
     // Runs `attempt(stubs, context)` (which returns the grpc::Status of one RPC) with
     // deadline and failover as client.hpp describes; throws the KvError of the last failure.
+    // `cancelled` (a stream thread being stopped) ends waits and retries early, with CANCELLED.
     template <class Attempt>
-    void call(std::string_view operation, std::string_view key, Retry retry, Attempt&& attempt);
+    void call(std::string_view operation, std::string_view key, Retry retry, Attempt&& attempt,
+              const std::function<bool()>& cancelled = {});
 
     // The error for a failed RPC, with a TLS hint where the failure looks like a mismatch.
     KvError error(std::string_view operation, std::string_view key, const grpc::Status& status,
@@ -105,7 +107,7 @@ private:
 
 template <class Attempt>
 void Connection::call(std::string_view operation, std::string_view key, Retry retry,
-                      Attempt&& attempt) {
+                      Attempt&& attempt, const std::function<bool()>& cancelled) {
     const Deadline deadline = std::chrono::system_clock::now() + options_.call_timeout;
     Backoff backoff;
     grpc::Status last_failure;
@@ -115,8 +117,11 @@ void Connection::call(std::string_view operation, std::string_view key, Retry re
         for (std::size_t i = 0; i < size(); ++i) {
             if (std::chrono::system_clock::now() >= deadline) break;
             const std::size_t index = (start + i) % size();
+            if (cancelled && cancelled()) {
+                throw_error(operation, key, grpc::Status(grpc::StatusCode::CANCELLED, "stopped"), index);
+            }
             grpc::Status status;
-            if (auto stubs = await_ready(index, deadline, status)) {
+            if (auto stubs = await_ready(index, deadline, status, cancelled)) {
                 grpc::ClientContext context;
                 context.set_deadline(deadline);
                 status = attempt(*stubs, context);
@@ -134,9 +139,12 @@ void Connection::call(std::string_view operation, std::string_view key, Retry re
             }
             failed(index);
         }
-        const auto remaining = deadline - std::chrono::system_clock::now();
-        if (remaining <= std::chrono::milliseconds(0)) break;
-        std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(backoff.next(), remaining));
+        const auto pause_end = std::min<Deadline>(deadline, std::chrono::system_clock::now() + backoff.next());
+        while (std::chrono::system_clock::now() < pause_end && !(cancelled && cancelled())) {
+            std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
+                std::chrono::milliseconds(50), pause_end - std::chrono::system_clock::now()));
+        }
+        if (std::chrono::system_clock::now() >= deadline) break;
     }
     if (last_failure.ok()) {
         last_failure = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "call timeout reached");

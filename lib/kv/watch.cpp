@@ -75,9 +75,10 @@ private:
             connection_.call("watch list", describe(*state_), Retry::Idempotent,
                              [&](Stubs& endpoint, grpc::ClientContext& context) {
                                  return endpoint.kv->Range(&context, request, &response);
-                             });
+                             },
+                             [this] { return state_->control.stopped(); });
         } catch (const KvError& e) {
-            report(e);
+            if (!state_->control.stopped()) report(e);
             return false;
         }
         const RangeResult result = from_proto(response);
