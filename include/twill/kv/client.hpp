@@ -29,9 +29,9 @@
 namespace twill::kv {
 
 struct TlsOptions {
-    std::filesystem::path ca_file{};    // PEM CA bundle to verify etcd; empty: system roots
+    std::filesystem::path ca_file{};  // PEM CA bundle to verify etcd; empty: system roots
     std::filesystem::path cert_file{};  // PEM client certificate; empty: no client auth
-    std::filesystem::path key_file{};   // PEM private key of cert_file
+    std::filesystem::path key_file{};  // PEM private key of cert_file
 };
 
 struct ClientOptions {
