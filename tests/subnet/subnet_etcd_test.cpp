@@ -344,6 +344,67 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
         }
     }
 }
+namespace {
+
+// Writes valid leases (puts, updates, deletes) until told to stop, ignoring failures while
+// etcd is down.
+class ChurnWriter {
+public:
+    ChurnWriter(kv::Client& client, const std::string& prefix) {
+        thread_ = std::thread([this, &client, prefix] {
+            for (int i = 0; !stop_; ++i) {
+                const auto subnet = net::Prefix(net::Address::v4(0x0AF40000u + ((1 + i % 40) << 8)), 24);
+                try {
+                    if (i % 3 == 2) client.delete_range(subnet_key(prefix, subnet));
+                    else client.put(subnet_key(prefix, subnet), encode_lease_value(node_value("w" + std::to_string(i % 40), i)));
+                    ++writes_;
+                } catch (const kv::KvError& e) {
+                    std::lock_guard lock(mutex_);
+                    last_error_ = e.what();
+                    std::this_thread::sleep_for(20ms);
+                }
+            }
+        });
+    }
+    ~ChurnWriter() { stop(); }
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    int writes() const { return writes_; }
+    std::string last_error() const {
+        std::lock_guard lock(mutex_);
+        return last_error_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::string last_error_;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> writes_{0};
+    std::thread thread_;
+};
+
+}  // namespace
+
+TEST_F(SubnetEtcd, WatcherMatchesAFreshRangeAfterEtcdRestart) {
+    LeaseWatcher watcher(*client_, config_, prefix_, {});
+    ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
+    ChurnWriter writer(*client_, prefix_);
+    ASSERT_TRUE(eventually([&] { return writer.writes() > 50; }));
+    etcd_->kill();
+    std::this_thread::sleep_for(500ms);
+    etcd_->start();
+    const int after_restart = writer.writes();
+    ASSERT_TRUE(eventually([&] { return writer.writes() > after_restart + 50; }))
+        << writer.last_error();
+    writer.stop();
+    const auto revision = etcd_->current_revision();
+    ASSERT_TRUE(watcher.wait_for_revision(revision, 30s));
+    EXPECT_EQ(watcher.leases(), fresh_range());
+    EXPECT_FALSE(watcher.leases().empty());
+}
+
 TEST_F(SubnetEtcd, WatcherMatchesAFreshRangeAfterCompaction) {
     // The watch calls back on its own thread and waits for the callback: holding the callback
     // keeps the watcher at an old revision while etcd restarts and compacts past it, so the
