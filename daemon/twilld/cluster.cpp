@@ -1,0 +1,202 @@
+#include "cluster.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <thread>
+
+#include "twill/error.hpp"
+#include "twill/kv/backoff.hpp"
+#include "twill/kv/client.hpp"
+#include "twill/subnet/allocator.hpp"
+#include "twill/subnet/keeper.hpp"
+#include "twill/subnet/watcher.hpp"
+
+namespace twill::daemon {
+
+namespace {
+
+kv::ClientOptions client_options(const Options& o) {
+    kv::ClientOptions options;
+    options.endpoints = o.etcd_endpoints;
+    if (!o.etcd_cafile.empty() || !o.etcd_certfile.empty() || !o.etcd_keyfile.empty()) {
+        options.tls = kv::TlsOptions{o.etcd_cafile, o.etcd_certfile, o.etcd_keyfile};
+    }
+    return options;
+}
+
+subnet::Lease as_lease(const subnet::OwnLease& own) {
+    subnet::Lease lease;
+    lease.subnet = own.subnet;
+    lease.value = own.value;
+    lease.key = own.key;
+    lease.mod_revision = own.mod_revision;
+    lease.etcd_lease = own.etcd_lease;
+    return lease;
+}
+
+}  // namespace
+
+struct Cluster::State {
+    State(const Options& o, ClusterCallbacks c)
+        : options(o), callbacks(std::move(c)), client(client_options(o)) {}
+
+    Options options;
+    ClusterCallbacks callbacks;
+    kv::Client client;
+    subnet::LeaseOptions lease_options;
+    std::unique_ptr<subnet::SubnetKeeper> keeper;
+    std::unique_ptr<subnet::LeaseWatcher> watcher;
+    std::optional<subnet::NetworkConfig> config;
+
+    std::mutex mutex;
+    std::condition_variable stop_requested;
+    bool stopping = false;
+
+    // Sleeps for `delay` unless stop() comes first; returns false when stopping.
+    bool pause(std::chrono::milliseconds delay) {
+        std::unique_lock lock(mutex);
+        return !stop_requested.wait_for(lock, delay, [&] { return stopping; });
+    }
+    bool is_stopping() {
+        std::lock_guard lock(mutex);
+        return stopping;
+    }
+};
+
+Cluster::Cluster(const Options& options, ClusterCallbacks callbacks)
+    : state_(std::make_unique<State>(options, std::move(callbacks))) {
+    state_->lease_options.prefix = options.etcd_prefix;
+    state_->lease_options.ttl = options.subnet_lease_ttl;
+    state_->lease_options.state_dir = options.state_dir;
+}
+
+Cluster::~Cluster() {
+    stop();
+    state_->watcher.reset();
+    state_->keeper.reset();
+}
+
+subnet::NetworkConfig Cluster::load_config() {
+    Backoff backoff;
+    std::string last_problem;
+    for (;;) {
+        std::string problem;
+        try {
+            if (auto config = subnet::read_network_config(state_->client, state_->options.etcd_prefix)) {
+                state_->config = *config;
+                return *config;
+            }
+            problem = "no network config at " + subnet::config_key(state_->options.etcd_prefix) + " yet";
+        } catch (const Error& e) {
+            problem = e.what();
+        }
+        if (problem != last_problem) {
+            spdlog::error("network config: {}; retrying", problem);
+            last_problem = problem;
+        }
+        if (!state_->pause(backoff.next())) throw Error("stopped while waiting for the network config");
+    }
+}
+
+subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config, const subnet::LeaseValue& value) {
+    Backoff backoff;
+    std::string last_problem;
+    for (;;) {
+        try {
+            state_->keeper = std::make_unique<subnet::SubnetKeeper>(
+                state_->client, config, value, state_->lease_options,
+                subnet::KeeperCallbacks{
+                    [this](const subnet::OwnLease& lease) {
+                        spdlog::warn("subnet lease acquired again: {} ({})", lease.subnet.to_string(),
+                                     subnet::to_string(lease.outcome));
+                        if (state_->callbacks.own_lease_changed) state_->callbacks.own_lease_changed();
+                    },
+                    [this](const std::string& message) {
+                        spdlog::critical("node name conflict: {}", message);
+                        if (state_->callbacks.own_lease_changed) state_->callbacks.own_lease_changed();
+                    },
+                    [](const std::string& message) { spdlog::error("subnet lease: {}", message); },
+                });
+            auto own = state_->keeper->start();
+            spdlog::info("subnet lease {}: {}", subnet::to_string(own.outcome), own.subnet.to_string());
+            return as_lease(own);
+        } catch (const ParseError&) {
+            throw;
+        } catch (const Error& e) {
+            state_->keeper.reset();
+            if (e.what() != last_problem) {
+                spdlog::error("acquire subnet lease: {}; retrying", e.what());
+                last_problem = e.what();
+            }
+        }
+        if (!state_->pause(backoff.next())) throw Error("stopped while acquiring a subnet lease");
+    }
+}
+
+void Cluster::start() {
+    if (state_->watcher || !state_->config) return;
+    state_->watcher = std::make_unique<subnet::LeaseWatcher>(
+        state_->client, *state_->config, state_->options.etcd_prefix,
+        [this](const subnet::LeaseUpdate&) {
+            if (state_->callbacks.peers_changed) state_->callbacks.peers_changed();
+        },
+        [](const kv::KvError& error) { spdlog::warn("lease watch: {}", error.what()); });
+}
+
+void Cluster::stop() {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    state_->stop_requested.notify_all();
+}
+
+std::map<net::Prefix, subnet::Lease> Cluster::leases() const {
+    return state_->watcher ? state_->watcher->leases() : std::map<net::Prefix, subnet::Lease>{};
+}
+
+std::optional<subnet::Lease> Cluster::own_lease() const {
+    if (!state_->keeper) return std::nullopt;
+    auto own = state_->keeper->current();
+    if (!own) return std::nullopt;
+    return as_lease(*own);
+}
+
+void Cluster::update_value(const subnet::LeaseValue& value) {
+    if (state_->keeper) state_->keeper->update(value);
+}
+
+void Cluster::leave() {
+    state_->watcher.reset();
+    if (state_->keeper) state_->keeper->leave();
+    state_->keeper.reset();
+}
+
+bool Cluster::evict(const std::string& node) {
+    return !subnet::evict_node(state_->client, state_->options.etcd_prefix, node).empty();
+}
+
+std::int64_t Cluster::revision() const { return state_->watcher ? state_->watcher->revision() : 0; }
+
+bool Cluster::connected() const { return state_->client.connected(); }
+
+std::uint64_t Cluster::reconnects() const { return state_->client.reconnects(); }
+
+std::string Cluster::endpoint() const { return state_->client.current_endpoint(); }
+
+std::int64_t Cluster::lease_ttl_seconds() const { return state_->lease_options.ttl.count(); }
+
+std::vector<InvalidLeaseCount> Cluster::invalid_leases() const {
+    std::vector<InvalidLeaseCount> result;
+    if (!state_->watcher) return result;
+    const auto now = state_->watcher->ignored_now();
+    const auto total = state_->watcher->ignored_total();
+    for (auto reason : subnet::kIgnoreReasons) {
+        InvalidLeaseCount count{std::string(subnet::to_string(reason)), 0, 0};
+        if (auto it = now.find(reason); it != now.end()) count.now = it->second;
+        if (auto it = total.find(reason); it != total.end()) count.total = it->second;
+        if (count.now || count.total) result.push_back(count);
+    }
+    return result;
+}
+
+}  // namespace twill::daemon

@@ -1,0 +1,109 @@
+#include "options.hpp"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "duration.hpp"
+#include "twill/error.hpp"
+#include "version.hpp"
+
+namespace twill::daemon {
+
+namespace {
+
+std::string env_name(std::string_view flag) {
+    std::string name = "TWILL_";
+    for (char c : flag) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    return name;
+}
+
+std::string hostname() {
+    char buffer[256] = {};
+    if (::gethostname(buffer, sizeof buffer - 1) < 0) throw_errno("gethostname");
+    return buffer;
+}
+
+}  // namespace
+
+ParsedOptions parse_options(int argc, char** argv) {
+    Options o;
+    CLI::App app{"twilld: twill's node daemon. Keeps this node's subnet lease in etcd and the "
+                 "kernel's overlay state equal to what etcd says."};
+    app.set_version_flag("--version", std::string(kVersion));
+    std::string endpoints = "http://127.0.0.1:2379";
+    std::string public_ip, resync = "30s", ttl = "24h", mtu;
+    auto flag = [&](const std::string& name, auto& target, const std::string& help) {
+        return app.add_option("--" + name, target, help)->envname(env_name(name));
+    };
+    flag("etcd-endpoints", endpoints, "etcd endpoints, comma separated (http(s)://host:port)");
+    flag("etcd-cafile", o.etcd_cafile, "CA certificate for etcd TLS");
+    flag("etcd-certfile", o.etcd_certfile, "client certificate for etcd TLS");
+    flag("etcd-keyfile", o.etcd_keyfile, "client key for etcd TLS");
+    flag("etcd-prefix", o.etcd_prefix, "etcd key prefix of the network")->capture_default_str();
+    flag("node-name", o.node_name, "this node's name (default: the hostname)");
+    flag("iface", o.iface, "underlay interface (default: that of the default route)");
+    flag("public-ip", public_ip, "underlay address peers reach this node at");
+    flag("run-dir", o.run_dir, "runtime files: subnet.json, twilld.sock")->capture_default_str();
+    flag("state-dir", o.state_dir, "state kept across restarts")->capture_default_str();
+    flag("cni-data-dir", o.cni_data_dir, "the CNI plugin's dataDir (pod IPs in use)")
+        ->capture_default_str();
+    flag("metrics-addr", o.metrics_addr, "address of /metrics /healthz /readyz (empty: off)")
+        ->capture_default_str();
+    flag("resync-interval", resync, "periodic full resync (0: off)")->capture_default_str();
+    flag("subnet-lease-ttl", ttl, "TTL of the subnet lease (at least 5s)")->capture_default_str();
+    flag("log-level", o.log_level, "trace|debug|info|warn|error")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+        ->capture_default_str();
+    flag("log-format", o.log_format, "text|json")->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    flag("mtu", mtu, "pin the overlay MTU pods get (default: underlay MTU minus overhead)");
+    app.add_flag("--dry-run", o.dry_run, "compute and report drift, change nothing")
+        ->envname(env_name("dry-run"));
+    flag("wireguard-impl", o.wireguard_impl, "auto|kernel|userspace")
+        ->check(CLI::IsMember({"auto", "kernel", "userspace"}))
+        ->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+        o.etcd_endpoints.clear();
+        std::string_view rest = endpoints;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            auto item = rest.substr(0, comma);
+            if (!item.empty()) o.etcd_endpoints.emplace_back(item);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        }
+        if (o.etcd_endpoints.empty()) throw ParseError("--etcd-endpoints", "no endpoint given");
+        if (!public_ip.empty()) o.public_ip = net::Address::parse(public_ip, "--public-ip");
+        o.resync_interval = parse_duration(resync, "--resync-interval");
+        const auto ttl_ms = parse_duration(ttl, "--subnet-lease-ttl");
+        if (ttl_ms.count() % 1000 != 0 || ttl_ms < std::chrono::seconds(5)) {
+            throw ParseError("--subnet-lease-ttl", "\"" + ttl + "\" must be whole seconds, at least 5s");
+        }
+        o.subnet_lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl_ms);
+        if (!mtu.empty()) {
+            int value = 0;
+            auto [end, ec] = std::from_chars(mtu.data(), mtu.data() + mtu.size(), value);
+            if (ec != std::errc{} || end != mtu.data() + mtu.size() || value < 576 || value > 65535) {
+                throw ParseError("--mtu", "\"" + mtu + "\" must be a number from 576 to 65535");
+            }
+            o.mtu = value;
+        }
+        if (o.node_name.empty()) o.node_name = hostname();
+        if (o.etcd_prefix.empty() || o.etcd_prefix.front() != '/') {
+            throw ParseError("--etcd-prefix", "\"" + o.etcd_prefix + "\" must start with /");
+        }
+        while (o.etcd_prefix.size() > 1 && o.etcd_prefix.back() == '/') o.etcd_prefix.pop_back();
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);
+        return {std::nullopt, code == 0 ? 0 : 2};
+    } catch (const ParseError& e) {
+        std::cerr << "twilld: " << e.what() << "\n";
+        return {std::nullopt, 2};
+    }
+    return {o, 0};
+}
+
+}  // namespace twill::daemon

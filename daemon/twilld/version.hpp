@@ -1,0 +1,6 @@
+#pragma once
+#include <string_view>
+
+namespace twill::daemon {
+inline constexpr std::string_view kVersion = TWILL_VERSION;
+}

@@ -1,0 +1,60 @@
+#pragma once
+// A backend turns (network config, this node, valid peer leases) into the kernel objects that
+// carry traffic between nodes. Backends differ only here; the bridge, subnet.json, the
+// reconciler loop, netctl and metrics are common (flannel's pkg/backend shape).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "twill/net/address.hpp"
+#include "twill/net/prefix.hpp"
+#include "twill/reconcile/device_reconciler.hpp"
+#include "twill/reconcile/object_sets.hpp"
+#include "twill/subnet/config.hpp"
+#include "twill/subnet/lease.hpp"
+
+namespace twill::backend {
+
+// The interface traffic between nodes leaves by.
+struct Underlay {
+    int index = 0;
+    std::string name;
+    net::Address address;
+    std::uint32_t mtu = 1500;
+};
+
+struct NodeContext {
+    std::string node;
+    net::Prefix network;  // the pod Network
+    net::Prefix subnet;   // this node's lease
+    Underlay underlay;
+    std::uint32_t overlay_mtu = 1450;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual subnet::BackendType type() const = 0;
+    // For `netctl status`: "VNI 1, port 8472".
+    virtual std::string detail() const = 0;
+    // Bytes of encapsulation per packet over an underlay of `family`.
+    virtual std::uint32_t overhead(net::Family family) const = 0;
+    // What this node publishes in its lease's BackendData.
+    virtual subnet::LeaseBackendData lease_data(const NodeContext& node) const = 0;
+    // The overlay device(s) this backend owns.
+    virtual std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const = 0;
+    // Per-peer kernel objects on the overlay device `device_index`, one set per peer, in the
+    // order of `peers`.
+    virtual std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,
+                                                           const std::vector<subnet::Lease>& peers,
+                                                           int device_index) const = 0;
+};
+
+std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config);
+
+// The overlay MTU for an underlay MTU: underlay minus the backend's encapsulation overhead.
+std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay);
+
+}  // namespace twill::backend

@@ -1,0 +1,40 @@
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "twill/net/prefix.hpp"
+#include "twill/netlink/handle.hpp"
+#include "twill/reconcile/object_sets.hpp"
+#include "twill/reconcile/report.hpp"
+
+namespace twill::reconcile {
+
+// What in the kernel is twill's, so that nothing else is ever touched (DESIGN.md principle 3).
+struct Ownership {
+    std::uint8_t route_protocol = twill_route_protocol;  // routes: this protocol, any device
+    std::vector<int> devices;  // neighbours and self FDB entries on these devices
+    // Neighbours on those devices inside these prefixes (the pod Network); IPv6 link-local
+    // entries and the like are the kernel's own business.
+    std::vector<net::Prefix> neighbour_scope;
+};
+
+// Level-triggered reconciliation of per-peer objects: dump what the kernel holds of twill's,
+// diff against the desired set, apply the minimal change. Remembers the previous desired set
+// to tell drift (kernel changed under us) from changes that follow etcd.
+class ObjectReconciler {
+public:
+    explicit ObjectReconciler(netlink::Handle& handle) : handle_(handle) {}
+
+    Report reconcile(const ObjectSet& desired, const Ownership& owned, bool dry_run);
+    // Forget the previous desired set (after a device was recreated, everything is new).
+    void forget() { previous_.clear(); }
+
+private:
+    netlink::Handle& handle_;
+    std::unordered_map<std::string, std::string> previous_;  // key -> printed desired object
+};
+
+}  // namespace twill::reconcile

@@ -1,0 +1,103 @@
+#include "twill/backend/vxlan_backend.hpp"
+
+#include <openssl/evp.h>
+
+#include <array>
+#include <variant>
+
+#include "twill/error.hpp"
+
+namespace twill::backend {
+
+std::string VxlanBackend::detail() const {
+    return "VNI " + std::to_string(config_.vni) + ", port " + std::to_string(config_.port) +
+           ", device " + device_name();
+}
+
+std::uint32_t VxlanBackend::overhead(net::Family family) const {
+    // outer IP (20 / 40) + UDP 8 + VXLAN 8 + inner Ethernet 14
+    return family == net::Family::v4 ? 50 : 70;
+}
+
+std::string VxlanBackend::device_name() const { return "twill." + std::to_string(config_.vni); }
+
+net::MacAddress VxlanBackend::vtep_mac(const std::string& node, std::uint32_t vni) {
+    const std::string seed = "twill-vtep:" + node + ":" + std::to_string(vni);
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(seed.data(), seed.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+        throw Error("derive VTEP MAC for node " + node + ": SHA-256 failed");
+    }
+    digest[0] = static_cast<unsigned char>((digest[0] & 0xfe) | 0x02);  // unicast, local
+    return net::MacAddress::from_bytes(std::span<const std::uint8_t>(digest.data(), 6));
+}
+
+subnet::LeaseBackendData VxlanBackend::lease_data(const NodeContext& node) const {
+    return subnet::VxlanLeaseData{vtep_mac(node.node, config_.vni)};
+}
+
+std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node) const {
+    reconcile::DeviceSpec spec;
+    spec.kind = reconcile::DeviceSpec::Kind::vxlan;
+    spec.name = device_name();
+    netlink::VxlanInfo info;
+    info.vni = config_.vni;
+    info.port = config_.port;
+    info.local = node.underlay.address;
+    info.underlay_index = node.underlay.index;
+    info.learning = false;
+    spec.vxlan = info;
+    spec.mtu = node.overlay_mtu;
+    spec.mac = vtep_mac(node.node, config_.vni);
+    spec.addresses = {net::Prefix::host(node.subnet.first())};
+    return {spec};
+}
+
+std::vector<reconcile::ObjectSet> VxlanBackend::peer_objects(const NodeContext&,
+                                                             const std::vector<subnet::Lease>& peers,
+                                                             int device_index) const {
+    std::vector<reconcile::ObjectSet> sets;
+    sets.reserve(peers.size());
+    for (const auto& peer : peers) {
+        const auto* data = std::get_if<subnet::VxlanLeaseData>(&peer.value.backend_data);
+        if (!data) continue;  // validation guarantees the backend; be safe anyway
+        const auto next_hop = peer.subnet.first();
+        reconcile::ObjectSet set;
+        netlink::Route route;
+        route.destination = peer.subnet;
+        route.gateway = next_hop;
+        route.oif = device_index;
+        route.protocol = reconcile::twill_route_protocol;
+        route.onlink = true;
+        set.routes.push_back(route);
+        netlink::Neighbour neighbour;
+        neighbour.link_index = device_index;
+        neighbour.address = next_hop;
+        neighbour.lladdr = data->vtep_mac;
+        neighbour.state = netlink::nud_permanent;
+        set.neighbours.push_back(neighbour);
+        netlink::FdbEntry fdb;
+        fdb.link_index = device_index;
+        fdb.mac = data->vtep_mac;
+        fdb.dst = peer.value.public_ip;
+        fdb.state = netlink::nud_permanent;
+        fdb.flags = netlink::ntf_self;
+        set.fdb.push_back(fdb);
+        sets.push_back(std::move(set));
+    }
+    return sets;
+}
+
+std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config) {
+    if (const auto* vxlan = std::get_if<subnet::VxlanBackend>(&config.backend)) {
+        return std::make_unique<VxlanBackend>(*vxlan);
+    }
+    throw Error("backend " + std::string(subnet::to_string(config.backend_type())) +
+                " is not available yet in this build");
+}
+
+std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {
+    return underlay.mtu - backend.overhead(underlay.address.family());
+}
+
+}  // namespace twill::backend
