@@ -1,0 +1,195 @@
+// The reconciler against a real kernel: a VXLAN device in a throwaway namespace.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include "require_root.hpp"
+#include "twill/netlink/handle.hpp"
+#include "twill/netlink/netns.hpp"
+#include "twill/reconcile/device_reconciler.hpp"
+#include "twill/reconcile/object_reconciler.hpp"
+
+using namespace twill;
+
+namespace {
+
+class ReconcilerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TWILL_REQUIRE_ROOT();
+        ns_.emplace("twrec" + std::to_string(::getpid()));
+        handle_.emplace(ns_->netns());
+        auto lo = handle_->get_link("lo");
+        handle_->set_link_up(lo.index);
+        // A dummy-ish underlay: a veth pair inside the namespace with an address.
+        netlink::VethSpec veth;
+        veth.name = "under0";
+        veth.peer_name = "under1";
+        auto under = handle_->create_veth(veth);
+        handle_->add_address(under.index, net::Prefix::parse("192.0.2.11/24"));
+        handle_->set_link_up(under.index);
+        handle_->set_link_up(handle_->get_link("under1").index);
+        underlay_ = under.index;
+
+        spec_.kind = reconcile::DeviceSpec::Kind::vxlan;
+        spec_.name = "twill.1";
+        netlink::VxlanInfo info;
+        info.vni = 1;
+        info.port = 8472;
+        info.local = net::Address::parse("192.0.2.11");
+        info.underlay_index = underlay_;
+        spec_.vxlan = info;
+        spec_.mtu = 1450;
+        spec_.mac = net::MacAddress::parse("02:aa:00:00:00:01");
+        spec_.addresses = {net::Prefix::parse("10.244.3.0/32")};
+    }
+
+    reconcile::ObjectSet desired(int device, int peers) {
+        reconcile::ObjectSet set;
+        for (int i = 0; i < peers; ++i) {
+            const auto subnet = net::Prefix(net::Address::parse("10.244.10.0").plus(256u * i), 24);
+            const auto mac = net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{
+                0x02, 0xbb, 0, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)});
+            netlink::Route r;
+            r.destination = subnet;
+            r.gateway = subnet.first();
+            r.oif = device;
+            r.protocol = reconcile::twill_route_protocol;
+            r.onlink = true;
+            set.routes.push_back(r);
+            set.neighbours.push_back({device, subnet.first(), mac, netlink::nud_permanent, 0});
+            netlink::FdbEntry f;
+            f.link_index = device;
+            f.mac = mac;
+            f.dst = net::Address::parse("192.0.2.100").plus(i);
+            set.fdb.push_back(f);
+        }
+        netlink::Route unreachable;
+        unreachable.destination = net::Prefix::parse("10.244.0.0/16");
+        unreachable.type = netlink::RouteType::unreachable;
+        unreachable.protocol = reconcile::twill_route_protocol;
+        unreachable.priority = 65535;
+        set.routes.push_back(unreachable);
+        return set;
+    }
+
+    reconcile::Ownership owned(int device) {
+        reconcile::Ownership o;
+        o.devices = {device};
+        o.neighbour_scope = {net::Prefix::parse("10.244.0.0/16")};
+        return o;
+    }
+
+    std::optional<netlink::OwnedNetns> ns_;
+    std::optional<netlink::Handle> handle_;
+    int underlay_ = 0;
+    reconcile::DeviceSpec spec_;
+};
+
+TEST_F(ReconcilerTest, ProgramsThenChangesNothingWhenConverged) {
+    reconcile::Report devices;
+    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
+    ASSERT_TRUE(link);
+    EXPECT_TRUE(devices.errors.empty()) << devices.errors.front();
+    EXPECT_EQ(link->mtu, 1450u);
+    EXPECT_EQ(link->mac, spec_.mac);
+    EXPECT_TRUE(link->is_up());
+
+    reconcile::Report again;
+    reconcile::reconcile_device(*handle_, spec_, false, again);
+    EXPECT_TRUE(again.changes.empty());
+
+    reconcile::ObjectReconciler reconciler(*handle_);
+    auto first = reconciler.reconcile(desired(link->index, 3), owned(link->index), false);
+    EXPECT_TRUE(first.errors.empty()) << first.errors.front();
+    EXPECT_EQ(first.changes.size(), 10u);  // 3 x (route, neighbour, fdb) + unreachable
+
+    auto second = reconciler.reconcile(desired(link->index, 3), owned(link->index), false);
+    EXPECT_TRUE(second.changes.empty());
+    EXPECT_EQ(second.actual, 10u);
+
+    // A fresh reconciler (a restarted daemon) also changes nothing.
+    reconcile::ObjectReconciler restarted(*handle_);
+    EXPECT_TRUE(restarted.reconcile(desired(link->index, 3), owned(link->index), false).changes.empty());
+}
+
+TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {
+    reconcile::Report devices;
+    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
+    ASSERT_TRUE(link);
+    reconcile::ObjectReconciler reconciler(*handle_);
+    const auto want = desired(link->index, 2);
+    reconciler.reconcile(want, owned(link->index), false);
+
+    // Foreign route (another protocol) on twill's device and elsewhere.
+    netlink::Route foreign;
+    foreign.destination = net::Prefix::parse("10.99.0.0/24");
+    foreign.oif = link->index;
+    foreign.protocol = netlink::route_protocol_boot;
+    handle_->add_route(foreign);
+    // Tamper: delete a route, replace an FDB dst, add a bogus FDB entry and a bogus twill route.
+    handle_->delete_route(want.routes[0]);
+    auto wrong = want.fdb[1];
+    wrong.dst = net::Address::parse("192.0.2.250");
+    handle_->replace_fdb(wrong);
+    netlink::FdbEntry bogus;
+    bogus.link_index = link->index;
+    bogus.mac = net::MacAddress::parse("02:de:ad:00:00:01");
+    bogus.dst = net::Address::parse("192.0.2.251");
+    handle_->add_fdb(bogus);
+    netlink::Route bogus_route;
+    bogus_route.destination = net::Prefix::parse("10.244.200.0/24");
+    bogus_route.gateway = net::Address::parse("10.244.200.0");
+    bogus_route.oif = link->index;
+    bogus_route.onlink = true;
+    bogus_route.protocol = reconcile::twill_route_protocol;
+    handle_->add_route(bogus_route);
+
+    auto dry = reconciler.reconcile(want, owned(link->index), true);
+    EXPECT_EQ(dry.changes.size(), 4u);
+    EXPECT_FALSE(dry.unsettled.empty());
+
+    auto repair = reconciler.reconcile(want, owned(link->index), false);
+    EXPECT_TRUE(repair.errors.empty());
+    ASSERT_EQ(repair.changes.size(), 4u);
+    for (const auto& c : repair.changes) EXPECT_TRUE(c.drift) << c.kind << " " << c.object;
+    EXPECT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+
+    netlink::RouteFilter boot;
+    boot.protocol = netlink::route_protocol_boot;
+    auto routes = handle_->dump_routes(boot);
+    EXPECT_TRUE(std::any_of(routes.begin(), routes.end(),
+                            [&](const auto& r) { return r.destination == foreign.destination; }));
+}
+
+TEST_F(ReconcilerTest, PeerRemovalDeletesExactlyItsObjects) {
+    reconcile::Report devices;
+    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
+    ASSERT_TRUE(link);
+    reconcile::ObjectReconciler reconciler(*handle_);
+    reconciler.reconcile(desired(link->index, 3), owned(link->index), false);
+    auto shrink = reconciler.reconcile(desired(link->index, 2), owned(link->index), false);
+    ASSERT_EQ(shrink.changes.size(), 3u);
+    for (const auto& c : shrink.changes) {
+        EXPECT_EQ(c.action, reconcile::Action::deleted);
+        EXPECT_FALSE(c.drift);
+    }
+    EXPECT_EQ(handle_->dump_fdb(link->index).size() >= 2u, true);
+}
+
+TEST_F(ReconcilerTest, RecreatesDeviceWhenVxlanParametersChange) {
+    reconcile::Report devices;
+    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
+    ASSERT_TRUE(link);
+    auto changed = spec_;
+    changed.vxlan->port = 4789;
+    bool recreated = false;
+    reconcile::Report report;
+    auto fresh = reconcile::reconcile_device(*handle_, changed, false, report, &recreated);
+    ASSERT_TRUE(fresh);
+    EXPECT_TRUE(recreated);
+    ASSERT_TRUE(fresh->vxlan);
+    EXPECT_EQ(fresh->vxlan->port, 4789);
+    EXPECT_EQ(fresh->mac, spec_.mac);
+}
+
+}  // namespace

@@ -1,0 +1,284 @@
+// twilld end to end (issue 4): real etcd, node namespaces on a fabric, the real twilld.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <nlohmann/json.hpp>
+
+#include "require_root.hpp"
+#include "twill/backend/vxlan_backend.hpp"
+#include "twill/netlink/monitor.hpp"
+#include "twill/reconcile/object_sets.hpp"
+#include "virtual_cluster.hpp"
+
+using namespace twill;
+using namespace twill::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+net::MacAddress vtep(const std::string& node) { return backend::VxlanBackend::vtep_mac(node, 1); }
+
+class TwilldTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TWILL_REQUIRE_ROOT();
+        cluster_.emplace();
+    }
+    void TearDown() override {
+        if (HasFailure() && cluster_) {
+            for (const auto& n : started_) std::cerr << "---- twilld log of " << n << "\n" << cluster_->log(n);
+        }
+        cluster_.reset();
+    }
+    // Adds nodes and starts their daemons; returns their subnets.
+    std::map<std::string, net::Prefix> start(const std::vector<std::string>& names,
+                                             const std::vector<std::string>& flags = {}) {
+        for (const auto& n : names) {
+            cluster_->add_node(n);
+            cluster_->start_daemon(n, flags);
+            started_.push_back(n);
+        }
+        std::map<std::string, net::Prefix> subnets;
+        for (const auto& n : names) subnets[n] = cluster_->wait_ready(n);
+        return subnets;
+    }
+    bool converged(const std::map<std::string, net::Prefix>& subnets) {
+        for (const auto& [a, _] : subnets) {
+            for (const auto& [b, subnet] : subnets) {
+                if (a == b) continue;
+                auto e = entries_for(cluster_->handle(a), subnet, vtep(b), cluster_->node(b).address());
+                if (!e.all()) return false;
+            }
+        }
+        return true;
+    }
+    bool ping(const std::string& from, const net::Address& to) {
+        return cluster_->run_in(from, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()}).exit_code == 0;
+    }
+
+    std::optional<VirtualCluster> cluster_;
+    std::vector<std::string> started_;
+};
+
+TEST_F(TwilldTest, BridgesReachEachOtherThroughTheOverlay) {
+    auto subnets = start({"a", "b", "c"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    for (const auto& [from, _] : subnets) {
+        for (const auto& [to, subnet] : subnets) {
+            if (from == to) continue;
+            EXPECT_TRUE(eventually([&] { return ping(from, subnet.first().plus(1)); }, 10s))
+                << from << " cannot reach the bridge of " << to;
+        }
+    }
+    auto check = cluster_->netctl("a", {"check"});
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    auto status = cluster_->netctl("a", {"status", "--json"});
+    ASSERT_EQ(status.exit_code, 0) << status.output;
+    auto json = nlohmann::json::parse(status.output);
+    EXPECT_EQ(json["peers"].size(), 2u) << status.output;
+}
+
+TEST_F(TwilldTest, LeavingNodeDisappearsFromEveryPeer) {
+    auto subnets = start({"a", "b", "c"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    auto leave = cluster_->netctl("c", {"leave"});
+    EXPECT_EQ(leave.exit_code, 0) << leave.output;
+    for (const auto& n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] { return !entries_for(cluster_->handle(n), subnets["c"], vtep("c"),
+                                                         cluster_->node("c").address()).any(); }))
+            << n << " still holds entries for c";
+    }
+    EXPECT_TRUE(eventually([&] { return !cluster_->daemon_running("c"); }));
+    EXPECT_FALSE(cluster_->handle("c").find_link("twill.1"));
+    EXPECT_FALSE(cluster_->handle("c").find_link("twill0"));
+    EXPECT_FALSE(std::filesystem::exists(cluster_->run_dir("c") / "subnet.json"));
+}
+
+TEST_F(TwilldTest, ExpiredLeaseDisappearsFromEveryPeer) {
+    auto subnets = start({"a", "b"}, {"--subnet-lease-ttl", "5s"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    cluster_->kill_daemon("b");  // a crash: nobody keeps b's lease alive
+    EXPECT_TRUE(eventually([&] { return !entries_for(cluster_->handle("a"), subnets["b"]).any(); }, 30s));
+}
+
+TEST_F(TwilldTest, ReclaimedSubnetReplacesEveryOldEntry) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    // b's subnet now belongs to another node with another public IP and MAC.
+    ASSERT_EQ(cluster_->stop_daemon("b"), 0);
+    cluster_->delete_lease(subnets["b"].to_string());
+    ASSERT_TRUE(eventually([&] { return !entries_for(cluster_->handle("a"), subnets["b"]).any(); }));
+    const auto mac = net::MacAddress::parse("02:00:00:00:be:ef");
+    cluster_->put_lease(subnets["b"].to_string(), "192.0.2.99", mac.to_string(), "b2");
+    EXPECT_TRUE(eventually([&] {
+        return entries_for(cluster_->handle("a"), subnets["b"], mac, net::Address::parse("192.0.2.99")).all();
+    }));
+    EXPECT_FALSE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b")).neighbour);
+    EXPECT_FALSE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), cluster_->node("b").address()).fdb);
+}
+
+TEST_F(TwilldTest, PublicIpChangeUpdatesLeaseAndPeersFollow) {
+    auto subnets = start({"a", "b"}, {"--resync-interval", "1s"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    auto& hb = cluster_->handle("b");
+    const auto& node_b = cluster_->node("b");
+    const auto new_address = net::Prefix::parse("192.0.2.200/24");
+    hb.add_address(node_b.underlay_index, new_address);
+    hb.delete_address(node_b.underlay_index, node_b.underlay);
+    EXPECT_TRUE(eventually([&] {
+        return entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), new_address.address()).fdb;
+    }, 30s));
+    EXPECT_FALSE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), node_b.address()).fdb);
+}
+
+TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    auto& h = cluster_->handle("a");
+    const auto dev = h.get_link("twill.1").index;
+    // A foreign route on twill's device survives everything.
+    netlink::Route foreign;
+    foreign.destination = net::Prefix::parse("10.99.0.0/24");
+    foreign.oif = dev;
+    foreign.protocol = netlink::route_protocol_boot;
+    h.add_route(foreign);
+
+    netlink::RouteFilter ours;
+    ours.protocol = reconcile::twill_route_protocol;
+    ours.oif = dev;
+    for (const auto& r : h.dump_routes(ours)) h.delete_route(r);
+    EXPECT_TRUE(eventually([&] { return entries_for(h, subnets["b"]).route; }, 10s)) << "route not restored";
+
+    for (const auto& f : h.dump_fdb(dev)) {
+        if (f.is_self()) h.delete_fdb(f);
+    }
+    EXPECT_TRUE(eventually([&] { return entries_for(h, subnets["b"], vtep("b"), cluster_->node("b").address()).fdb; }, 10s))
+        << "FDB not restored";
+
+    netlink::FdbEntry bogus;
+    bogus.link_index = dev;
+    bogus.mac = net::MacAddress::parse("02:de:ad:be:ef:01");
+    bogus.dst = net::Address::parse("192.0.2.250");
+    h.add_fdb(bogus);
+    netlink::Route bogus_route;
+    bogus_route.destination = net::Prefix::parse("10.244.250.0/24");
+    bogus_route.gateway = net::Address::parse("10.244.250.0");
+    bogus_route.oif = dev;
+    bogus_route.onlink = true;
+    bogus_route.protocol = reconcile::twill_route_protocol;
+    h.add_route(bogus_route);
+    EXPECT_TRUE(eventually([&] {
+        auto fdb = h.dump_fdb(dev);
+        bool bogus_fdb = std::any_of(fdb.begin(), fdb.end(), [&](const auto& f) { return f.mac == bogus.mac; });
+        return !bogus_fdb && !entries_for(h, bogus_route.destination).route;
+    }, 10s)) << "bogus entries not removed";
+
+    netlink::RouteFilter boot;
+    boot.protocol = netlink::route_protocol_boot;
+    auto routes = h.dump_routes(boot);
+    EXPECT_TRUE(std::any_of(routes.begin(), routes.end(), [&](const auto& r) { return r.destination == foreign.destination; }));
+    auto status = cluster_->netctl("a", {"status", "--json"});
+    auto json = nlohmann::json::parse(status.output);
+    EXPECT_GE(json.value("corrections_total", 0), 4) << status.output;
+}
+
+TEST_F(TwilldTest, CheckReportsDriftWhenNothingRepairsIt) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    ASSERT_EQ(cluster_->stop_daemon("a"), 0);
+    cluster_->start_daemon("a", {"--dry-run"});
+    ASSERT_TRUE(eventually([&] { return cluster_->netctl("a", {"status"}).exit_code != 3; }));
+    auto ok = cluster_->netctl("a", {"check"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.output;
+
+    auto& h = cluster_->handle("a");
+    netlink::RouteFilter ours;
+    ours.protocol = reconcile::twill_route_protocol;
+    ours.oif = h.get_link("twill.1").index;
+    for (const auto& r : h.dump_routes(ours)) h.delete_route(r);
+    auto drift = cluster_->netctl("a", {"check"});
+    EXPECT_EQ(drift.exit_code, 1) << drift.output;
+    EXPECT_NE(drift.output.find(subnets["b"].to_string()), std::string::npos) << drift.output;
+    EXPECT_FALSE(entries_for(h, subnets["b"]).route) << "--dry-run must not repair";
+}
+
+TEST_F(TwilldTest, RestartKeepsSubnetAndChangesNothing) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    netlink::Monitor monitor(cluster_->node("a").netns.netns());
+    ASSERT_EQ(cluster_->stop_daemon("a"), 0);
+    // The data plane outlives the daemon.
+    EXPECT_TRUE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), cluster_->node("b").address()).all());
+    monitor.drain();
+    cluster_->start_daemon("a");
+    EXPECT_EQ(cluster_->wait_ready("a"), subnets["a"]);
+    // Let it run a few reconciles.
+    ASSERT_TRUE(eventually([&] { return cluster_->netctl("a", {"check"}).exit_code == 0; }));
+    std::this_thread::sleep_for(500ms);
+    auto events = monitor.drain();
+    std::vector<std::string> changes;
+    for (const auto& e : events.events) {
+        if (e.kind == netlink::Event::Kind::address) continue;
+        std::visit([&](const auto& o) {
+            using T = std::decay_t<decltype(o)>;
+            if constexpr (std::is_same_v<T, netlink::Route>) changes.push_back(netlink::to_string(o));
+            else if constexpr (std::is_same_v<T, netlink::Neighbour>) changes.push_back(netlink::to_string(o));
+            else if constexpr (std::is_same_v<T, netlink::FdbEntry>) changes.push_back(netlink::to_string(o));
+        }, e.object);
+    }
+    EXPECT_TRUE(changes.empty()) << "restart changed the kernel: " << changes.front();
+}
+
+TEST_F(TwilldTest, EtcdOutageKeepsKernelStateThenConverges) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    cluster_->etcd().stop();
+    for (int i = 0; i < 10; ++i) {
+        std::this_thread::sleep_for(1s);
+        ASSERT_TRUE(converged(subnets)) << "kernel state changed during the etcd outage";
+        ASSERT_TRUE(cluster_->daemon_running("a"));
+    }
+    cluster_->etcd().start();
+    const auto mac = net::MacAddress::parse("02:00:00:00:0f:01");
+    cluster_->put_lease("10.244.77.0/24", "192.0.2.77", mac.to_string(), "late");
+    EXPECT_TRUE(eventually([&] {
+        return entries_for(cluster_->handle("a"), net::Prefix::parse("10.244.77.0/24"), mac,
+                           net::Address::parse("192.0.2.77")).all();
+    }, 30s));
+}
+
+TEST_F(TwilldTest, ThousandFakePeersAreProgrammedAndRemoved) {
+    // 1,000 /24 leases need more than a /16: this cluster's Network is a /8.
+    cluster_.reset();
+    cluster_.emplace(R"({"Type":"vxlan","VNI":1,"Port":8472})", "10.0.0.0/8");
+    auto subnets = start({"a"});
+    const int peers = 1000;
+    const auto lease = cluster_->grant(3600);
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(lease));
+    // 10.200.0.0/24 .. 10.203.231.0/24, public IPs 192.0.3.x/192.0.4.x, all on one etcd lease.
+    std::string script = "i=0; while [ $i -lt " + std::to_string(peers) + " ]; do "
+        "a=$((200 + i / 256)); b=$((i % 256)); "
+        "v=$(printf '{\"PublicIP\":\"192.0.%d.%d\",\"Node\":\"fake%d\",\"BackendType\":\"vxlan\",\"BackendData\":{\"VtepMAC\":\"02:00:00:00:%02x:%02x\"}}' $((3 + i / 250)) $((i % 250 + 1)) $i $((i / 256)) $b); "
+        "$ETCDCTL put --lease=" + std::string(hex) + " /twill/network/subnets/10.$a.$b.0-24 \"$v\" >/dev/null || exit 1; "
+        "i=$((i + 1)); done";
+    auto put = cluster_->etcd_script(script);
+    ASSERT_EQ(put.exit_code, 0) << put.output;
+    auto count = [&] {
+        netlink::RouteFilter f;
+        f.protocol = reconcile::twill_route_protocol;
+        f.oif = cluster_->handle("a").get_link("twill.1").index;
+        return cluster_->handle("a").dump_routes(f).size();
+    };
+    EXPECT_TRUE(eventually([&] { return count() == static_cast<std::size_t>(peers); }, 120s)) << count();
+    auto& h = cluster_->handle("a");
+    const auto dev = h.get_link("twill.1").index;
+    EXPECT_GE(h.dump_fdb(dev).size(), static_cast<std::size_t>(peers));
+    cluster_->revoke(lease);
+    EXPECT_TRUE(eventually([&] { return count() == 0; }, 120s)) << count();
+    netlink::NeighbourFilter nf;
+    nf.link_index = dev;
+    EXPECT_TRUE(eventually([&] { return h.dump_neighbours(nf).empty(); }, 30s));
+}
+
+}  // namespace

@@ -1,0 +1,209 @@
+#include "virtual_cluster.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "twill/cni/node_subnet.hpp"
+#include "twill/error.hpp"
+#include "twill/reconcile/object_sets.hpp"
+#include "twill/sys/file.hpp"
+
+namespace twill::testing {
+
+namespace fs = std::filesystem;
+
+namespace {
+std::string binary(const char* name) {
+    const char* build = std::getenv("TWILL_BUILD_DIR");
+    return std::string(build ? build : ".") + "/bin/" + name;
+}
+}  // namespace
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return condition();
+}
+
+VirtualCluster::VirtualCluster(std::string backend_json, std::string network) {
+    work_dir_ = fs::temp_directory_path() / (topology_.prefix() + "cluster");
+    fs::remove_all(work_dir_);
+    fs::create_directories(work_dir_);
+    const auto& etcd_node = topology_.add_node("etcd");
+    EtcdOptions options;
+    options.netns = etcd_node.netns.path();
+    options.listen_address = etcd_node.address().to_string();
+    options.client_port = 2379;
+    options.peer_port = 2380;
+    etcd_ = std::make_unique<EtcdServer>(options);
+    // The test process lives in the root namespace, which has no route to the fabric: it
+    // reaches etcd with etcdctl run inside etcd's namespace.
+    const std::string config = std::string(R"({"Network":")") + network +
+                               R"(","SubnetLen":24,"Backend":)" + backend_json + "}";
+    etcd_->etcdctl({"put", std::string(kPrefix) + "/config", config});
+}
+
+VirtualCluster::~VirtualCluster() {
+    handles_.clear();
+    daemons_.clear();  // ChildProcess ends each daemon by PID
+    etcd_.reset();
+    std::error_code ec;
+    fs::remove_all(work_dir_, ec);
+}
+
+const NetnsTopology::Node& VirtualCluster::add_node(const std::string& name) {
+    const auto& node = topology_.add_node(name);
+    fs::create_directories(work_dir_ / name);
+    return node;
+}
+
+fs::path VirtualCluster::run_dir(const std::string& name) const { return work_dir_ / name / "run"; }
+fs::path VirtualCluster::state_dir(const std::string& name) const { return work_dir_ / name / "state"; }
+fs::path VirtualCluster::log_file(const std::string& name) const { return work_dir_ / name / "twilld.log"; }
+fs::path VirtualCluster::netns_path(const std::string& name) const { return topology_.node(name).netns.path(); }
+
+std::string VirtualCluster::log(const std::string& name) const {
+    return sys::read_file(log_file(name)).value_or("(no log)");
+}
+
+void VirtualCluster::start_daemon(const std::string& name, std::vector<std::string> extra_flags) {
+    const auto& etcd_node = topology_.node("etcd");
+    std::vector<std::string> argv{binary("twilld"),
+                                  "--etcd-endpoints", "http://" + etcd_node.address().to_string() + ":2379",
+                                  "--node-name", name,
+                                  "--run-dir", run_dir(name).string(),
+                                  "--state-dir", state_dir(name).string(),
+                                  "--cni-data-dir", (work_dir_ / name / "cni").string(),
+                                  "--metrics-addr", "127.0.0.1:9474",
+                                  "--log-level", "debug"};
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    SpawnOptions spawn;
+    spawn.netns = netns_path(name);
+    spawn.log_file = log_file(name);
+    daemons_[name] = std::make_unique<ChildProcess>(argv, spawn);
+}
+
+int VirtualCluster::stop_daemon(const std::string& name) {
+    auto it = daemons_.find(name);
+    if (it == daemons_.end()) return -1;
+    const int status = it->second->stop(SIGTERM, std::chrono::seconds(20));
+    daemons_.erase(it);
+    return status;
+}
+
+void VirtualCluster::kill_daemon(const std::string& name) {
+    auto it = daemons_.find(name);
+    if (it == daemons_.end()) return;
+    it->second->stop(SIGKILL);
+    daemons_.erase(it);
+}
+
+bool VirtualCluster::daemon_running(const std::string& name) {
+    auto it = daemons_.find(name);
+    return it != daemons_.end() && it->second->running();
+}
+
+net::Prefix VirtualCluster::wait_ready(const std::string& name, std::chrono::seconds timeout) {
+    std::optional<cni::NodeSubnet> subnet;
+    eventually([&] {
+        subnet = cni::read_node_subnet(run_dir(name));
+        return subnet.has_value() || !daemon_running(name);
+    }, timeout);
+    if (!subnet) throw Error("twilld on " + name + " did not become ready; log:\n" + log(name));
+    return subnet->subnet;
+}
+
+netlink::Handle& VirtualCluster::handle(const std::string& name) {
+    auto& h = handles_[name];
+    if (!h) h = std::make_unique<netlink::Handle>(topology_.node(name).netns.netns());
+    return *h;
+}
+
+CommandResult VirtualCluster::run_in(const std::string& name, const std::vector<std::string>& argv) {
+    SpawnOptions spawn;
+    spawn.netns = netns_path(name);
+    return run_command(argv, spawn);
+}
+
+CommandResult VirtualCluster::netctl(const std::string& name, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{binary("netctl"), "--run-dir", run_dir(name).string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_in(name, argv);
+}
+
+namespace {
+std::string subnet_key(const std::string& subnet) {
+    std::string name = subnet;
+    name[name.find('/')] = '-';
+    return std::string(VirtualCluster::kPrefix) + "/subnets/" + name;
+}
+}  // namespace
+
+void VirtualCluster::put_lease(const std::string& subnet, const std::string& public_ip,
+                               const std::string& mac, const std::string& node, std::int64_t etcd_lease) {
+    nlohmann::json value{{"PublicIP", public_ip}, {"Node", node}, {"BackendType", "vxlan"},
+                         {"BackendData", {{"VtepMAC", mac}}}};
+    std::vector<std::string> args{"put", subnet_key(subnet), value.dump()};
+    if (etcd_lease != 0) {
+        char hex[32];
+        std::snprintf(hex, sizeof hex, "--lease=%llx", static_cast<unsigned long long>(etcd_lease));
+        args.push_back(hex);
+    }
+    etcd_->etcdctl(args);
+}
+
+std::int64_t VirtualCluster::grant(int ttl_seconds) {
+    // "lease 694d7b3c1d2e4f10 granted with TTL(600s)"
+    auto out = etcd_->etcdctl({"lease", "grant", std::to_string(ttl_seconds)});
+    const auto start = out.find("lease ") + 6;
+    return static_cast<std::int64_t>(std::stoull(out.substr(start, out.find(' ', start) - start), nullptr, 16));
+}
+
+void VirtualCluster::revoke(std::int64_t etcd_lease) {
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(etcd_lease));
+    etcd_->etcdctl({"lease", "revoke", hex});
+}
+
+CommandResult VirtualCluster::etcd_script(const std::string& script) {
+    const auto& etcd_node = topology_.node("etcd");
+    SpawnOptions spawn;
+    spawn.netns = etcd_node.netns.path();
+    spawn.env = {"ETCDCTL_API=3", "ETCDCTL=etcdctl --endpoints http://" + etcd_node.address().to_string() + ":2379"};
+    return run_command({"sh", "-c", script}, spawn, std::chrono::minutes(5));
+}
+
+void VirtualCluster::delete_lease(const std::string& subnet) { etcd_->etcdctl({"del", subnet_key(subnet)}); }
+
+PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,
+                        const std::optional<net::MacAddress>& mac,
+                        const std::optional<net::Address>& public_ip) {
+    PeerEntries entries;
+    netlink::RouteFilter filter;
+    filter.protocol = reconcile::twill_route_protocol;
+    for (const auto& r : handle.dump_routes(filter)) {
+        if (r.destination == peer_subnet) entries.route = true;
+    }
+    auto link = handle.find_link("twill.1");
+    if (!link) return entries;
+    netlink::NeighbourFilter neighbours;
+    neighbours.link_index = link->index;
+    for (const auto& n : handle.dump_neighbours(neighbours)) {
+        if (n.address == peer_subnet.first() && (!mac || n.lladdr == mac)) entries.neighbour = true;
+    }
+    for (const auto& f : handle.dump_fdb(link->index)) {
+        if (!f.is_self()) continue;
+        if ((mac && f.mac == *mac && (!public_ip || f.dst == public_ip)) || (!mac && public_ip && f.dst == public_ip)) {
+            entries.fdb = true;
+        }
+    }
+    return entries;
+}
+
+}  // namespace twill::testing

@@ -1,0 +1,93 @@
+#pragma once
+// A virtual cluster for twilld integration tests (DESIGN.md "Test topology"): a fabric, etcd
+// in a namespace of its own on it, node namespaces each running the real twilld binary with
+// its own run and state dirs. Everything is removed by the destructor, on failure too.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "child_process.hpp"
+#include "etcd_fixture.hpp"
+#include "netns_topology.hpp"
+#include "twill/netlink/handle.hpp"
+
+namespace twill::testing {
+
+class VirtualCluster {
+public:
+    static constexpr const char* kPrefix = "/twill/network";
+    static constexpr const char* kNetwork = "10.244.0.0/16";
+
+    explicit VirtualCluster(std::string backend_json = R"({"Type":"vxlan","VNI":1,"Port":8472})",
+                            std::string network = kNetwork);
+    ~VirtualCluster();
+
+    NetnsTopology& topology() { return topology_; }
+    EtcdServer& etcd() { return *etcd_; }
+
+    // Adds a node namespace (no daemon yet).
+    const NetnsTopology::Node& add_node(const std::string& name);
+    // Starts twilld on `name` with extra flags; does not wait.
+    void start_daemon(const std::string& name, std::vector<std::string> extra_flags = {});
+    // SIGTERM (data plane and lease stay) and wait; returns the exit status.
+    int stop_daemon(const std::string& name);
+    // SIGKILL (a crash).
+    void kill_daemon(const std::string& name);
+    bool daemon_running(const std::string& name);
+    // Waits for <run-dir>/subnet.json; returns its subnet.
+    net::Prefix wait_ready(const std::string& name, std::chrono::seconds timeout = std::chrono::seconds(60));
+
+    std::filesystem::path run_dir(const std::string& name) const;
+    std::filesystem::path state_dir(const std::string& name) const;
+    std::filesystem::path log_file(const std::string& name) const;
+    std::string log(const std::string& name) const;
+    netlink::Handle& handle(const std::string& name);
+    const NetnsTopology::Node& node(const std::string& name) const { return topology_.node(name); }
+    std::filesystem::path netns_path(const std::string& name) const;
+
+    // Runs netctl for `name`'s daemon inside its namespace.
+    CommandResult netctl(const std::string& name, const std::vector<std::string>& args);
+    // Runs a command inside `name`'s namespace.
+    CommandResult run_in(const std::string& name, const std::vector<std::string>& argv);
+
+    // Writes a lease straight into etcd (no etcd lease attached unless given).
+    void put_lease(const std::string& subnet, const std::string& public_ip, const std::string& mac,
+                   const std::string& node, std::int64_t etcd_lease = 0);
+    void delete_lease(const std::string& subnet);
+    // Grants an etcd lease (TTL seconds) and returns its ID; revoking it deletes its keys.
+    std::int64_t grant(int ttl_seconds);
+    void revoke(std::int64_t etcd_lease);
+    // Runs a shell script inside etcd's namespace with $ETCDCTL calling etcdctl on it.
+    CommandResult etcd_script(const std::string& script);
+
+private:
+    NetnsTopology topology_;
+    std::unique_ptr<EtcdServer> etcd_;
+    std::filesystem::path work_dir_;
+    std::map<std::string, std::unique_ptr<ChildProcess>> daemons_;
+    std::map<std::string, std::vector<std::string>> flags_;
+    std::map<std::string, std::unique_ptr<netlink::Handle>> handles_;
+};
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+// Route, neighbour and FDB entries of a node that point at a given peer.
+struct PeerEntries {
+    bool route = false;
+    bool neighbour = false;
+    bool fdb = false;
+    bool any() const { return route || neighbour || fdb; }
+    bool all() const { return route && neighbour && fdb; }
+};
+PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,
+                        const std::optional<net::MacAddress>& mac = {},
+                        const std::optional<net::Address>& public_ip = {});
+
+}  // namespace twill::testing
