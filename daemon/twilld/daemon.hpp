@@ -2,7 +2,11 @@
 // twilld's core: one Boost.Asio event loop owns the netlink handle, the desired state and the
 // reconciler. etcd streams (lease keep-alive, peer watch) and the local API run on their own
 // threads and only post into the loop; the loop is the only writer of the kernel.
-#include <boost/asio.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <future>
 #include <map>
