@@ -81,6 +81,7 @@ void VirtualCluster::start_daemon(const std::string& name, std::vector<std::stri
                                   "--state-dir", state_dir(name).string(),
                                   "--cni-data-dir", (work_dir_ / name / "cni").string(),
                                   "--metrics-addr", "127.0.0.1:9474",
+                                  "--iface", topology_.node(name).underlay_device,
                                   "--log-level", "debug"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     SpawnOptions spawn;
