@@ -141,7 +141,7 @@ void Cluster::start() {
         [this](const subnet::LeaseUpdate&) {
             if (state_->callbacks.peers_changed) state_->callbacks.peers_changed();
         },
-        [](const kv::KvError& error) { spdlog::warn("lease watch: {}", error.what()); });
+        [](const kv::KvError& error) { spdlog::debug("lease watch: {}", error.what()); });
 }
 
 void Cluster::stop() {
@@ -174,6 +174,8 @@ void Cluster::leave() {
 bool Cluster::evict(const std::string& node) {
     return !subnet::evict_node(state_->client, state_->options.etcd_prefix, node).empty();
 }
+
+bool Cluster::synced() const { return state_->watcher && state_->watcher->synced(); }
 
 std::int64_t Cluster::revision() const { return state_->watcher ? state_->watcher->revision() : 0; }
 

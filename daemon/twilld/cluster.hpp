@@ -54,6 +54,9 @@ public:
     // Deletes the lease of `node`; false when it holds none.
     bool evict(const std::string& node);
 
+    // Whether the peer watcher has delivered its first complete list: before that the set of
+    // leases is unknown (not empty), and nothing may be removed because of it.
+    bool synced() const;
     std::int64_t revision() const;
     bool connected() const;
     std::uint64_t reconnects() const;

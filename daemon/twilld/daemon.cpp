@@ -259,6 +259,15 @@ reconcile::Report Daemon::reconcile_objects(bool dry_run) {
 void Daemon::reconcile() {
     reconcile_pending_ = false;
     if (!config_ || !own_lease_ || !underlay_ || stopping_ || leaving_) return;
+    // Until the watcher has listed every lease once, the set of peers is unknown: program
+    // devices, but leave per-peer objects alone (a restarted daemon must not flap them).
+    if (!cluster_->synced()) {
+        retry_timer_.expires_after(std::chrono::milliseconds(50));
+        retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+            if (!ec) schedule_reconcile("waiting for the first lease list");
+        });
+        return;
+    }
     auto report = reconcile_devices(options_.dry_run);
     report.merge(reconcile_objects(options_.dry_run));
 
