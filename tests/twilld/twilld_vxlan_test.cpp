@@ -76,6 +76,19 @@ TEST_F(TwilldTest, BridgesReachEachOtherThroughTheOverlay) {
     ASSERT_EQ(status.exit_code, 0) << status.output;
     auto json = nlohmann::json::parse(status.output);
     EXPECT_EQ(json["peers"].size(), 2u) << status.output;
+    for (const auto& peer : json["peers"]) EXPECT_TRUE(peer.value("in_kernel", false)) << peer;
+
+    auto healthz = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/healthz"});
+    EXPECT_EQ(healthz.exit_code, 0) << healthz.output;
+    auto readyz = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/readyz"});
+    EXPECT_EQ(readyz.exit_code, 0) << readyz.output;
+    auto metrics = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
+    ASSERT_EQ(metrics.exit_code, 0) << metrics.output;
+    for (const auto* name : {"twill_peers 2", "twill_ready 1", "twill_reconcile_runs_total",
+                             "twill_reconcile_duration_seconds_bucket", "twill_kernel_changes_total",
+                             "twill_lease_renewals_total", "twill_etcd_reconnects_total"}) {
+        EXPECT_NE(metrics.output.find(name), std::string::npos) << name << " missing from\n" << metrics.output;
+    }
 }
 
 TEST_F(TwilldTest, LeavingNodeDisappearsFromEveryPeer) {

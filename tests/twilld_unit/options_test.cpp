@@ -1,0 +1,84 @@
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "duration.hpp"
+#include "options.hpp"
+#include "twill/error.hpp"
+
+using namespace twill::daemon;
+using namespace std::chrono_literals;
+
+namespace {
+ParsedOptions parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "twilld");
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    return parse_options(static_cast<int>(argv.size()), argv.data());
+}
+}  // namespace
+
+TEST(Duration, TakesSecondsOrUnits) {
+    EXPECT_EQ(parse_duration("30", "--x"), 30s);
+    EXPECT_EQ(parse_duration("500ms", "--x"), 500ms);
+    EXPECT_EQ(parse_duration("90s", "--x"), 90s);
+    EXPECT_EQ(parse_duration("5m", "--x"), 5min);
+    EXPECT_EQ(parse_duration("24h", "--x"), 24h);
+    EXPECT_EQ(parse_duration("1.5s", "--x"), 1500ms);
+    EXPECT_EQ(format_duration(90s), "90s");
+    EXPECT_EQ(format_duration(24h), "24h");
+    EXPECT_EQ(format_duration(250ms), "250ms");
+}
+
+TEST(Duration, RejectsGarbageNamingTheFlag) {
+    for (auto bad : {"", "abc", "5d", "-3s", "1e400", "s"}) {
+        try {
+            parse_duration(bad, "--resync-interval");
+            FAIL() << bad;
+        } catch (const twill::ParseError& e) {
+            EXPECT_EQ(e.field(), "--resync-interval") << bad;
+        }
+    }
+}
+
+TEST(Options, DefaultsFollowDesign) {
+    ::unsetenv("TWILL_ETCD_PREFIX");
+    auto p = parse({"--node-name", "n1"});
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->etcd_prefix, "/twill/network");
+    EXPECT_EQ(p.options->run_dir, "/run/twill");
+    EXPECT_EQ(p.options->state_dir, "/var/lib/twill");
+    EXPECT_EQ(p.options->cni_data_dir, "/var/lib/cni/twill");
+    EXPECT_EQ(p.options->metrics_addr, ":9474");
+    EXPECT_EQ(p.options->subnet_lease_ttl, 24h);
+    EXPECT_FALSE(p.options->dry_run);
+}
+
+TEST(Options, FlagsAndEnvironment) {
+    ::setenv("TWILL_ETCD_PREFIX", "/custom/", 1);
+    ::setenv("TWILL_DRY_RUN", "true", 1);
+    auto p = parse({"--node-name", "n1", "--etcd-endpoints", "https://a:2379,https://b:2379",
+                    "--resync-interval", "500ms", "--subnet-lease-ttl", "90s", "--mtu", "1400",
+                    "--public-ip", "192.0.2.5"});
+    ::unsetenv("TWILL_ETCD_PREFIX");
+    ::unsetenv("TWILL_DRY_RUN");
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->etcd_prefix, "/custom");
+    EXPECT_TRUE(p.options->dry_run);
+    EXPECT_EQ(p.options->etcd_endpoints.size(), 2u);
+    EXPECT_EQ(p.options->resync_interval, 500ms);
+    EXPECT_EQ(p.options->subnet_lease_ttl, 90s);
+    EXPECT_EQ(p.options->mtu, 1400);
+    EXPECT_EQ(p.options->public_ip->to_string(), "192.0.2.5");
+}
+
+TEST(Options, UsageErrorsExitTwo) {
+    EXPECT_EQ(parse({"--subnet-lease-ttl", "3s"}).exit_code, 2);
+    EXPECT_EQ(parse({"--subnet-lease-ttl", "5500ms"}).exit_code, 2);
+    EXPECT_EQ(parse({"--mtu", "12"}).exit_code, 2);
+    EXPECT_EQ(parse({"--public-ip", "300.1.1.1"}).exit_code, 2);
+    EXPECT_EQ(parse({"--log-format", "xml"}).exit_code, 2);
+    EXPECT_EQ(parse({"--no-such-flag"}).exit_code, 2);
+    EXPECT_EQ(parse({"--etcd-prefix", "relative"}).exit_code, 2);
+    EXPECT_FALSE(parse({"--help"}).options);
+    EXPECT_EQ(parse({"--help"}).exit_code, 0);
+}
