@@ -1,0 +1,180 @@
+// twilld's convergence and scale figures, measured from inside a node's namespace against
+// the node's real twilld (scripts/bench-twilld sets the stage):
+//   - latency from an etcd put of a peer lease to its route in the kernel, and from the
+//     delete to the route gone (p50/p99 over --changes changes, one at a time);
+//   - for each --peers count: time to program that many peers (the daemon is paused with
+//     SIGSTOP while the leases are written, then resumed), its RSS, the CPU one idle
+//     resync costs, and the time to remove them all again (one etcd lease revoked).
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "twill/kv/client.hpp"
+#include "twill/netlink/handle.hpp"
+#include "twill/netlink/monitor.hpp"
+#include "twill/reconcile/object_sets.hpp"
+
+using namespace twill;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string lease_value(int i) {
+    char mac[18];
+    std::snprintf(mac, sizeof mac, "02:00:00:%02x:%02x:%02x", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+    return nlohmann::json{{"PublicIP", "198.18." + std::to_string((i / 250) % 250) + "." + std::to_string(i % 250 + 1)},
+                          {"Node", "bench" + std::to_string(i)},
+                          {"BackendType", "vxlan"},
+                          {"BackendData", {{"VtepMAC", mac}}}}
+        .dump();
+}
+
+// Peer i's subnet: 10.<100 + i/256>.<i%256>.0/24.
+net::Prefix subnet_of(int i) {
+    return net::Prefix(net::Address::v4((10u << 24) | (static_cast<unsigned>(100 + i / 256) << 16) |
+                                        (static_cast<unsigned>(i % 256) << 8)),
+                       24);
+}
+
+std::string key_of(const std::string& prefix, int i) {
+    auto s = subnet_of(i).to_string();
+    s[s.find('/')] = '-';
+    return prefix + "/subnets/" + s;
+}
+
+double percentile(std::vector<double> v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+// Waits until the monitor reports a twill route for `subnet` being added (or removed).
+double wait_route(netlink::Monitor& monitor, const net::Prefix& subnet, bool added, Clock::time_point since) {
+    for (;;) {
+        auto result = monitor.drain();
+        for (const auto& e : result.events) {
+            const auto* r = std::get_if<netlink::Route>(&e.object);
+            if (!r || r->protocol != reconcile::twill_route_protocol || r->destination != subnet) continue;
+            if ((e.action == netlink::Event::Action::added) == added) {
+                return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+            }
+        }
+        if (std::chrono::duration<double>(Clock::now() - since).count() > 30) return -1;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+}
+
+std::size_t twill_routes(netlink::Handle& handle) {
+    netlink::RouteFilter f;
+    f.protocol = reconcile::twill_route_protocol;
+    f.type = netlink::RouteType::unicast;
+    return handle.dump_routes(f).size();
+}
+
+long rss_kib(pid_t pid) {
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1;
+}
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    std::istringstream fields(content.substr(content.rfind(')') + 2));
+    std::string field;
+    unsigned long utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {
+        if (i == 14) utime = std::stoul(field);
+        if (i == 15) {
+            stime = std::stoul(field);
+            break;
+        }
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"twill convergence benchmark (run inside a node namespace)"};
+    std::string endpoint, prefix = "/twill/network";
+    int changes = 200;
+    std::vector<int> scales{1000, 5000};
+    pid_t pid = 0;
+    double resync_seconds = 1;
+    app.add_option("--etcd", endpoint, "etcd endpoint")->required();
+    app.add_option("--prefix", prefix, "etcd prefix");
+    app.add_option("--changes", changes, "latency samples");
+    app.add_option("--peers", scales, "peer counts for the scale runs");
+    app.add_option("--twilld-pid", pid, "the node's twilld")->required();
+    app.add_option("--resync-interval", resync_seconds, "twilld's --resync-interval in seconds");
+    CLI11_PARSE(app, argc, argv);
+
+    kv::ClientOptions options;
+    options.endpoints = {endpoint};
+    kv::Client client(options);
+    netlink::Handle handle;
+    netlink::MonitorGroups groups;
+    groups.links = groups.addresses = groups.neighbours = false;
+    netlink::Monitor monitor(groups);
+
+    std::vector<double> add_ms, del_ms;
+    for (int i = 0; i < changes; ++i) {
+        monitor.drain();
+        auto t0 = Clock::now();
+        client.put(key_of(prefix, i), lease_value(i));
+        add_ms.push_back(wait_route(monitor, subnet_of(i), true, t0));
+        t0 = Clock::now();
+        client.delete_range(key_of(prefix, i));
+        del_ms.push_back(wait_route(monitor, subnet_of(i), false, t0));
+    }
+    std::printf("convergence over %d changes (etcd put/delete -> route in/out of the kernel):\n", changes);
+    std::printf("  add:    p50 %.2f ms  p99 %.2f ms\n", percentile(add_ms, 0.5), percentile(add_ms, 0.99));
+    std::printf("  delete: p50 %.2f ms  p99 %.2f ms\n", percentile(del_ms, 0.5), percentile(del_ms, 0.99));
+
+    for (int peers : scales) {
+        const auto lease = client.lease_grant(std::chrono::seconds(3600)).id;
+        ::kill(pid, SIGSTOP);
+        kv::PutOptions put;
+        put.lease = lease;
+        for (int i = 0; i < peers; ++i) client.put(key_of(prefix, i), lease_value(i), put);
+        const long rss_before = rss_kib(pid);
+        auto t0 = Clock::now();
+        ::kill(pid, SIGCONT);
+        while (twill_routes(handle) < static_cast<std::size_t>(peers)) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            if (Clock::now() - t0 > std::chrono::seconds(120)) break;
+        }
+        const double program_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        const long rss = rss_kib(pid);
+        // Idle: nothing changes; what the periodic resyncs cost.
+        const double window = std::max(5.0, resync_seconds * 10);
+        const double cpu0 = cpu_seconds(pid);
+        std::this_thread::sleep_for(std::chrono::duration<double>(window));
+        const double cpu_per_resync = (cpu_seconds(pid) - cpu0) / (window / resync_seconds);
+        t0 = Clock::now();
+        client.lease_revoke(lease);
+        while (twill_routes(handle) > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+            if (Clock::now() - t0 > std::chrono::seconds(120)) break;
+        }
+        const double remove_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        std::printf("%d peers: programmed in %.3f s, removed in %.3f s, RSS %.1f MiB (%.1f MiB before), "
+                    "idle resync %.1f ms CPU\n",
+                    peers, program_s, remove_s, rss / 1024.0, rss_before / 1024.0, cpu_per_resync * 1000);
+    }
+    return 0;
+}
