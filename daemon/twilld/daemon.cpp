@@ -38,6 +38,20 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
     return buffer;
 }
 
+// What a dry-run reconcile would change, as the differences netctl shows.
+void add_differences(const reconcile::Report& report,
+                     google::protobuf::RepeatedPtrField<api::v1::Difference>& out) {
+    for (const auto& change : report.changes) {
+        auto* d = out.Add();
+        d->set_kind(change.kind);
+        d->set_action(change.action == reconcile::Action::added     ? "missing"
+                      : change.action == reconcile::Action::deleted ? "extra"
+                                                                    : "differs");
+        d->set_object(change.object);
+        d->set_detail(change.detail);
+    }
+}
+
 }  // namespace
 
 Daemon::Daemon(Options options)
@@ -481,14 +495,7 @@ api::v1::StatusReply Daemon::build_status() {
     // A fresh comparison, so "in kernel" is what the kernel holds now.
     auto report = reconcile_devices(true);
     report.merge(reconcile_objects(true));
-    for (const auto& change : report.changes) {
-        auto* d = s.add_differences();
-        d->set_kind(change.kind);
-        d->set_action(change.action == reconcile::Action::added ? "missing"
-                      : change.action == reconcile::Action::deleted ? "extra" : "differs");
-        d->set_object(change.object);
-        d->set_detail(change.detail);
-    }
+    add_differences(report, *s.mutable_differences());
     const auto all_peers = peers();
     const auto sets = overlay_index_ != 0 ? backend_->peer_objects(context, all_peers, overlay_index_)
                                           : std::vector<reconcile::ObjectSet>{};
@@ -537,14 +544,7 @@ api::v1::CheckReply Daemon::check() {
     if (ip_forward_enabled() != true) {
         report.changes.push_back({"sysctl", reconcile::Action::replaced, "net.ipv4.ip_forward=1", "is 0", false});
     }
-    for (const auto& change : report.changes) {
-        auto* d = reply.add_differences();
-        d->set_kind(change.kind);
-        d->set_action(change.action == reconcile::Action::added ? "missing"
-                      : change.action == reconcile::Action::deleted ? "extra" : "differs");
-        d->set_object(change.object);
-        d->set_detail(change.detail);
-    }
+    add_differences(report, *reply.mutable_differences());
     reply.set_in_sync(report.changes.empty());
     return reply;
 }
