@@ -128,7 +128,8 @@ void Daemon::start_cluster() {
         for (const auto& field : config.ignored_fields) {
             spdlog::warn("config: {} has no effect in twill", field);
         }
-        auto backend = backend::make_backend(config);
+        auto backend = backend::make_backend(
+            config, backend::BackendEnvironment{options_.state_dir, options_.run_dir, options_.wireguard_impl});
         netlink::Handle handle;  // this thread's own; the loop's handle stays on the loop
         auto underlay = find_underlay(handle, options_.iface, options_.public_ip);
         spdlog::info("underlay {} address {} mtu {}", underlay.name, underlay.address.to_string(),
@@ -221,37 +222,33 @@ backend::NodeContext Daemon::node_context() const {
     return context;
 }
 
-std::vector<reconcile::DeviceSpec> Daemon::device_specs() const {
+reconcile::DeviceSpec Daemon::bridge_spec() const {
     const auto context = node_context();
     reconcile::DeviceSpec bridge;
     bridge.kind = reconcile::DeviceSpec::Kind::bridge;
     bridge.name = kBridge;
     bridge.mtu = context.overlay_mtu;
     bridge.addresses = {net::Prefix(context.subnet.first().plus(1), context.subnet.length())};
-    std::vector<reconcile::DeviceSpec> specs{bridge};
-    for (auto& spec : backend_->devices(context)) specs.push_back(std::move(spec));
-    return specs;
+    return bridge;
 }
 
 reconcile::Report Daemon::reconcile_devices(bool dry_run) {
     reconcile::Report report;
-    const auto specs = device_specs();
-    for (std::size_t i = 0; i < specs.size(); ++i) {
-        bool recreated = false;
-        auto link = reconcile::reconcile_device(handle_, specs[i], dry_run, report, &recreated);
-        if (i == 1) {  // the backend's overlay device
-            overlay_index_ = link ? link->index : 0;
-            if (recreated) objects_.forget();
-        }
-    }
+    reconcile::reconcile_device(handle_, bridge_spec(), dry_run, report);
+    bool recreated = false;
+    overlay_index_ = backend_->reconcile_device(handle_, node_context(), dry_run, report, recreated);
+    if (recreated) objects_.forget();
     return report;
 }
 
 reconcile::Report Daemon::reconcile_objects(bool dry_run) {
     reconcile::ObjectSet desired;
     const auto context = node_context();
+    const auto all_peers = peers();
+    reconcile::Report backend_report;
+    backend_->reconcile_peers(context, all_peers, dry_run, backend_report);
     if (overlay_index_ != 0) {
-        for (auto& set : backend_->peer_objects(context, peers(), overlay_index_)) {
+        for (auto& set : backend_->peer_objects(context, all_peers, overlay_index_)) {
             for (auto& r : set.routes) desired.routes.push_back(std::move(r));
             for (auto& n : set.neighbours) desired.neighbours.push_back(std::move(n));
             for (auto& f : set.fdb) desired.fdb.push_back(std::move(f));
@@ -267,7 +264,9 @@ reconcile::Report Daemon::reconcile_objects(bool dry_run) {
     reconcile::Ownership owned;
     if (overlay_index_ != 0) owned.devices = {overlay_index_};
     owned.neighbour_scope = {config_->network()};
-    return objects_.reconcile(desired, owned, dry_run);
+    auto report = objects_.reconcile(desired, owned, dry_run);
+    report.merge(std::move(backend_report));
+    return report;
 }
 
 void Daemon::reconcile() {
@@ -565,9 +564,7 @@ void Daemon::do_leave() {
     cluster_->leave();
     reconcile::Report report;
     reconcile::remove_device(handle_, kBridge, report);
-    if (backend_) {
-        for (const auto& spec : backend_->devices(node_context())) reconcile::remove_device(handle_, spec.name, report);
-    }
+    if (backend_ && own_lease_ && underlay_) backend_->remove(handle_, node_context(), report);
     netlink::RouteFilter filter;
     filter.protocol = reconcile::twill_route_protocol;
     for (const auto& route : handle_.dump_routes(filter)) {

@@ -77,7 +77,7 @@ private:
     api::v1::StatusReply build_status();
     std::vector<subnet::Lease> peers() const;
     backend::NodeContext node_context() const;
-    std::vector<reconcile::DeviceSpec> device_specs() const;
+    reconcile::DeviceSpec bridge_spec() const;
     reconcile::Report reconcile_devices(bool dry_run);
     reconcile::Report reconcile_objects(bool dry_run);
     std::uint32_t pod_ips_in_use() const;

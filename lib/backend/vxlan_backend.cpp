@@ -88,16 +88,4 @@ std::vector<reconcile::ObjectSet> VxlanBackend::peer_objects(const NodeContext&,
     return sets;
 }
 
-std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config) {
-    if (const auto* vxlan = std::get_if<subnet::VxlanBackend>(&config.backend)) {
-        return std::make_unique<VxlanBackend>(*vxlan);
-    }
-    throw Error("backend " + std::string(subnet::to_string(config.backend_type())) +
-                " is not available yet in this build");
-}
-
-std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {
-    return underlay.mtu - backend.overhead(underlay.address.family());
-}
-
 }  // namespace twill::backend

@@ -3,6 +3,7 @@
 // carry traffic between nodes. Backends differ only here; the bridge, subnet.json, the
 // reconciler loop, netctl and metrics are common (flannel's pkg/backend shape).
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -32,6 +33,13 @@ struct NodeContext {
     std::uint32_t overlay_mtu = 1450;
 };
 
+// Where a backend may keep files and which implementation it should pick (WireGuard).
+struct BackendEnvironment {
+    std::filesystem::path state_dir;  // --state-dir: keys kept across restarts
+    std::filesystem::path run_dir;    // --run-dir: sockets, helper processes' files
+    std::string wireguard_impl = "auto";  // auto | kernel | userspace
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -43,8 +51,19 @@ public:
     virtual std::uint32_t overhead(net::Family family) const = 0;
     // What this node publishes in its lease's BackendData.
     virtual subnet::LeaseBackendData lease_data(const NodeContext& node) const = 0;
-    // The overlay device(s) this backend owns.
+    // The overlay device(s) this backend owns, as plain device specs (VXLAN). A backend whose
+    // device needs more than a spec (WireGuard) overrides reconcile_device instead.
     virtual std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const = 0;
+    // Makes the overlay device match and returns its index (0 when it does not exist, in
+    // dry-run mode). `recreated` is set when it was made anew. Default: reconcile devices().
+    virtual int reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
+                                 reconcile::Report& report, bool& recreated);
+    // State outside rtnetlink that the backend keeps per peer (WireGuard's device peers):
+    // diffed and applied like everything else. Default: nothing.
+    virtual void reconcile_peers(const NodeContext& node, const std::vector<subnet::Lease>& peers,
+                                 bool dry_run, reconcile::Report& report);
+    // Leave: removes the overlay device(s) and anything the backend started.
+    virtual void remove(netlink::Handle& handle, const NodeContext& node, reconcile::Report& report);
     // Per-peer kernel objects on the overlay device `device_index`, one set per peer, in the
     // order of `peers`.
     virtual std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,
@@ -52,7 +71,8 @@ public:
                                                            int device_index) const = 0;
 };
 
-std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config);
+std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config,
+                                      const BackendEnvironment& environment);
 
 // The overlay MTU for an underlay MTU: underlay minus the backend's encapsulation overhead.
 std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay);

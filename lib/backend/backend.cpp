@@ -1,0 +1,40 @@
+#include "twill/backend/backend.hpp"
+
+#include "twill/backend/vxlan_backend.hpp"
+#include "twill/error.hpp"
+
+namespace twill::backend {
+
+int Backend::reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
+                              reconcile::Report& report, bool& recreated) {
+    int index = 0;
+    recreated = false;
+    for (const auto& spec : devices(node)) {
+        bool made = false;
+        auto link = reconcile::reconcile_device(handle, spec, dry_run, report, &made);
+        if (index == 0) index = link ? link->index : 0;
+        recreated = recreated || made;
+    }
+    return index;
+}
+
+void Backend::reconcile_peers(const NodeContext&, const std::vector<subnet::Lease>&, bool,
+                              reconcile::Report&) {}
+
+void Backend::remove(netlink::Handle& handle, const NodeContext& node, reconcile::Report& report) {
+    for (const auto& spec : devices(node)) reconcile::remove_device(handle, spec.name, report);
+}
+
+std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config, const BackendEnvironment&) {
+    if (const auto* vxlan = std::get_if<subnet::VxlanBackend>(&config.backend)) {
+        return std::make_unique<VxlanBackend>(*vxlan);
+    }
+    throw Error("backend " + std::string(subnet::to_string(config.backend_type())) +
+                " is not available yet in this build");
+}
+
+std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {
+    return underlay.mtu - backend.overhead(underlay.address.family());
+}
+
+}  // namespace twill::backend
