@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     options.endpoints = {endpoint};
     kv::Client client(options);
     netlink::Handle handle;
-    netlink::MonitorGroups groups;
+    netlink::MonitorOptions groups;
     groups.links = groups.addresses = groups.neighbours = false;
     netlink::Monitor monitor(groups);
 
