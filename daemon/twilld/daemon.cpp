@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <filesystem>
 
 #include "cluster.hpp"
@@ -165,14 +167,15 @@ void Daemon::start_cluster() {
 void Daemon::on_cluster_ready() {
     startup_state_ = "programming the kernel";
     cluster_->start();
-    leases_ = cluster_->leases();
+    leases_dirty_ = true;
     reconcile();
     arm_resync();
 }
 
 void Daemon::on_peers_changed() {
     if (!config_) return;
-    leases_ = cluster_->leases();
+    // The watcher may call once per event: copy its map once per reconcile, not per call.
+    leases_dirty_ = true;
     schedule_reconcile("leases changed");
 }
 
@@ -190,8 +193,14 @@ void Daemon::on_own_lease_changed() {
         objects_.forget();
     }
     own_lease_ = lease;
-    leases_ = cluster_->leases();
+    leases_dirty_ = true;
     schedule_reconcile("own lease changed");
+}
+
+void Daemon::refresh_leases() {
+    if (!leases_dirty_) return;
+    leases_ = cluster_->leases();
+    leases_dirty_ = false;
 }
 
 void Daemon::schedule_reconcile(const char* reason) {
@@ -281,6 +290,7 @@ void Daemon::reconcile() {
         });
         return;
     }
+    refresh_leases();
     auto report = reconcile_devices(options_.dry_run);
     report.merge(reconcile_objects(options_.dry_run));
 
@@ -328,6 +338,8 @@ void Daemon::reconcile() {
     if (ready_) startup_state_ = "ready";
     metrics_.ready.Set(ready_ ? 1 : 0);
     metrics_.peers.Set(static_cast<double>(peers().size()));
+    // Thousands of peers come and go in bursts: hand the freed memory back to the system.
+    if (last_report_.changes.size() + report.changes.size() > 1000) ::malloc_trim(0);
     last_report_ = std::move(report);
 
     if (!last_report_.errors.empty()) {
@@ -492,6 +504,7 @@ api::v1::StatusReply Daemon::build_status() {
     s.set_mtu(context.overlay_mtu);
 
     // A fresh comparison, so "in kernel" is what the kernel holds now.
+    refresh_leases();
     auto report = reconcile_devices(true);
     report.merge(reconcile_objects(true));
     add_differences(report, *s.mutable_differences());
@@ -538,6 +551,7 @@ api::v1::CheckReply Daemon::check() {
         reply.set_in_sync(false);
         return reply;
     }
+    refresh_leases();
     auto report = reconcile_devices(true);
     report.merge(reconcile_objects(true));
     if (ip_forward_enabled() != true) {

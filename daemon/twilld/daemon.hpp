@@ -61,6 +61,7 @@ private:
     void on_cluster_ready();                 // loop
     void on_peers_changed();                 // loop
     void on_own_lease_changed();             // loop
+    void refresh_leases();
     void schedule_reconcile(const char* reason);
     void reconcile();
     void arm_resync();
@@ -106,6 +107,7 @@ private:
     std::optional<backend::Underlay> underlay_;
     std::optional<subnet::Lease> own_lease_;
     std::map<net::Prefix, subnet::Lease> leases_;  // valid leases by subnet (own included)
+    bool leases_dirty_ = false;  // the watcher has news: refresh leases_ before reconciling
     int overlay_index_ = 0;
     bool ready_ = false;
     bool reconcile_pending_ = false;

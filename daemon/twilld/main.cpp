@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -7,6 +8,9 @@
 #include "options.hpp"
 
 int main(int argc, char** argv) {
+    // gRPC runs many threads; glibc's default of one malloc arena per thread (up to 8 per
+    // core) multiplies the resident size for nothing a node agent needs.
+    ::mallopt(M_ARENA_MAX, 2);
     auto parsed = twill::daemon::parse_options(argc, argv);
     if (!parsed.options) return parsed.exit_code;
     try {
