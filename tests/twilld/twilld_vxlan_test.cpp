@@ -107,6 +107,22 @@ TEST_F(TwilldTest, LeavingNodeDisappearsFromEveryPeer) {
     EXPECT_FALSE(std::filesystem::exists(cluster_->run_dir("c") / "subnet.json"));
 }
 
+TEST_F(TwilldTest, EvictedDeadNodeDisappearsFromEveryPeer) {
+    auto subnets = start({"a", "b", "c"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    cluster_->kill_daemon("c");  // died for good; its lease would live 24 h
+    auto evict = cluster_->netctl("a", {"evict", "c"});
+    EXPECT_EQ(evict.exit_code, 0) << evict.output;
+    for (const auto& n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] { return !entries_for(cluster_->handle(n), subnets["c"]).any(); }))
+            << n << " still holds entries for c";
+    }
+    auto again = cluster_->netctl("a", {"evict", "c"});
+    EXPECT_EQ(again.exit_code, 1) << again.output;  // holds no lease any more
+    auto self = cluster_->netctl("a", {"evict", "a"});
+    EXPECT_EQ(self.exit_code, 2) << self.output;
+}
+
 TEST_F(TwilldTest, ExpiredLeaseDisappearsFromEveryPeer) {
     auto subnets = start({"a", "b"}, {"--subnet-lease-ttl", "5s"});
     ASSERT_TRUE(eventually([&] { return converged(subnets); }));
