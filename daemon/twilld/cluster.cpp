@@ -113,8 +113,7 @@ subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config, const subnet
                         if (state_->callbacks.own_lease_changed) state_->callbacks.own_lease_changed();
                     },
                     [this](const std::string& message) {
-                        spdlog::critical("node name conflict: {}", message);
-                        if (state_->callbacks.own_lease_changed) state_->callbacks.own_lease_changed();
+                        if (state_->callbacks.conflict) state_->callbacks.conflict(message);
                     },
                     [](const std::string& message) { spdlog::error("subnet lease: {}", message); },
                 });

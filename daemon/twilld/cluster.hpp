@@ -25,6 +25,8 @@ struct ClusterCallbacks {
     std::function<void()> peers_changed;      // the set of valid leases changed
     std::function<void()> own_lease_changed;  // this node's lease was lost, re-taken or moved
     std::function<void()> lease_renewed;
+    // Another daemon with this node name took this node's key: a configuration error.
+    std::function<void(const std::string& message)> conflict;
 };
 
 struct InvalidLeaseCount {

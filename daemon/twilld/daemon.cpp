@@ -68,6 +68,15 @@ Daemon::Daemon(Options options)
                       [this] { boost::asio::post(io_, [this] { on_peers_changed(); }); },
                       [this] { boost::asio::post(io_, [this] { on_own_lease_changed(); }); },
                       [this] { metrics_.lease_renewals.Increment(); },
+                      [this](const std::string& message) {
+                          boost::asio::post(io_, [this, message] {
+                              spdlog::critical("another twilld runs with node name {}: {}; this one stops "
+                                               "(two daemons with one node name is a configuration error)",
+                                               options_.node_name, message);
+                              exit_code_ = 1;
+                              stop_loop();
+                          });
+                      },
                   });
 }
 
