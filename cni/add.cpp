@@ -54,7 +54,7 @@ std::string add(const Invocation& invocation) {
     host.set_hairpin(host_end.index, true);
     host.set_link_up(host_end.index);
 
-    netlink::Handle pod(pod_netns);
+    auto pod = open_handle_in(pod_netns);
     const auto pod_end = pod.get_link(env.ifname);
     const net::Prefix address(ip, node.subnet.length());
     const net::Prefix default_route(net::Address::zero(ip.family()), 0);

@@ -38,7 +38,7 @@ void check(const Invocation& invocation) {
     } catch (const SystemError& e) {
         throw cni::CniError(cni::ErrorCode::UnknownContainer, std::string("CNI_NETNS: ") + e.what());
     }
-    netlink::Handle pod(*netns);
+    auto pod = open_handle_in(*netns);
     const auto link = pod.find_link(env.ifname);
     if (!link) mismatch("interface " + env.ifname + " does not exist in " + env.netns);
     if (pod_iface->mac && link->mac != pod_iface->mac) {

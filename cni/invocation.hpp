@@ -5,6 +5,8 @@
 #include "twill/cni/config.hpp"
 #include "twill/cni/environment.hpp"
 #include "twill/ipam/store.hpp"
+#include "twill/netlink/handle.hpp"
+#include "twill/netlink/netns.hpp"
 
 namespace twill::plugin {
 
@@ -20,6 +22,9 @@ struct Invocation {
 // The host end of an attachment's veth pair: "tw" + 12 hex digits of a hash of container ID
 // and ifname. Deterministic, so DEL and GC find it without any stored state.
 std::string host_veth_name(const ipam::Attachment& attachment);
+
+// A netlink handle inside `target` (the pod's namespace), opened on this thread.
+netlink::Handle open_handle_in(const netlink::Netns& target);
 
 // Each command; ADD and CHECK return what goes to stdout (STATUS, DEL and GC print nothing).
 std::string add(const Invocation& invocation);

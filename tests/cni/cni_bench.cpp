@@ -135,6 +135,17 @@ Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge, con
     return samples;
 }
 
+// Process start alone: the plugin answering VERSION (no config work, no netlink).
+std::vector<double> bench_start(const fs::path& program, const fs::path& dir, int cycles, const std::string& label) {
+    const auto config_path = dir / (label + "-version.json");
+    std::ofstream(config_path) << R"({"cniVersion":"1.0.0"})";
+    std::vector<double> samples;
+    for (int i = 0; i < cycles; ++i) {
+        samples.push_back(run_plugin(program, {"CNI_COMMAND=VERSION"}, config_path, dir / (label + "-version.out")));
+    }
+    return samples;
+}
+
 void print_row(const std::string& name, const Samples& s) {
     std::printf("%-34s %9.0f %9.0f %9.0f %9.0f\n", name.c_str(), percentile(s.add_us, 0.5), percentile(s.add_us, 0.99),
                 percentile(s.del_us, 0.5), percentile(s.del_us, 0.99));
@@ -190,6 +201,8 @@ int main(int argc, char** argv) {
         const auto reference = bench_plugin("/usr/lib/cni/bridge", reference_config, pod.path(), dir, cycles, "ref");
         const auto floor = bench_floor(pod.netns(), subnet.bridge, net::Prefix::parse("10.246.3.0/24"),
                                        net::Address::parse("10.246.3.1"), cycles);
+        const auto twill_start = bench_start(plugin, dir, cycles, "twill");
+        const auto bridge_start = bench_start("/usr/lib/cni/bridge", dir, cycles, "bridge");
         fs::remove_all(dir);
 
         std::printf("CNI ADD/DEL latency over %d cycles, microseconds\n", cycles);
@@ -202,6 +215,10 @@ int main(int argc, char** argv) {
                     percentile(twill.del_us, 0.5) / percentile(reference.del_us, 0.5),
                     percentile(twill.del_us, 0.99) / percentile(reference.del_us, 0.99));
         print_row("netlink floor (in-process)", floor);
+        std::printf("%-34s %9.0f %9.0f   (VERSION: exec, load, exit)\n", "process start: twill",
+                    percentile(twill_start, 0.5), percentile(twill_start, 0.99));
+        std::printf("%-34s %9.0f %9.0f\n", "process start: bridge (Go)", percentile(bridge_start, 0.5),
+                    percentile(bridge_start, 0.99));
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "cni_bench: " << e.what() << "\n";
