@@ -105,6 +105,7 @@ int Daemon::run() {
         stop_loop();
     });
     arm_monitor();
+    arm_firewall_monitor();
     spdlog::info("twilld {} starting: node {}, etcd {}, prefix {}{}", kVersion, options_.node_name,
                  options_.etcd_endpoints.front(), options_.etcd_prefix,
                  options_.dry_run ? " (dry run: no kernel changes)" : "");
@@ -117,6 +118,7 @@ int Daemon::run() {
     api_server_.reset();
     http_server_.reset();
     monitor_descriptor_.reset();
+    firewall_descriptor_.reset();
     spdlog::info("twilld stopped");
     return exit_code_;
 }
@@ -129,6 +131,7 @@ void Daemon::stop_loop() {
     retry_timer_.cancel();
     debounce_timer_.cancel();
     if (monitor_descriptor_) monitor_descriptor_->cancel();
+    if (firewall_descriptor_) firewall_descriptor_->cancel();
     io_.stop();
 }
 
@@ -287,6 +290,26 @@ reconcile::Report Daemon::reconcile_objects(bool dry_run) {
     return report;
 }
 
+reconcile::Report Daemon::reconcile_firewall(bool dry_run) {
+    reconcile::Report report;
+    std::optional<firewall::MasqueradeSpec> spec;
+    if (options_.ip_masq) spec = firewall::MasqueradeSpec{config_->network(), own_lease_->subnet};
+    try {
+        const auto outcome = firewall_.reconcile(spec, dry_run);
+        if (outcome.action != firewall::Outcome::Action::none) {
+            const auto action = outcome.action == firewall::Outcome::Action::created   ? reconcile::Action::added
+                                : outcome.action == firewall::Outcome::Action::removed ? reconcile::Action::deleted
+                                                                                       : reconcile::Action::replaced;
+            const bool drift = firewall_applied_.has_value() && spec == firewall_applied_;
+            report.changes.push_back({"nftables", action, "table inet twill", outcome.detail, drift});
+        }
+        if (!dry_run) firewall_applied_ = spec;
+    } catch (const Error& e) {
+        report.errors.emplace_back(e.what());
+    }
+    return report;
+}
+
 void Daemon::reconcile() {
     reconcile_pending_ = false;
     if (!config_ || !own_lease_ || !underlay_ || stopping_ || leaving_) return;
@@ -302,6 +325,7 @@ void Daemon::reconcile() {
     refresh_leases();
     auto report = reconcile_devices(options_.dry_run);
     report.merge(reconcile_objects(options_.dry_run));
+    report.merge(reconcile_firewall(options_.dry_run));
 
     if (!options_.dry_run && ip_forward_enabled() != true) {
         try {
@@ -398,6 +422,22 @@ bool Daemon::concerns_twill(const netlink::Event& event) const {
             }
         },
         event.object);
+}
+
+void Daemon::arm_firewall_monitor() {
+    if (!firewall_descriptor_) firewall_descriptor_.emplace(io_, ::dup(firewall_monitor_.fd()));
+    firewall_descriptor_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                     [this](const boost::system::error_code& ec) {
+                                         if (ec) return;
+                                         bool changed = true;
+                                         try {
+                                             changed = firewall_monitor_.drain();
+                                         } catch (const Error& e) {
+                                             spdlog::warn("nftables monitor: {}", e.what());
+                                         }
+                                         if (changed && config_) schedule_reconcile("nftables table changed");
+                                         arm_firewall_monitor();
+                                     });
 }
 
 void Daemon::on_monitor_readable() {
@@ -516,7 +556,16 @@ api::v1::StatusReply Daemon::build_status() {
     refresh_leases();
     auto report = reconcile_devices(true);
     report.merge(reconcile_objects(true));
+    report.merge(reconcile_firewall(true));
     add_differences(report, *s.mutable_differences());
+    try {
+        for (const auto& chain : firewall_.dropping_forward_chains()) {
+            s.add_warnings("forward chain " + chain + " has policy drop: pod traffic forwarded through this node "
+                           "may be dropped there (twill's own forward accept does not override it)");
+        }
+    } catch (const Error& e) {
+        s.add_warnings(std::string("nftables: ") + e.what());
+    }
     const auto all_peers = peers();
     const auto sets = overlay_index_ != 0 ? backend_->peer_objects(context, all_peers, overlay_index_)
                                           : std::vector<reconcile::ObjectSet>{};
@@ -563,6 +612,7 @@ api::v1::CheckReply Daemon::check() {
     refresh_leases();
     auto report = reconcile_devices(true);
     report.merge(reconcile_objects(true));
+    report.merge(reconcile_firewall(true));
     if (ip_forward_enabled() != true) {
         report.changes.push_back({"sysctl", reconcile::Action::replaced, "net.ipv4.ip_forward=1", "is 0", false});
     }
@@ -588,6 +638,11 @@ void Daemon::do_leave() {
     reconcile::Report report;
     reconcile::remove_device(handle_, kBridge, report);
     if (backend_ && own_lease_ && underlay_) backend_->remove(handle_, node_context(), report);
+    try {
+        firewall_.reconcile(std::nullopt, false);
+    } catch (const Error& e) {
+        spdlog::warn("leave: {}", e.what());
+    }
     netlink::RouteFilter filter;
     filter.protocol = reconcile::twill_route_protocol;
     for (const auto& route : handle_.dump_routes(filter)) {

@@ -19,6 +19,8 @@
 #include "options.hpp"
 #include "twill/api/handler.hpp"
 #include "twill/backend/backend.hpp"
+#include "twill/firewall/change_monitor.hpp"
+#include "twill/firewall/masquerade.hpp"
 #include "twill/netlink/handle.hpp"
 #include "twill/netlink/monitor.hpp"
 #include "twill/reconcile/object_reconciler.hpp"
@@ -67,6 +69,7 @@ private:
     void arm_resync();
     void arm_monitor();
     void on_monitor_readable();
+    void arm_firewall_monitor();
     bool concerns_twill(const netlink::Event& event) const;
     void refresh_underlay();
     void do_leave();
@@ -81,6 +84,7 @@ private:
     reconcile::DeviceSpec bridge_spec() const;
     reconcile::Report reconcile_devices(bool dry_run);
     reconcile::Report reconcile_objects(bool dry_run);
+    reconcile::Report reconcile_firewall(bool dry_run);
     std::uint32_t pod_ips_in_use() const;
 
     Options options_;
@@ -95,6 +99,11 @@ private:
     netlink::Handle handle_;
     netlink::Monitor monitor_;
     reconcile::ObjectReconciler objects_;
+    // twill's nftables table; rtnetlink does not report nftables, so its own monitor.
+    firewall::Masquerade firewall_;
+    firewall::ChangeMonitor firewall_monitor_;
+    std::optional<boost::asio::posix::stream_descriptor> firewall_descriptor_;
+    std::optional<firewall::MasqueradeSpec> firewall_applied_;  // last spec put in the kernel
 
     std::unique_ptr<Cluster> cluster_;
     std::thread startup_thread_;

@@ -62,6 +62,10 @@ ParsedOptions parse_options(int argc, char** argv) {
     flag("mtu", mtu, "pin the overlay MTU pods get (default: underlay MTU minus overhead)");
     app.add_flag("--dry-run", o.dry_run, "compute and report drift, change nothing")
         ->envname(env_name("dry-run"));
+    app.add_option("--ip-masq", o.ip_masq,
+                   "masquerade pod traffic leaving Network (false: no NAT, twill's table removed)")
+        ->envname(env_name("ip-masq"))
+        ->capture_default_str();
     flag("wireguard-impl", o.wireguard_impl, "auto|kernel|userspace")
         ->check(CLI::IsMember({"auto", "kernel", "userspace"}))
         ->capture_default_str();

@@ -29,6 +29,7 @@ struct Options {
     std::string log_format = "text";
     std::optional<int> mtu;
     bool dry_run = false;
+    bool ip_masq = true;  // false: no masquerade, twill's nftables table removed
     std::string wireguard_impl = "auto";
 };
 

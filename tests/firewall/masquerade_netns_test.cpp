@@ -32,6 +32,14 @@ protected:
         EXPECT_EQ(result.exit_code, 0) << result.output;
         return result.output;
     }
+    int rule_handle(const std::string& chain) {
+        const auto listing = nlohmann::json::parse(nft_ok({"-j", "list", "chain", "inet", "twill", chain}));
+        for (const auto& item : listing["nftables"]) {
+            if (item.contains("rule")) return item["rule"]["handle"].get<int>();
+        }
+        ADD_FAILURE() << "no rule in chain " << chain;
+        return 0;
+    }
     Outcome reconcile(const std::optional<MasqueradeSpec>& spec, bool dry_run = false) {
         return ns_->netns().run([&] { return Masquerade().reconcile(spec, dry_run); });
     }
@@ -111,11 +119,22 @@ TEST_F(MasqueradeNetns, OffRemovesOnlyTwillsTable) {
 TEST_F(MasqueradeNetns, ChangeMonitorReportsTableChanges) {
     auto monitor = ns_->netns().run([] { return std::make_unique<ChangeMonitor>(); });
     EXPECT_FALSE(monitor->drain());
-    nft_ok({"add", "table", "inet", "twill"});
     pollfd pfd{monitor->fd(), POLLIN, 0};
+    // Another owner's table: noticed by the socket, not reported.
+    nft_ok({"add", "table", "inet", "other"});
+    nft_ok({"add", "table", "ip", "twill"});
+    ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
+    EXPECT_FALSE(monitor->drain());
+
+    reconcile(spec_);
     ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
     EXPECT_TRUE(monitor->drain());
     EXPECT_FALSE(monitor->drain());
+
+    nft_ok({"delete", "rule", "inet", "twill", "forward", "handle",
+            std::to_string(rule_handle("forward"))});
+    ASSERT_EQ(::poll(&pfd, 1, 10000), 1);
+    EXPECT_TRUE(monitor->drain());
 }
 
 }  // namespace

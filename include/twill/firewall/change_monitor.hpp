@@ -11,8 +11,8 @@ public:
     ChangeMonitor();  // throws SystemError
 
     int fd() const noexcept { return fd_.get(); }  // non-blocking; poll it for readability
-    // Reads every pending notification; true when any arrived (or some were lost to an
-    // overflow): the ruleset may have changed, compare it.
+    // Reads every pending notification; true when one concerned table inet twill (or some
+    // were lost to an overflow): compare the table. Other tables' churn (kube-proxy) is ignored.
     bool drain();
 
 private:
