@@ -180,4 +180,18 @@ TEST_F(TwilldMasqueradeTest, RestartWithUnchangedRulesetTouchesNothing) {
     EXPECT_EQ(ruleset("a"), before);  // same handles: no flush and re-add
 }
 
+TEST_F(TwilldMasqueradeTest, DryRunReportsTheMissingTableAndWritesNothing) {
+    cluster_->add_node("a");
+    cluster_->start_daemon("a", {"--dry-run"});
+    started_.push_back("a");
+    CommandResult check;
+    ASSERT_TRUE(eventually([&] {
+        check = cluster_->netctl("a", {"check"});
+        return check.output.find("nftables") != std::string::npos;
+    })) << check.output;
+    EXPECT_EQ(check.exit_code, 1) << check.output;
+    EXPECT_NE(check.output.find("table inet twill"), std::string::npos) << check.output;
+    EXPECT_FALSE(has_table("a"));
+}
+
 }  // namespace
