@@ -1,6 +1,7 @@
 #include "twill/backend/backend.hpp"
 
 #include "twill/backend/vxlan_backend.hpp"
+#include "twill/backend/wireguard_backend.hpp"
 #include "twill/error.hpp"
 
 namespace twill::backend {
@@ -25,12 +26,11 @@ void Backend::remove(netlink::Handle& handle, const NodeContext& node, reconcile
     for (const auto& spec : devices(node)) reconcile::remove_device(handle, spec.name, report);
 }
 
-std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config, const BackendEnvironment&) {
+std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config, const BackendEnvironment& environment) {
     if (const auto* vxlan = std::get_if<subnet::VxlanBackend>(&config.backend)) {
         return std::make_unique<VxlanBackend>(*vxlan);
     }
-    throw Error("backend " + std::string(subnet::to_string(config.backend_type())) +
-                " is not available yet in this build");
+    return std::make_unique<WireguardBackend>(std::get<subnet::WireguardBackend>(config.backend), environment);
 }
 
 std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {

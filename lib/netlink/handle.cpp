@@ -89,6 +89,12 @@ Link Handle::create_vxlan(const VxlanSpec& spec) {
     return get_link(spec.name);
 }
 
+Link Handle::create_wireguard(const WireguardLinkSpec& spec) {
+    auto message = detail::build_link_add(spec);
+    socket_->rtnl.request(message.get(), [&] { return "add wireguard " + spec.name; });
+    return get_link(spec.name);
+}
+
 Link Handle::create_veth(const VethSpec& spec) {
     check_link_name(spec.name, "veth name");
     check_link_name(spec.peer_name, "veth peer name");

@@ -158,6 +158,14 @@ LibnlPtr<nl_msg> build_vxlan_change(int index, const VxlanInfo& current, const V
     return build_link_change(index, changes.get());
 }
 
+LibnlPtr<nl_msg> build_link_add(const WireguardLinkSpec& spec) {
+    auto link = new_link("wireguard", "wireguard " + spec.name);
+    set_common(link.get(), spec.name, spec.mtu, std::nullopt);
+    nl_msg* message = nullptr;
+    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message), message,
+                "build request for wireguard " + spec.name);
+}
+
 LibnlPtr<nl_msg> build_link_add(const VethSpec& spec, int peer_netns_fd) {
     const std::string what = "veth " + spec.name;
     LibnlPtr<rtnl_link> link(rtnl_link_veth_alloc());

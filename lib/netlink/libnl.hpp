@@ -46,6 +46,7 @@ std::optional<net::MacAddress> mac_from(nl_addr* addr);
 // Requests (nlmsg type and flags set; sequence and port are the transport's job).
 LibnlPtr<nl_msg> build_link_add(const BridgeSpec& spec);
 LibnlPtr<nl_msg> build_link_add(const VxlanSpec& spec);
+LibnlPtr<nl_msg> build_link_add(const WireguardLinkSpec& spec);
 LibnlPtr<nl_msg> build_link_add(const VethSpec& spec, int peer_netns_fd);
 // RTM_SETLINK/NEWLINK change of one link; `changes` holds only what changes.
 LibnlPtr<nl_msg> build_link_change(int index, rtnl_link* changes);

@@ -16,6 +16,14 @@ namespace twill::testing {
 namespace fs = std::filesystem;
 
 namespace {
+// Exists and is not a zombie waiting for its parent.
+bool process_alive(pid_t pid) {
+    const auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return false;
+    const auto close = stat->rfind(')');
+    return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
+}
+
 std::string binary(const char* name) {
     const char* build = std::getenv("TWILL_BUILD_DIR");
     return std::string(build ? build : ".") + "/bin/" + name;
@@ -52,8 +60,15 @@ VirtualCluster::VirtualCluster(std::string backend_json, std::string network) {
 VirtualCluster::~VirtualCluster() {
     handles_.clear();
     daemons_.clear();  // ChildProcess ends each daemon by PID
-    etcd_.reset();
     std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(work_dir_, ec)) {
+        const auto name = entry.path().filename().string();
+        if (const auto pid = wireguard_go_pid(name)) {
+            ::kill(*pid, SIGKILL);
+            eventually([&] { return !process_alive(*pid); }, std::chrono::seconds(5));
+        }
+    }
+    etcd_.reset();
     fs::remove_all(work_dir_, ec);
 }
 
@@ -178,6 +193,19 @@ CommandResult VirtualCluster::etcd_script(const std::string& script) {
     spawn.netns = etcd_node.netns.path();
     spawn.env = {"ETCDCTL_API=3", "ETCDCTL=etcdctl --endpoints http://" + etcd_node.address().to_string() + ":2379"};
     return run_command({"sh", "-c", script}, spawn, std::chrono::minutes(5));
+}
+
+std::filesystem::path VirtualCluster::wireguard_socket(const std::string& name) const {
+    return run_dir(name) / "wireguard" / "twill-wg.sock";
+}
+
+std::optional<pid_t> VirtualCluster::wireguard_go_pid(const std::string& name) const {
+    const auto text = sys::read_file(run_dir(name) / "wireguard" / "twill-wg.pid");
+    if (!text) return std::nullopt;
+    const pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
+    const auto comm = sys::read_file("/proc/" + std::to_string(pid) + "/comm");
+    if (pid <= 0 || !comm || !comm->starts_with("wireguard-go")) return std::nullopt;
+    return pid;
 }
 
 void VirtualCluster::delete_lease(const std::string& subnet) { etcd_->etcdctl({"del", subnet_key(subnet)}); }

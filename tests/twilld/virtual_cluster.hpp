@@ -65,6 +65,11 @@ public:
     // Runs a shell script inside etcd's namespace with $ETCDCTL calling etcdctl on it.
     CommandResult etcd_script(const std::string& script);
 
+    // The wireguard-go a node's twilld started (WireGuard backend, userspace): it outlives
+    // twilld by design, so the destructor ends it by the PID twilld recorded.
+    std::optional<pid_t> wireguard_go_pid(const std::string& name) const;
+    std::filesystem::path wireguard_socket(const std::string& name) const;
+
 private:
     NetnsTopology topology_;
     std::unique_ptr<EtcdServer> etcd_;

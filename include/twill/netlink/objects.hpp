@@ -68,6 +68,12 @@ struct VxlanSpec {
     std::optional<net::MacAddress> mac;
 };
 
+// A WireGuard device (kind "wireguard"); configured over generic netlink (wireguard.hpp).
+struct WireguardLinkSpec {
+    std::string name;
+    std::optional<std::uint32_t> mtu;
+};
+
 // ---- addresses ---------------------------------------------------------------------------
 
 struct InterfaceAddress {
