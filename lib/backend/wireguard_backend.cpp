@@ -160,20 +160,25 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
                  "was " + std::to_string(link->mtu), drift},
                 [&] { handle.set_mtu(link->index, node.overlay_mtu); });
     }
-    const netlink::InterfaceAddress wanted{link->index, net::Prefix::host(node.subnet.first()), 0};
-    bool has_address = false;
-    for (const auto& address : handle.list_addresses(link->index)) {
-        if (address.prefix.address().is_link_local()) continue;
-        if (address.prefix == wanted.prefix) {
-            has_address = true;
-            continue;
+    try {
+        const netlink::InterfaceAddress wanted{link->index, net::Prefix::host(node.subnet.first()), 0};
+        bool has_address = false;
+        for (const auto& address : handle.list_addresses(link->index)) {
+            if (address.prefix.address().is_link_local()) continue;
+            if (address.prefix == wanted.prefix) {
+                has_address = true;
+                continue;
+            }
+            attempt({"address", reconcile::Action::deleted, netlink::to_string(address, name), "", drift},
+                    [&] { handle.delete_address(link->index, address.prefix); });
         }
-        attempt({"address", reconcile::Action::deleted, netlink::to_string(address, name), "", drift},
-                [&] { handle.delete_address(link->index, address.prefix); });
-    }
-    if (!has_address) {
-        attempt({"address", reconcile::Action::added, netlink::to_string(wanted, name), "", drift},
-                [&] { handle.add_address(link->index, wanted.prefix); });
+        if (!has_address) {
+            attempt({"address", reconcile::Action::added, netlink::to_string(wanted, name), "", drift},
+                    [&] { handle.add_address(link->index, wanted.prefix); });
+        }
+    } catch (const Error& e) {  // the address dump failed
+        report.errors.emplace_back(e.what());
+        report.unsettled.insert("link:" + name);
     }
     if (!link->is_up()) {
         attempt({"link", reconcile::Action::replaced, name + " up", "was down", drift},
