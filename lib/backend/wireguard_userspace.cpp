@@ -37,9 +37,15 @@ constexpr const char* kProgram = "wireguard-go";
 constexpr auto kStartTimeout = std::chrono::seconds(3);
 constexpr auto kStopTimeout = std::chrono::seconds(2);
 
+// A live wireguard-go (not a zombie its new parent has yet to reap): /proc/<pid>/stat is
+// "<pid> (<comm>) <state> ...".
 bool is_wireguard_go(pid_t pid) {
-    const auto comm = sys::read_file("/proc/" + std::to_string(pid) + "/comm");
-    return comm && comm->starts_with(kProgram);
+    const auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (!stat) return false;
+    const auto open = stat->find('(');
+    const auto close = stat->rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size()) return false;
+    return stat->substr(open + 1, close - open - 1) == kProgram && (*stat)[close + 2] != 'Z';
 }
 
 class UserspaceWireguardDevice final : public WireguardDevice {
