@@ -90,6 +90,7 @@ Link Handle::create_vxlan(const VxlanSpec& spec) {
 }
 
 Link Handle::create_wireguard(const WireguardLinkSpec& spec) {
+    check_link_name(spec.name, "wireguard name");
     auto message = detail::build_link_add(spec);
     socket_->rtnl.request(message.get(), [&] { return "add wireguard " + spec.name; });
     return get_link(spec.name);

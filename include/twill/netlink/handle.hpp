@@ -37,7 +37,7 @@ public:
     // is taken, ParseError for a name the kernel cannot hold (empty, 16+ characters, '/').
     Link create_bridge(const BridgeSpec& spec);
     Link create_vxlan(const VxlanSpec& spec);
-    // EOPNOTSUPP when the kernel has no WireGuard.
+    // Kind "wireguard"; EOPNOTSUPP when the kernel has no WireGuard.
     Link create_wireguard(const WireguardLinkSpec& spec);
     // Returns the end in this namespace (`spec.name`); the peer is in spec.peer_netns.
     Link create_veth(const VethSpec& spec);
