@@ -62,6 +62,7 @@ VirtualCluster::~VirtualCluster() {
     daemons_.clear();  // ChildProcess ends each daemon by PID
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(work_dir_, ec)) {
+        if (!entry.is_directory(ec)) continue;  // node dirs only; tests keep other files here
         const auto name = entry.path().filename().string();
         if (const auto pid = wireguard_go_pid(name)) {
             ::kill(*pid, SIGKILL);
@@ -200,7 +201,10 @@ std::filesystem::path VirtualCluster::wireguard_socket(const std::string& name) 
 }
 
 std::optional<pid_t> VirtualCluster::wireguard_go_pid(const std::string& name) const {
-    const auto text = sys::read_file(run_dir(name) / "wireguard" / "twill-wg.pid");
+    const auto pid_file = run_dir(name) / "wireguard" / "twill-wg.pid";
+    std::error_code ec;
+    if (!fs::is_regular_file(pid_file, ec)) return std::nullopt;
+    const auto text = sys::read_file(pid_file);
     if (!text) return std::nullopt;
     const pid_t pid = static_cast<pid_t>(std::atoi(text->c_str()));
     const auto comm = sys::read_file("/proc/" + std::to_string(pid) + "/comm");
