@@ -123,7 +123,8 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     EXPECT_TRUE(eventually([&] { return cluster_->netctl("a", {"check"}).exit_code == 0; }, 10s))
         << cluster_->netctl("a", {"check"}).output;
 
-    // A capture on the fabric: only WireGuard's UDP between the nodes, no plaintext. The same
+    // A capture on the fabric: only WireGuard's UDP between the nodes (unicast; a namespace's
+    // own IGMP/MLD reports are not node-to-node traffic), no plaintext. The same
     // ping captured inside the tunnel (on b's twill-wg) shows the payload does carry the pattern.
     const auto work = cluster_->run_dir("a").parent_path();
     const auto pcap = work / "fabric.pcap";
@@ -161,7 +162,7 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     std::size_t tunnel_packets = 0;
     for (std::size_t at = 0; (at = tunnel.output.find(" IP ", at)) != std::string::npos; ++at) ++tunnel_packets;
     EXPECT_GE(tunnel_packets, 3u) << tunnel.output;
-    auto other = run_command({"tcpdump", "-r", pcap.string(), "-n", "ip and not (udp and port 51820) and not host " + etcd});
+    auto other = run_command({"tcpdump", "-r", pcap.string(), "-n", "ip and not ip multicast and not (udp and port 51820) and not host " + etcd});
     EXPECT_EQ(other.output.find(" IP "), std::string::npos) << "non-WireGuard traffic between nodes:\n" << other.output;
 
     // A peer added by hand to a device goes away.
@@ -174,7 +175,7 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     backend::UapiClient(cluster_->wireguard_socket("b")).set(by_hand);
     ASSERT_EQ(device("b")->peers.size(), 3u);
     EXPECT_TRUE(eventually([&] { return converged({"a", "b", "c"}); }, 20s)) << "the hand-added peer stayed";
-    EXPECT_NE(cluster_->log("b").find("wireguard-peer deleted"), std::string::npos);
+    EXPECT_TRUE(eventually([&] { return cluster_->log("b").find("wireguard-peer deleted") != std::string::npos; }, 5s));
 
     // wireguard-go killed: twilld starts it again and restores its configuration.
     const auto pid = cluster_->wireguard_go_pid("a");
