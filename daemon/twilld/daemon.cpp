@@ -551,6 +551,23 @@ api::v1::StatusReply Daemon::build_status() {
     s.set_subnet(context.subnet.to_string());
     s.set_gateway(context.subnet.first().plus(1).to_string());
     s.set_mtu(context.overlay_mtu);
+    // Pods keep the MTU they were created with: after the underlay shrank, older pods' veths
+    // exceed the overlay and their large packets get "frag needed" answers.
+    try {
+        if (const auto bridge = handle_.find_link(kBridge)) {
+            std::size_t oversized = 0;
+            for (const auto& link : handle_.list_links()) {
+                if (link.master == bridge->index && link.mtu > context.overlay_mtu) ++oversized;
+            }
+            if (oversized > 0) {
+                s.add_warnings(std::to_string(oversized) + " pod interface(s) on " + kBridge +
+                               " have an MTU above the overlay MTU " + std::to_string(context.overlay_mtu) +
+                               " (created before the underlay MTU dropped; recreate those pods)");
+            }
+        }
+    } catch (const Error& e) {
+        s.add_warnings(std::string("links: ") + e.what());
+    }
 
     // A fresh comparison, so "in kernel" is what the kernel holds now.
     refresh_leases();

@@ -180,6 +180,22 @@ TEST_F(TwilldMasqueradeTest, RestartWithUnchangedRulesetTouchesNothing) {
     EXPECT_EQ(ruleset("a"), before);  // same handles: no flush and re-add
 }
 
+TEST_F(TwilldMasqueradeTest, StatusCountsPodInterfacesAboveTheOverlayMtu) {
+    auto subnets = start({"a"});
+    ASSERT_TRUE(eventually([&] { return ready("a"); }));
+    net::Address pod;
+    add_pod("a", subnets["a"], pod);
+    must(cluster_->netns_path("a"), {"ip", "link", "set", "vpa", "mtu", "1450"});
+    auto status = cluster_->netctl("a", {"status"});
+    EXPECT_EQ(status.output.find("pod interface(s)"), std::string::npos) << status.output;
+    // The overlay is 1450 (underlay 1500 - VXLAN 50): a pod made before with 1500 is too big.
+    must(cluster_->netns_path("a"), {"ip", "link", "set", "vpa", "mtu", "1500"});
+    status = cluster_->netctl("a", {"status"});
+    EXPECT_NE(status.output.find("1 pod interface(s) on twill0 have an MTU above the overlay MTU 1450"),
+              std::string::npos)
+        << status.output;
+}
+
 TEST_F(TwilldMasqueradeTest, DryRunReportsTheMissingTableAndWritesNothing) {
     cluster_->add_node("a");
     cluster_->start_daemon("a", {"--dry-run"});
