@@ -88,14 +88,8 @@ protected:
 
     std::map<std::string, net::Prefix> start(const std::vector<std::string>& names,
                                              const std::vector<std::string>& flags = {}) {
-        for (const auto& n : names) {
-            cluster_->add_node(n);
-            cluster_->start_daemon(n, flags);
-            started_.push_back(n);
-        }
-        std::map<std::string, net::Prefix> subnets;
-        for (const auto& n : names) subnets[n] = cluster_->wait_ready(n);
-        return subnets;
+        started_.insert(started_.end(), names.begin(), names.end());
+        return cluster_->start_nodes(names, flags);
     }
     bool has_table(const std::string& node) {
         return cluster_->run_in(node, {"nft", "list", "table", "inet", "twill"}).exit_code == 0;

@@ -33,14 +33,8 @@ protected:
     // Adds nodes and starts their daemons; returns their subnets.
     std::map<std::string, net::Prefix> start(const std::vector<std::string>& names,
                                              const std::vector<std::string>& flags = {}) {
-        for (const auto& n : names) {
-            cluster_->add_node(n);
-            cluster_->start_daemon(n, flags);
-            started_.push_back(n);
-        }
-        std::map<std::string, net::Prefix> subnets;
-        for (const auto& n : names) subnets[n] = cluster_->wait_ready(n);
-        return subnets;
+        started_.insert(started_.end(), names.begin(), names.end());
+        return cluster_->start_nodes(names, flags);
     }
     bool converged(const std::map<std::string, net::Prefix>& subnets) {
         for (const auto& [a, _] : subnets) {

@@ -79,6 +79,17 @@ const NetnsTopology::Node& VirtualCluster::add_node(const std::string& name) {
     return node;
 }
 
+std::map<std::string, net::Prefix> VirtualCluster::start_nodes(const std::vector<std::string>& names,
+                                                               const std::vector<std::string>& flags) {
+    for (const auto& n : names) {
+        add_node(n);
+        start_daemon(n, flags);
+    }
+    std::map<std::string, net::Prefix> subnets;
+    for (const auto& n : names) subnets[n] = wait_ready(n);
+    return subnets;
+}
+
 fs::path VirtualCluster::run_dir(const std::string& name) const { return work_dir_ / name / "run"; }
 fs::path VirtualCluster::state_dir(const std::string& name) const { return work_dir_ / name / "state"; }
 fs::path VirtualCluster::log_file(const std::string& name) const { return work_dir_ / name / "twilld.log"; }

@@ -32,6 +32,9 @@ public:
 
     // Adds a node namespace (no daemon yet).
     const NetnsTopology::Node& add_node(const std::string& name);
+    // Adds the nodes, starts their daemons and waits until each is ready; returns the subnets.
+    std::map<std::string, net::Prefix> start_nodes(const std::vector<std::string>& names,
+                                                   const std::vector<std::string>& flags = {});
     // Starts twilld on `name` with extra flags; does not wait.
     void start_daemon(const std::string& name, std::vector<std::string> extra_flags = {});
     // SIGTERM (data plane and lease stay) and wait; returns the exit status.
