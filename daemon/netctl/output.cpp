@@ -87,6 +87,10 @@ void print_status(std::ostream& out, const api::v1::StatusReply& s) {
     field(out, "Ready", yes_no(s.ready()));
     field(out, "IP forwarding", s.ip_forward() ? "on" : "OFF (net.ipv4.ip_forward=0)");
     field(out, "Pod IPs in use", std::to_string(s.pod_ips_in_use()));
+    if (s.pod_interfaces_oversized() > 0) {
+        field(out, "Oversized pods",
+              std::to_string(s.pod_interfaces_oversized()) + " interface(s) above MTU " + std::to_string(s.mtu()));
+    }
     field(out, "Reconciles",
           std::to_string(s.reconcile_runs()) +
               (s.last_reconcile().empty() ? "" : " (last " + s.last_reconcile() + ")"));

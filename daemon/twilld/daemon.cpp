@@ -367,6 +367,11 @@ void Daemon::reconcile() {
             report.errors.emplace_back(e.what());
         }
     }
+    try {
+        count_oversized_pod_interfaces(node_context().overlay_mtu);
+    } catch (const Error& e) {
+        spdlog::warn("count pod interfaces on {}: {}", kBridge, e.what());
+    }
     ready_ = report.errors.empty() && overlay_index_ != 0 && !options_.dry_run;
     if (ready_) startup_state_ = "ready";
     metrics_.ready.Set(ready_ ? 1 : 0);
@@ -489,6 +494,19 @@ void Daemon::refresh_underlay() {
     }
 }
 
+// Pods keep the MTU they were created with: after the underlay shrank, older pods' veths
+// exceed the overlay and their large packets get "frag needed" answers.
+std::uint32_t Daemon::count_oversized_pod_interfaces(std::uint32_t overlay_mtu) {
+    std::uint32_t oversized = 0;
+    if (const auto bridge = handle_.find_link(kBridge)) {
+        for (const auto& link : handle_.list_links()) {
+            if (link.master == bridge->index && link.mtu > overlay_mtu) ++oversized;
+        }
+    }
+    metrics_.pod_interfaces_oversized.Set(oversized);
+    return oversized;
+}
+
 std::uint32_t Daemon::pod_ips_in_use() const {
     std::uint32_t count = 0;
     std::error_code ec;
@@ -551,19 +569,13 @@ api::v1::StatusReply Daemon::build_status() {
     s.set_subnet(context.subnet.to_string());
     s.set_gateway(context.subnet.first().plus(1).to_string());
     s.set_mtu(context.overlay_mtu);
-    // Pods keep the MTU they were created with: after the underlay shrank, older pods' veths
-    // exceed the overlay and their large packets get "frag needed" answers.
     try {
-        if (const auto bridge = handle_.find_link(kBridge)) {
-            std::size_t oversized = 0;
-            for (const auto& link : handle_.list_links()) {
-                if (link.master == bridge->index && link.mtu > context.overlay_mtu) ++oversized;
-            }
-            if (oversized > 0) {
-                s.add_warnings(std::to_string(oversized) + " pod interface(s) on " + kBridge +
-                               " have an MTU above the overlay MTU " + std::to_string(context.overlay_mtu) +
-                               " (created before the underlay MTU dropped; recreate those pods)");
-            }
+        const auto oversized = count_oversized_pod_interfaces(context.overlay_mtu);
+        s.set_pod_interfaces_oversized(oversized);
+        if (oversized > 0) {
+            s.add_warnings(std::to_string(oversized) + " pod interface(s) on " + kBridge +
+                           " have an MTU above the overlay MTU " + std::to_string(context.overlay_mtu) +
+                           " (created before the underlay MTU dropped; recreate those pods)");
         }
     } catch (const Error& e) {
         s.add_warnings(std::string("links: ") + e.what());

@@ -33,6 +33,8 @@ DaemonMetrics::DaemonMetrics()
       lease_renewals(counter(*registry_, "twill_lease_renewals_total", "Keep-alives of this node's subnet lease answered by etcd")),
       etcd_reconnects(gauge(*registry_, "twill_etcd_reconnects_total", "Times the etcd client moved to another endpoint or reconnected")),
       pod_ips_in_use(gauge(*registry_, "twill_pod_ips_in_use", "Pod IP reservations in the CNI plugin's data dir")),
+      pod_interfaces_oversized(gauge(*registry_, "twill_pod_interfaces_oversized",
+                                     "Interfaces on twill0 whose MTU exceeds the overlay MTU (pods made before the underlay MTU dropped)")),
       changes_(BuildCounter()
                    .Name("twill_kernel_changes_total")
                    .Help("Kernel objects changed by twilld; cause=drift when the kernel differed from an unchanged desired state")

@@ -33,6 +33,7 @@ public:
     prometheus::Counter& lease_renewals;
     prometheus::Gauge& etcd_reconnects;  // mirrors the client's counter
     prometheus::Gauge& pod_ips_in_use;
+    prometheus::Gauge& pod_interfaces_oversized;
 
     // twill_kernel_changes_total{kind,action,cause="etcd|drift"}
     void count_change(const std::string& kind, const std::string& action, bool drift);

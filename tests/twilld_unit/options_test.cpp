@@ -82,3 +82,45 @@ TEST(Options, UsageErrorsExitTwo) {
     EXPECT_FALSE(parse({"--help"}).options);
     EXPECT_EQ(parse({"--help"}).exit_code, 0);
 }
+
+TEST(Options, IpMasqDefaultsOnFlagOrEnvironmentTurnItOff) {
+    ::unsetenv("TWILL_IP_MASQ");
+    auto p = parse({"--node-name", "n1"});
+    ASSERT_TRUE(p.options);
+    EXPECT_TRUE(p.options->ip_masq);
+
+    p = parse({"--node-name", "n1", "--ip-masq=false"});
+    ASSERT_TRUE(p.options);
+    EXPECT_FALSE(p.options->ip_masq);
+    p = parse({"--node-name", "n1", "--ip-masq", "true"});
+    ASSERT_TRUE(p.options);
+    EXPECT_TRUE(p.options->ip_masq);
+
+    ::setenv("TWILL_IP_MASQ", "false", 1);
+    p = parse({"--node-name", "n1"});
+    ASSERT_TRUE(p.options);
+    EXPECT_FALSE(p.options->ip_masq);
+    p = parse({"--node-name", "n1", "--ip-masq=true"});  // a flag beats the environment
+    ::unsetenv("TWILL_IP_MASQ");
+    ASSERT_TRUE(p.options);
+    EXPECT_TRUE(p.options->ip_masq);
+}
+
+TEST(Options, BadIpMasqValueIsAUsageErrorNamingTheFlag) {
+    for (const std::string bad : {"--ip-masq=maybe", "--ip-masq=off-ish"}) {
+        ::testing::internal::CaptureStderr();
+        const auto p = parse({"--node-name", "n1", bad});
+        const auto err = ::testing::internal::GetCapturedStderr();
+        EXPECT_FALSE(p.options) << bad;
+        EXPECT_EQ(p.exit_code, 2) << bad;
+        EXPECT_NE(err.find("--ip-masq"), std::string::npos) << bad << ": " << err;
+    }
+    ::setenv("TWILL_IP_MASQ", "nope", 1);
+    ::testing::internal::CaptureStderr();
+    const auto p = parse({"--node-name", "n1"});
+    const auto err = ::testing::internal::GetCapturedStderr();
+    ::unsetenv("TWILL_IP_MASQ");
+    EXPECT_FALSE(p.options);
+    EXPECT_EQ(p.exit_code, 2);
+    EXPECT_NE(err.find("--ip-masq"), std::string::npos) << err;
+}
