@@ -58,6 +58,13 @@ VirtualCluster::VirtualCluster(std::string backend_json, std::string network) {
 }
 
 VirtualCluster::~VirtualCluster() {
+    while (!pods_.empty()) {
+        try {
+            delete_pod(pods_.begin()->first);
+        } catch (const std::exception&) {
+            pods_.erase(pods_.begin());  // the namespaces go with the topology anyway
+        }
+    }
     handles_.clear();
     daemons_.clear();  // ChildProcess ends each daemon by PID
     std::error_code ec;
@@ -221,6 +228,51 @@ std::optional<pid_t> VirtualCluster::wireguard_go_pid(const std::string& name) c
     const auto comm = sys::read_file("/proc/" + std::to_string(pid) + "/comm");
     if (pid <= 0 || !comm || !comm->starts_with("wireguard-go")) return std::nullopt;
     return pid;
+}
+
+CommandResult VirtualCluster::run_plugin(const Pod& pod, const std::string& command) {
+    const auto config_path = work_dir_ / pod.node / ("cni-" + pod.name + ".json");
+    if (!fs::exists(config_path)) {
+        const nlohmann::json config{{"cniVersion", "1.0.0"},
+                                    {"name", "twill"},
+                                    {"type", "twill"},
+                                    {"runDir", run_dir(pod.node).string()},
+                                    {"dataDir", (work_dir_ / pod.node / "cni").string()}};
+        sys::write_file_atomic(config_path, config.dump());
+    }
+    SpawnOptions spawn;
+    spawn.netns = netns_path(pod.node);
+    spawn.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + pod.name, "CNI_NETNS=" + pod.netns.string(),
+                 "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni"};
+    // The plugin reads its config from stdin, which run_command does not feed.
+    return run_command({"/bin/sh", "-c", "exec \"$0\" < \"$1\"", binary("twill"), config_path.string()}, spawn);
+}
+
+const VirtualCluster::Pod& VirtualCluster::add_pod(const std::string& node, const std::string& name) {
+    if (pods_.contains(name)) throw Error("pod " + name + " exists");
+    Pod pod{node, name, topology_.add_namespace(name).path(), {}};
+    const auto result = run_plugin(pod, "ADD");
+    const auto json = nlohmann::json::parse(result.output, nullptr, false);
+    if (result.exit_code != 0 || json.is_discarded() || !json.contains("ips") || json["ips"].empty()) {
+        run_plugin(pod, "DEL");
+        throw Error("CNI ADD of pod " + name + " on " + node + " failed: " + result.output);
+    }
+    pod.ip = net::Prefix::parse(json["ips"][0]["address"].get<std::string>()).address();
+    return pods_.emplace(name, pod).first->second;
+}
+
+void VirtualCluster::delete_pod(const std::string& name) {
+    auto it = pods_.find(name);
+    if (it == pods_.end()) return;
+    const auto result = run_plugin(it->second, "DEL");
+    pods_.erase(it);
+    if (result.exit_code != 0) throw Error("CNI DEL of pod " + name + " failed: " + result.output);
+}
+
+CommandResult VirtualCluster::run_in_pod(const std::string& name, const std::vector<std::string>& argv) {
+    SpawnOptions spawn;
+    spawn.netns = pods_.at(name).netns;
+    return run_command(argv, spawn);
 }
 
 void VirtualCluster::delete_lease(const std::string& subnet) { etcd_->etcdctl({"del", subnet_key(subnet)}); }

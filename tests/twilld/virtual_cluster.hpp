@@ -68,6 +68,19 @@ public:
     // Runs a shell script inside etcd's namespace with $ETCDCTL calling etcdctl on it.
     CommandResult etcd_script(const std::string& script);
 
+    // A pod on `node`, made the way containerd makes one: a namespace of its own and the real
+    // CNI plugin's ADD, with a config naming the node's run dir and its daemon's
+    // --cni-data-dir. delete_pod (or the destructor) runs the plugin's DEL.
+    struct Pod {
+        std::string node;
+        std::string name;  // also the container ID
+        std::filesystem::path netns;
+        net::Address ip;
+    };
+    const Pod& add_pod(const std::string& node, const std::string& name);
+    void delete_pod(const std::string& name);
+    CommandResult run_in_pod(const std::string& name, const std::vector<std::string>& argv);
+
     // The wireguard-go a node's twilld started (WireGuard backend, userspace): it outlives
     // twilld by design, so the destructor ends it by the PID twilld recorded.
     std::optional<pid_t> wireguard_go_pid(const std::string& name) const;
@@ -80,6 +93,9 @@ private:
     std::map<std::string, std::unique_ptr<ChildProcess>> daemons_;
     std::map<std::string, std::vector<std::string>> flags_;
     std::map<std::string, std::unique_ptr<netlink::Handle>> handles_;
+    std::map<std::string, Pod> pods_;
+
+    CommandResult run_plugin(const Pod& pod, const std::string& command);
 };
 
 // Polls `condition` every 10 ms until it holds or `timeout` passes.
