@@ -1,0 +1,103 @@
+// EchoSocket against a real kernel: two namespaces on the test fabric.
+#include "twill/probe/echo_socket.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include "netns_topology.hpp"
+#include "require_root.hpp"
+#include "twill/probe/prober.hpp"
+
+namespace twill::probe {
+namespace {
+
+using namespace std::chrono_literals;
+
+class EchoSocketNetns : public ::testing::Test {
+protected:
+    void SetUp() override {
+        TWILL_REQUIRE_ROOT();
+        topology_.emplace();
+        topology_->add_node("a");
+        topology_->add_node("b");
+    }
+    std::optional<testing::NetnsTopology> topology_;
+};
+
+// Drives a Prober over a real socket until `until`, the way twilld's loop does.
+void drive(Prober& prober, EchoSocket& socket, TimePoint until) {
+    while (Clock::now() < until) {
+        const auto now = Clock::now();
+        prober.expire(now);
+        for (const auto& probe : prober.take_due(now)) socket.send(probe.address, probe.token);
+        const auto wake = std::min(prober.next_wakeup(Clock::now()), until);
+        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
+        pollfd pfd{socket.fd(), POLLIN, 0};
+        ::poll(&pfd, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
+        socket.receive([&](const net::Address& from, std::uint64_t token) { prober.on_reply(token, from, Clock::now()); });
+    }
+}
+
+TEST_F(EchoSocketNetns, RepliesComeBackWithTheirTokenAndSilenceCountsAsLoss) {
+    const auto b = topology_->node("b").address();
+    const auto nowhere = net::Address::parse("192.0.2.99");
+    topology_->node("a").netns.netns().run([&] {
+        EchoSocket socket(net::Family::v4);
+        ProbeOptions options;
+        options.interval = 2s;
+        options.timeout = 300ms;
+        Prober prober(options);
+        prober.set_targets({{"b", "b", b}, {"nowhere", "nowhere", nowhere}}, Clock::now());
+        drive(prober, socket, Clock::now() + 1500ms);
+        const auto& reached = prober.peers().at("b");
+        EXPECT_EQ(reached.state, Reachability::reachable);
+        ASSERT_TRUE(reached.last_rtt);
+        EXPECT_GT(reached.last_rtt->count(), 0);
+        EXPECT_LT(*reached.last_rtt, 300ms);
+        const auto& silent = prober.peers().at("nowhere");
+        EXPECT_EQ(silent.state, Reachability::unreachable);
+        EXPECT_EQ(silent.lost, 3U);
+    });
+}
+
+TEST_F(EchoSocketNetns, IgnoresEchoRepliesToOtherSockets) {
+    const auto b = topology_->node("b").address();
+    topology_->node("a").netns.netns().run([&] {
+        EchoSocket ours(net::Family::v4), theirs(net::Family::v4);
+        ASSERT_EQ(theirs.send(b, 42), 0);
+        std::this_thread::sleep_for(200ms);
+        std::size_t matched = 0;
+        const auto read = ours.receive([&](const net::Address&, std::uint64_t) { ++matched; });
+        EXPECT_GE(read, 1U);  // a raw socket sees the other socket's reply...
+        EXPECT_EQ(matched, 0U);  // ...and leaves it alone
+        std::uint64_t token = 0;
+        theirs.receive([&](const net::Address& from, std::uint64_t t) {
+            EXPECT_EQ(from, b);
+            token = t;
+        });
+        EXPECT_EQ(token, 42U);
+    });
+}
+
+TEST_F(EchoSocketNetns, ASendWithoutARouteReturnsItsErrno) {
+    topology_->node("a").netns.netns().run([&] {
+        EchoSocket socket(net::Family::v4);
+        EXPECT_EQ(socket.send(net::Address::parse("203.0.113.5"), 1), ENETUNREACH);
+    });
+}
+
+TEST_F(EchoSocketNetns, WorksOverIpv6Too) {
+    topology_->node("a").netns.netns().run([&] {
+        EchoSocket socket(net::Family::v6);
+        ASSERT_EQ(socket.send(net::Address::parse("::1"), 7), 0);
+        std::uint64_t token = 0;
+        for (int i = 0; i < 50 && token == 0; ++i) {
+            std::this_thread::sleep_for(10ms);
+            socket.receive([&](const net::Address&, std::uint64_t t) { token = t; });
+        }
+        EXPECT_EQ(token, 7U);
+    });
+}
+
+}  // namespace
+}  // namespace twill::probe

@@ -1,0 +1,271 @@
+// The probe schedule and health rules over a fake clock.
+#include "twill/probe/prober.hpp"
+
+#include <gtest/gtest.h>
+
+#include "twill/error.hpp"
+
+namespace twill::probe {
+namespace {
+
+using namespace std::chrono_literals;
+
+Target target(int n) {
+    // n's gateway: 10.0.0.1 + n * 256.
+    return Target{"subnet-" + std::to_string(n), "n" + std::to_string(n),
+                  net::Address::v4(0x0a000001U + (static_cast<std::uint32_t>(n) << 8))};
+}
+
+std::vector<Target> targets(int count) {
+    std::vector<Target> result;
+    for (int i = 1; i <= count; ++i) result.push_back(target(i));
+    return result;
+}
+
+ProbeOptions options(std::chrono::milliseconds interval, double rate = 200) {
+    ProbeOptions o;
+    o.interval = interval;
+    o.rate = rate;
+    return o;
+}
+
+class ProberTest : public ::testing::Test {
+protected:
+    // Runs the prober from now_ to `until` the way twilld's loop does: wake, expire, send;
+    // `answer` decides which probes get a reply after `rtt`.
+    void run_until(Prober& prober, TimePoint until, const std::function<bool(const Probe&)>& answer,
+                   std::chrono::microseconds rtt = 300us) {
+        struct InFlight {
+            TimePoint at;
+            Probe probe;
+        };
+        std::vector<InFlight> replies;
+        while (now_ < until) {
+            prober.expire(now_);
+            for (const auto& probe : prober.take_due(now_)) {
+                sent_.push_back({now_, probe});
+                if (answer(probe)) replies.push_back({now_ + rtt, probe});
+            }
+            auto next = std::min(prober.next_wakeup(now_), until);
+            for (const auto& r : replies) next = std::min(next, r.at);
+            if (next <= now_) next = now_ + 1ms;
+            now_ = next;
+            std::erase_if(replies, [&](const InFlight& r) {
+                if (r.at > now_) return false;
+                prober.on_reply(r.probe.token, r.probe.address, now_);
+                return true;
+            });
+        }
+    }
+    std::size_t sent_to(const net::Address& address, TimePoint from, TimePoint to) const {
+        std::size_t n = 0;
+        for (const auto& [at, probe] : sent_) n += probe.address == address && at >= from && at < to;
+        return n;
+    }
+
+    TimePoint start_ = TimePoint{} + 1h;
+    TimePoint now_ = start_;
+    std::vector<std::pair<TimePoint, Probe>> sent_;
+};
+
+TEST_F(ProberTest, NewPeersAreProbedAtOnceThenOncePerIntervalSpreadOverIt) {
+    Prober prober(options(10s));
+    prober.set_targets(targets(10), now_);
+    run_until(prober, start_ + 100ms, [](const Probe&) { return true; });
+    EXPECT_EQ(sent_.size(), 10U);
+    EXPECT_EQ(prober.summary().reachable, 10U);
+    for (const auto& [key, health] : prober.peers()) {
+        ASSERT_TRUE(health.last_rtt) << key;
+        EXPECT_EQ(*health.last_rtt, 300us);
+    }
+
+    sent_.clear();
+    run_until(prober, start_ + 60s, [](const Probe&) { return true; });
+    // Each peer once per 10 s (the probe right after start stands in for the first period).
+    for (int i = 1; i <= 10; ++i) {
+        const auto n = sent_to(target(i).address, start_, start_ + 60s);
+        EXPECT_GE(n, 5U) << i;
+        EXPECT_LE(n, 6U) << i;
+    }
+    // Spread: no two periodic probes closer than a fifth of the even spacing (1 s).
+    std::vector<TimePoint> times;
+    for (const auto& [at, probe] : sent_) times.push_back(at);
+    std::sort(times.begin(), times.end());
+    for (std::size_t i = 1; i < times.size(); ++i) EXPECT_GE(times[i] - times[i - 1], 200ms);
+}
+
+TEST_F(ProberTest, NeverExceedsTheRateAndStretchesTheIntervalWhenPeersOutnumberIt) {
+    Prober prober(options(1s, 50));
+    prober.set_targets(targets(200), now_);
+    const auto summary = prober.summary();
+    EXPECT_TRUE(summary.stretched);
+    EXPECT_EQ(summary.effective_interval, 4s);  // 200 peers at 50/s
+    run_until(prober, start_ + 20s, [](const Probe&) { return true; });
+    // At most rate * window + the bucket (one probe at 50/s) in any 1 s window.
+    for (auto from = start_; from + 1s <= start_ + 20s; from += 250ms) {
+        std::size_t n = 0;
+        for (const auto& [at, probe] : sent_) n += at >= from && at < from + 1s;
+        EXPECT_LE(n, 51U);
+    }
+    EXPECT_GE(sent_.size(), 950U);  // and it does use the rate
+    for (int i = 1; i <= 200; ++i) EXPECT_GE(sent_to(target(i).address, start_, start_ + 20s), 4U);
+}
+
+TEST_F(ProberTest, APeerWhoseProbesAreLostIsRetriedThenUnreachableThenBackOnFirstReply) {
+    Prober prober(options(4s));
+    EXPECT_EQ(prober.timeout(), 1s);
+    prober.set_targets(targets(3), now_);
+    bool dropping = false;
+    const auto dead = target(2).address;
+    auto answer = [&](const Probe& p) { return !(dropping && p.address == dead); };
+    run_until(prober, start_ + 5s, answer);
+    EXPECT_EQ(prober.summary().reachable, 3U);
+
+    dropping = true;
+    const auto dropped_at = now_;
+    run_until(prober, dropped_at + 8s, answer);  // two intervals
+    const auto& health = prober.peers().at(target(2).key);
+    EXPECT_EQ(health.state, Reachability::unreachable);
+    EXPECT_GE(health.consecutive_losses, 3U);
+    ASSERT_TRUE(health.unreachable_since);
+    EXPECT_GE(*health.unreachable_since, dropped_at);
+    EXPECT_EQ(prober.summary().unreachable, 1U);
+    EXPECT_EQ(prober.summary().reachable, 2U);
+    EXPECT_EQ(prober.lost_total(), health.lost);
+    // Unreachable: probed on its period only, never retried in a burst.
+    const auto before = sent_to(dead, dropped_at, now_);
+    run_until(prober, now_ + 8s, answer);
+    EXPECT_LE(sent_to(dead, now_ - 8s, now_), 3U);
+    EXPECT_GE(before, 3U);
+
+    dropping = false;
+    const auto restored_at = now_;
+    run_until(prober, restored_at + 4s + prober.timeout(), answer);  // one interval
+    EXPECT_EQ(prober.peers().at(target(2).key).state, Reachability::reachable);
+    EXPECT_FALSE(prober.peers().at(target(2).key).unreachable_since);
+}
+
+TEST_F(ProberTest, OneLostProbeDoesNotMakeAPeerUnreachable) {
+    Prober prober(options(4s));
+    prober.set_targets(targets(1), now_);
+    int drop = 0;
+    run_until(prober, start_ + 5s, [](const Probe&) { return true; });
+    drop = 1;
+    run_until(prober, now_ + 10s, [&](const Probe&) { return drop-- <= 0; });
+    const auto& health = prober.peers().at(target(1).key);
+    EXPECT_EQ(health.state, Reachability::reachable);
+    EXPECT_EQ(health.lost, 1U);
+    EXPECT_EQ(health.consecutive_losses, 0U);
+}
+
+TEST_F(ProberTest, ANewPeerGoesToTheFrontOfTheQueue) {
+    Prober prober(options(30s, 100));
+    prober.set_targets(targets(1000), now_);  // 10 s of probes at 100/s ahead
+    run_until(prober, start_ + 1s, [](const Probe&) { return true; });
+    auto all = targets(1000);
+    all.push_back(target(1001));
+    prober.set_targets(all, now_);
+    const auto added_at = now_;
+    run_until(prober, added_at + 1s, [](const Probe&) { return true; });
+    EXPECT_EQ(prober.peers().at(target(1001).key).state, Reachability::reachable);
+    EXPECT_LE(*prober.peers().at(target(1001).key).last_success - added_at, 50ms);
+}
+
+TEST_F(ProberTest, APeerThatLeavesLeavesTheTableAndItsLateReplyIsIgnored) {
+    Prober prober(options(4s));
+    prober.set_targets(targets(2), now_);
+    const auto probes = prober.take_due(now_);
+    ASSERT_EQ(probes.size(), 2U);
+    prober.set_targets({target(1)}, now_);
+    EXPECT_EQ(prober.peers().size(), 1U);
+    for (const auto& p : probes) prober.on_reply(p.token, p.address, now_ + 1ms);
+    EXPECT_EQ(prober.summary().reachable, 1U);
+    EXPECT_EQ(prober.summary().peers, 1U);
+    EXPECT_EQ(prober.expire(now_ + 1h), 0U);
+}
+
+TEST_F(ProberTest, AReplyFromAnotherAddressOrWithAnUnknownTokenCountsForNothing) {
+    Prober prober(options(4s));
+    prober.set_targets(targets(1), now_);
+    const auto probes = prober.take_due(now_);
+    ASSERT_EQ(probes.size(), 1U);
+    EXPECT_FALSE(prober.on_reply(probes[0].token, net::Address::parse("10.9.9.9"), now_ + 1ms));
+    EXPECT_FALSE(prober.on_reply(probes[0].token + 100, probes[0].address, now_ + 1ms));
+    EXPECT_EQ(prober.summary().reachable, 0U);
+    EXPECT_TRUE(prober.on_reply(probes[0].token, probes[0].address, now_ + 2ms));
+    EXPECT_EQ(prober.summary().reachable, 1U);
+}
+
+TEST_F(ProberTest, ARoundProbesEveryPeerWithRetriesAndReportsEach) {
+    Prober prober(options(30s));
+    prober.set_targets(targets(50), now_);
+    run_until(prober, start_ + 1s, [](const Probe&) { return true; });
+    const auto dead = target(7).address;
+    sent_.clear();
+    const auto round = prober.start_round(now_);
+    EXPECT_FALSE(prober.take_round(round));
+    const auto started = now_;
+    std::optional<std::map<std::string, RoundOutcome>> outcome;
+    while (!(outcome = prober.take_round(round))) {
+        run_until(prober, now_ + 10ms, [&](const Probe& p) { return p.address != dead; });
+        ASSERT_LT(now_ - started, 10s);
+    }
+    ASSERT_EQ(outcome->size(), 50U);
+    for (const auto& [key, o] : *outcome) {
+        if (o.address == dead) {
+            EXPECT_FALSE(o.reachable);
+            EXPECT_EQ(o.attempts, 3);
+            EXPECT_EQ(o.node, "n7");
+        } else {
+            EXPECT_TRUE(o.reachable) << key;
+            EXPECT_EQ(o.attempts, 1);
+            EXPECT_TRUE(o.rtt);
+        }
+    }
+    // 50 probes at 1000/s plus three timeouts of the dead one, not 50 x 30 s intervals.
+    EXPECT_LT(now_ - started, 4s);
+    EXPECT_EQ(prober.peers().at(target(7).key).state, Reachability::unreachable);
+}
+
+TEST_F(ProberTest, ARoundWithoutPeersIsDoneAtOnce) {
+    Prober prober(ProbeOptions{});
+    const auto round = prober.start_round(now_);
+    const auto outcome = prober.take_round(round);
+    ASSERT_TRUE(outcome);
+    EXPECT_TRUE(outcome->empty());
+}
+
+TEST_F(ProberTest, AChangedAddressIsANewPeer) {
+    Prober prober(options(4s));
+    prober.set_targets(targets(1), now_);
+    run_until(prober, start_ + 1s, [](const Probe&) { return true; });
+    auto moved = target(1);
+    moved.address = net::Address::parse("10.244.1.9");
+    prober.set_targets({moved}, now_);
+    EXPECT_EQ(prober.peers().at(moved.key).state, Reachability::unknown);
+    EXPECT_EQ(prober.summary().reachable, 0U);
+}
+
+TEST_F(ProberTest, IdleProberSleeps) {
+    Prober prober(ProbeOptions{});
+    EXPECT_EQ(prober.next_wakeup(now_), TimePoint::max());
+    EXPECT_TRUE(prober.take_due(now_).empty());
+}
+
+TEST_F(ProberTest, BadOptionsNameTheField) {
+    try {
+        Prober prober(options(0s));
+        FAIL();
+    } catch (const ParseError& e) {
+        EXPECT_NE(std::string(e.what()).find("--probe-interval"), std::string::npos) << e.what();
+    }
+    try {
+        Prober prober(options(30s, 0));
+        FAIL();
+    } catch (const ParseError& e) {
+        EXPECT_NE(std::string(e.what()).find("--probe-rate"), std::string::npos) << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace twill::probe
