@@ -25,7 +25,9 @@ Client::Client(std::filesystem::path socket_path, std::chrono::milliseconds time
 Client::~Client() = default;
 
 template <class Request, class Reply, class Method>
-Reply Client::call(const char* rpc, const Request& request, Method method) {
+Reply Client::call(const char* rpc, const Request& request, Method method,
+                   std::optional<std::chrono::milliseconds> timeout) {
+    const auto deadline = timeout.value_or(timeout_);
     const std::string where = "cannot reach twilld at " + socket_path_.native() + ": ";
     // gRPC's own connect errors are vague; a direct connect names the reason (no such file,
     // connection refused, permission denied).
@@ -36,7 +38,7 @@ Reply Client::call(const char* rpc, const Request& request, Method method) {
         throw UnreachableError(where + reason);
     }
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + timeout_);
+    context.set_deadline(std::chrono::system_clock::now() + deadline);
     Reply reply;
     const grpc::Status status = ((*stub_->stub).*method)(&context, request, &reply);
     if (status.ok()) return reply;
@@ -45,7 +47,7 @@ Reply Client::call(const char* rpc, const Request& request, Method method) {
             throw UnreachableError(where + status.error_message());
         case grpc::StatusCode::DEADLINE_EXCEEDED:
             throw UnreachableError(where + "no answer to " + rpc + " within " +
-                                   std::to_string(timeout_.count()) + " ms");
+                                   std::to_string(deadline.count()) + " ms");
         case grpc::StatusCode::INVALID_ARGUMENT:
             throw RpcError(status.error_message(), true);
         default:
@@ -59,8 +61,12 @@ v1::StatusReply Client::status() {
 v1::PeersReply Client::peers() {
     return call<v1::PeersRequest, v1::PeersReply>("Peers", {}, &v1::Twilld::Stub::Peers);
 }
-v1::CheckReply Client::check() {
-    return call<v1::CheckRequest, v1::CheckReply>("Check", {}, &v1::Twilld::Stub::Check);
+v1::CheckReply Client::check(bool probe, std::chrono::milliseconds probe_timeout) {
+    v1::CheckRequest request;
+    request.set_probe(probe);
+    return call<v1::CheckRequest, v1::CheckReply>(
+        "Check", request, &v1::Twilld::Stub::Check,
+        probe ? std::optional(std::max(probe_timeout, timeout_)) : std::nullopt);
 }
 v1::LeaveReply Client::leave() {
     return call<v1::LeaveRequest, v1::LeaveReply>("Leave", {}, &v1::Twilld::Stub::Leave);

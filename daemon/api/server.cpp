@@ -65,9 +65,23 @@ class Server::Service final : public v1::Twilld::Service {
         if (result.ok()) reply->mutable_peers()->Swap(status.mutable_peers());
         return result;
     }
-    grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest*,
+    grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest* request,
                        v1::CheckReply* reply) override {
-        return serve("Check", reply, [this] { return handler_.check(); });
+        std::vector<v1::ProbeOutcome> probes;
+        if (request->probe()) {
+            try {
+                probes = handler_.probe_round();
+            } catch (const std::exception& e) {
+                spdlog::warn("API Check: probe round: {}", e.what());
+                return {grpc::StatusCode::INTERNAL, std::string("probe round: ") + e.what()};
+            }
+        }
+        auto status = serve("Check", reply, [this] { return handler_.check(); });
+        if (status.ok() && request->probe()) {
+            reply->set_probed(true);
+            for (auto& probe : probes) *reply->add_probes() = std::move(probe);
+        }
+        return status;
     }
     grpc::Status Leave(grpc::ServerContext*, const v1::LeaveRequest*,
                        v1::LeaveReply* reply) override {

@@ -19,6 +19,7 @@ enum ExitCode : int { exit_ok = 0, exit_problem = 1, exit_usage = 2, exit_unreac
 struct Options {
     std::string run_dir = "/run/twill";
     bool json = false;
+    bool probe = false;
     std::string node;
 };
 
@@ -44,9 +45,11 @@ int run(const std::string& command, const Options& options) {
         return exit_ok;
     }
     if (command == "check") {
-        const auto check = client.check();
+        const auto check = client.check(options.probe);
         print(options, check, [&](std::ostream& out) { twill::netctl::print_check(out, check); });
-        return check.in_sync() && check.differences().empty() ? exit_ok : exit_problem;
+        return check.in_sync() && check.differences().empty() && twill::netctl::all_reachable(check)
+                   ? exit_ok
+                   : exit_problem;
     }
     if (command == "leave") {
         std::cout << client.leave().message() << '\n';
@@ -76,8 +79,10 @@ int main(int argc, char** argv) {
         app.add_subcommand("peers", "Peer nodes and whether the kernel holds their entries");
     peers->add_flag("--json", options.json, "Machine-readable output (docs/operations.md)");
     auto* check =
-        app.add_subcommand("check", "Compare the kernel with etcd now (exit 1: differences)");
+        app.add_subcommand("check", "Compare the kernel with etcd now (exit 1: differences, or with --probe an unreachable peer)");
     check->add_flag("--json", options.json, "Machine-readable output (docs/operations.md)");
+    check->add_flag("--probe", options.probe,
+                    "Also probe every peer through the overlay now (exit 1: a peer is unreachable)");
     app.add_subcommand(
         "leave",
         "This node leaves for good: revoke its lease, remove twill's devices, stop twilld");

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include <cstdio>
 #include <twill/error.hpp>
 
 #include "table.hpp"
@@ -43,14 +44,52 @@ void field(std::ostream& out, std::string_view name, const std::string& value) {
         << '\n';
 }
 
+std::string rtt(double ms) {
+    char text[32];
+    std::snprintf(text, sizeof text, ms < 10 ? "%.2f ms" : "%.0f ms", ms);
+    return text;
+}
+
+// "12:03:01" out of "2026-11-25T12:03:01Z" (times are UTC, as in --json).
+std::string clock_time(const std::string& rfc3339) {
+    return rfc3339.size() >= 19 ? rfc3339.substr(11, 8) : rfc3339;
+}
+
 void print_peer_table(std::ostream& out,
                       const google::protobuf::RepeatedPtrField<api::v1::Peer>& peers) {
-    Table table({"NODE", "SUBNET", "PUBLIC-IP", "VTEP-MAC/KEY", "IN-KERNEL"});
-    for (const auto& peer : peers)
+    Table table({"NODE", "SUBNET", "PUBLIC-IP", "VTEP-MAC/KEY", "IN-KERNEL", "REACHABLE", "RTT",
+                 "LAST-SEEN"});
+    for (const auto& peer : peers) {
+        const auto& health = peer.health();
+        std::string reachable = "-", last_rtt = "-", last_seen = "-";
+        if (peer.has_health()) {
+            reachable = health.state() == "reachable"     ? "yes"
+                        : health.state() == "unreachable" ? "NO (" + std::to_string(health.consecutive_losses()) + " lost)"
+                                                          : "unknown";
+            if (health.rtt_ms() > 0) last_rtt = rtt(health.rtt_ms());
+            if (!health.last_seen().empty()) last_seen = clock_time(health.last_seen());
+        }
         table.add_row({peer.node(), peer.subnet(), peer.public_ip(),
                        peer.public_key().empty() ? peer.vtep_mac() : peer.public_key(),
-                       yes_no(peer.in_kernel())});
+                       yes_no(peer.in_kernel()), reachable, last_rtt, last_seen});
+    }
     table.print(out);
+}
+
+// "41/42; unreachable: n7 since 12:03:01 (3 probes lost)"
+std::string reachability(const api::v1::StatusReply& s) {
+    const auto& probes = s.probes();
+    if (!probes.enabled()) return "not probed (probes are off)";
+    std::string text = std::to_string(probes.reachable()) + "/" + std::to_string(s.peers_size());
+    if (probes.unknown() > 0) text += " (" + std::to_string(probes.unknown()) + " not probed yet)";
+    std::string unreachable;
+    for (const auto& peer : s.peers()) {
+        if (peer.health().state() != "unreachable") continue;
+        unreachable += unreachable.empty() ? "; unreachable: " : ", ";
+        unreachable += peer.node() + " since " + clock_time(peer.health().unreachable_since()) + " (" +
+                       std::to_string(peer.health().consecutive_losses()) + " probes lost)";
+    }
+    return text + unreachable;
 }
 
 void print_differences(std::ostream& out,
@@ -91,6 +130,7 @@ void print_status(std::ostream& out, const api::v1::StatusReply& s) {
         field(out, "Oversized pods",
               std::to_string(s.pod_interfaces_oversized()) + " interface(s) above MTU " + std::to_string(s.mtu()));
     }
+    field(out, "Peers reachable", reachability(s));
     field(out, "Reconciles",
           std::to_string(s.reconcile_runs()) +
               (s.last_reconcile().empty() ? "" : " (last " + s.last_reconcile() + ")"));
@@ -121,12 +161,33 @@ void print_peers(std::ostream& out, const api::v1::PeersReply& peers) {
 void print_check(std::ostream& out, const api::v1::CheckReply& check) {
     if (check.in_sync()) {
         out << "in sync with etcd revision " << check.revision() << '\n';
+    } else {
+        out << check.differences_size()
+            << (check.differences_size() == 1 ? " difference" : " differences")
+            << " from etcd revision " << check.revision() << ":\n";
+        print_differences(out, check.differences());
+    }
+    if (!check.probed()) return;
+    int reachable = 0;
+    for (const auto& probe : check.probes()) reachable += probe.reachable();
+    out << "probed " << check.probes_size() << (check.probes_size() == 1 ? " peer" : " peers") << ": "
+        << reachable << " reachable";
+    if (reachable == check.probes_size()) {
+        out << '\n';
         return;
     }
-    out << check.differences_size()
-        << (check.differences_size() == 1 ? " difference" : " differences")
-        << " from etcd revision " << check.revision() << ":\n";
-    print_differences(out, check.differences());
+    out << ", " << check.probes_size() - reachable << " unreachable:\n";
+    Table table({"NODE", "SUBNET", "PROBED", "ATTEMPTS"});
+    for (const auto& probe : check.probes())
+        if (!probe.reachable())
+            table.add_row({probe.node(), probe.subnet(), probe.address(), std::to_string(probe.attempts())});
+    table.print(out);
+}
+
+bool all_reachable(const api::v1::CheckReply& check) {
+    for (const auto& probe : check.probes())
+        if (!probe.reachable()) return false;
+    return true;
 }
 
 std::string to_json(const google::protobuf::Message& message) {

@@ -8,6 +8,7 @@
 
 #include "cluster.hpp"
 #include "sysctl.hpp"
+#include "time_format.hpp"
 #include "underlay.hpp"
 #include "version.hpp"
 #include "twill/api/server.hpp"
@@ -29,16 +30,6 @@ constexpr std::uint32_t kUnreachableMetric = 65535;
 // Monitor-triggered reconciles are spaced by this much, so our own changes (which the
 // monitor reports too) fold into one follow-up run.
 constexpr auto kMonitorDebounce = std::chrono::milliseconds(5);
-
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-    if (t.time_since_epoch().count() == 0) return "";
-    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-    std::tm tm{};
-    gmtime_r(&seconds, &tm);
-    char buffer[32];
-    std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buffer;
-}
 
 // What a dry-run reconcile would change, as the differences netctl shows.
 void add_differences(const reconcile::Report& report,
@@ -63,6 +54,12 @@ Daemon::Daemon(Options options)
       retry_timer_(io_),
       debounce_timer_(io_),
       objects_(handle_) {
+    if (options_.probe_interval.count() > 0) {
+        probe::ProbeOptions probe_options;
+        probe_options.interval = options_.probe_interval;
+        probe_options.rate = options_.probe_rate;
+        probes_.emplace(io_, probe_options, metrics_);
+    }
     cluster_ = std::make_unique<Cluster>(
         options_, ClusterCallbacks{
                       [this] { boost::asio::post(io_, [this] { on_peers_changed(); }); },
@@ -132,6 +129,7 @@ void Daemon::stop_loop() {
     debounce_timer_.cancel();
     if (monitor_descriptor_) monitor_descriptor_->cancel();
     if (firewall_descriptor_) firewall_descriptor_->cancel();
+    if (probes_) probes_->stop();
     io_.stop();
 }
 
@@ -179,6 +177,7 @@ void Daemon::start_cluster() {
 void Daemon::on_cluster_ready() {
     startup_state_ = "programming the kernel";
     cluster_->start();
+    if (probes_) probes_->start(config_->network().family());
     leases_dirty_ = true;
     reconcile();
     arm_resync();
@@ -213,6 +212,7 @@ void Daemon::refresh_leases() {
     if (!leases_dirty_) return;
     leases_ = cluster_->leases();
     leases_dirty_ = false;
+    ++leases_version_;
 }
 
 void Daemon::schedule_reconcile(const char* reason) {
@@ -379,6 +379,11 @@ void Daemon::reconcile() {
     // Thousands of peers come and go in bursts: hand the freed memory back to the system.
     if (last_report_.changes.size() + report.changes.size() > 1000) ::malloc_trim(0);
     last_report_ = std::move(report);
+    // Probe after the routes to new peers are in place, and only when the peers changed.
+    if (probes_ && probed_version_ != leases_version_) {
+        probes_->set_peers(peers());
+        probed_version_ = leases_version_;
+    }
 
     if (!last_report_.errors.empty()) {
         retry_timer_.expires_after(std::chrono::seconds(1));
@@ -619,6 +624,21 @@ api::v1::StatusReply Daemon::build_status() {
             for (const auto& f : sets[i].fdb) in_kernel = in_kernel && !report.unsettled.contains(reconcile::fdb_key(f));
         }
         p->set_in_kernel(in_kernel);
+        if (probes_) {
+            if (auto health = probes_->health(lease.subnet)) *p->mutable_health() = std::move(*health);
+        }
+    }
+    if (probes_) {
+        *s.mutable_probes() = probes_->summary();
+        const auto& probes = s.probes();
+        if (!probes.enabled()) {
+            s.add_warnings("peer probes are off: " + probes_->disabled_reason());
+        } else if (probes.stretched()) {
+            s.add_warnings("probe interval stretched to " + std::to_string(static_cast<int>(probes.effective_interval_seconds())) +
+                           "s: " + std::to_string(all_peers.size()) + " peers at --probe-rate " +
+                           std::to_string(static_cast<int>(probes.rate())) + "/s do not fit in --probe-interval " +
+                           std::to_string(static_cast<int>(probes.interval_seconds())) + "s");
+        }
     }
     metrics_.pod_ips_in_use.Set(s.pod_ips_in_use());
     metrics_.etcd_connected.Set(s.etcd_reachable() ? 1 : 0);
@@ -650,6 +670,33 @@ api::v1::CheckReply Daemon::check() {
     return reply;
 }
 
+std::vector<api::v1::ProbeOutcome> Daemon::probe_round() {
+    using Outcomes = std::vector<api::v1::ProbeOutcome>;
+    auto promise = std::make_shared<std::promise<Outcomes>>();
+    auto result = promise->get_future();
+    boost::asio::post(io_, [this, promise] {
+        try {
+            if (!probes_) throw Error("peer probes are off (--probe-interval=0)");
+            if (!ready_) throw Error("not ready: " + startup_state_);
+            probes_->start_round([promise](Outcomes outcomes) { promise->set_value(std::move(outcomes)); });
+        } catch (...) {
+            promise->set_exception(std::current_exception());
+        }
+    });
+    // A round takes peers / 1,000 s plus three timeouts for a silent peer; 100 s covers
+    // 5,000 peers many times over, and netctl waits 120 s.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(100);
+    while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+        if (stopping_) throw Error("twilld is stopping");
+        if (std::chrono::steady_clock::now() >= deadline) throw Error("the probe round did not finish within 100 s");
+    }
+    try {
+        return result.get();
+    } catch (const std::future_error&) {
+        throw Error("twilld is stopping");
+    }
+}
+
 api::v1::LeaveReply Daemon::leave() {
     do_leave();
     api::v1::LeaveReply reply;
@@ -662,6 +709,7 @@ api::v1::LeaveReply Daemon::leave() {
 
 void Daemon::do_leave() {
     leaving_ = true;
+    if (probes_) probes_->stop();
     spdlog::warn("leaving for good: revoking the lease and removing twill's kernel objects");
     cluster_->leave();
     reconcile::Report report;

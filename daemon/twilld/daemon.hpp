@@ -17,6 +17,7 @@
 
 #include "daemon_metrics.hpp"
 #include "options.hpp"
+#include "peer_probes.hpp"
 #include "twill/api/handler.hpp"
 #include "twill/backend/backend.hpp"
 #include "twill/firewall/change_monitor.hpp"
@@ -53,6 +54,7 @@ public:
     // api::Handler, called on the API server's threads; each runs its work on the loop.
     api::v1::StatusReply status() override;
     api::v1::CheckReply check() override;
+    std::vector<api::v1::ProbeOutcome> probe_round() override;
     api::v1::LeaveReply leave() override;
     api::v1::EvictReply evict(const std::string& node) override;
 
@@ -118,6 +120,8 @@ private:
     std::optional<subnet::Lease> own_lease_;
     std::map<net::Prefix, subnet::Lease> leases_;  // valid leases by subnet (own included)
     bool leases_dirty_ = false;  // the watcher has news: refresh leases_ before reconciling
+    std::uint64_t leases_version_ = 0;  // bumped on every refresh of leases_
+    std::uint64_t probed_version_ = 0;  // the leases_version_ the probes were last given
     int overlay_index_ = 0;
     bool ready_ = false;
     bool reconcile_pending_ = false;
@@ -131,6 +135,8 @@ private:
     std::chrono::system_clock::time_point last_reconcile_{};
     reconcile::Report last_report_;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+
+    std::optional<PeerProbes> probes_;  // absent: --probe-interval=0
 
     std::unique_ptr<api::Server> api_server_;
     std::unique_ptr<metrics::HttpServer> http_server_;

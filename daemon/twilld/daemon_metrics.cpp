@@ -35,6 +35,17 @@ DaemonMetrics::DaemonMetrics()
       pod_ips_in_use(gauge(*registry_, "twill_pod_ips_in_use", "Pod IP reservations in the CNI plugin's data dir")),
       pod_interfaces_oversized(gauge(*registry_, "twill_pod_interfaces_oversized",
                                      "Interfaces on twill0 whose MTU exceeds the overlay MTU (pods made before the underlay MTU dropped)")),
+      peers_reachable(gauge(*registry_, "twill_peers_reachable", "Peers whose last probe through the overlay was answered")),
+      peers_unreachable(gauge(*registry_, "twill_peers_unreachable", "Peers whose probes went unanswered, retries included")),
+      probe_rtt_seconds(BuildHistogram()
+                            .Name("twill_probe_rtt_seconds")
+                            .Help("Round-trip time of answered peer probes through the overlay")
+                            .Register(*registry_)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{
+                                         0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                         0.025, 0.05, 0.1, 0.25, 0.5, 1})),
+      probes_sent(counter(*registry_, "twill_probes_sent_total", "Peer probes (ICMP echo through the overlay) sent")),
+      probes_lost(counter(*registry_, "twill_probes_lost_total", "Peer probes that got no reply within their timeout")),
       changes_(BuildCounter()
                    .Name("twill_kernel_changes_total")
                    .Help("Kernel objects changed by twilld; cause=drift when the kernel differed from an unchanged desired state")

@@ -34,6 +34,12 @@ public:
     prometheus::Gauge& etcd_reconnects;  // mirrors the client's counter
     prometheus::Gauge& pod_ips_in_use;
     prometheus::Gauge& pod_interfaces_oversized;
+    // Peer probes: states now, RTTs, probes sent and lost. Per-peer detail lives in netctl.
+    prometheus::Gauge& peers_reachable;
+    prometheus::Gauge& peers_unreachable;
+    prometheus::Histogram& probe_rtt_seconds;
+    prometheus::Counter& probes_sent;
+    prometheus::Counter& probes_lost;
 
     // twill_kernel_changes_total{kind,action,cause="etcd|drift"}
     void count_change(const std::string& kind, const std::string& action, bool drift);

@@ -34,7 +34,7 @@ ParsedOptions parse_options(int argc, char** argv) {
                  "kernel's overlay state equal to what etcd says."};
     app.set_version_flag("--version", std::string(kVersion));
     std::string endpoints = "http://127.0.0.1:2379";
-    std::string public_ip, resync = "30s", ttl = "24h", mtu;
+    std::string public_ip, resync = "30s", ttl = "24h", mtu, probe_interval = "30s";
     auto flag = [&](const std::string& name, auto& target, const std::string& help) {
         return app.add_option("--" + name, target, help)->envname(env_name(name));
     };
@@ -66,6 +66,9 @@ ParsedOptions parse_options(int argc, char** argv) {
                    "masquerade pod traffic leaving Network (false: no NAT, twill's table removed)")
         ->envname(env_name("ip-masq"))
         ->capture_default_str();
+    flag("probe-interval", probe_interval, "probe every peer through the overlay at least this often (0: off)")
+        ->capture_default_str();
+    flag("probe-rate", o.probe_rate, "at most this many peer probes per second")->capture_default_str();
     flag("wireguard-impl", o.wireguard_impl, "auto|kernel|userspace")
         ->check(CLI::IsMember({"auto", "kernel", "userspace"}))
         ->capture_default_str();
@@ -88,6 +91,10 @@ ParsedOptions parse_options(int argc, char** argv) {
             throw ParseError("--subnet-lease-ttl", "\"" + ttl + "\" must be whole seconds, at least 5s");
         }
         o.subnet_lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl_ms);
+        o.probe_interval = parse_duration(probe_interval, "--probe-interval");
+        if (!(o.probe_rate > 0) || o.probe_rate > 100000) {
+            throw ParseError("--probe-rate", "\"" + std::to_string(o.probe_rate) + "\" must be more than 0 and at most 100000 probes per second");
+        }
         if (!mtu.empty()) {
             int value = 0;
             auto [end, ec] = std::from_chars(mtu.data(), mtu.data() + mtu.size(), value);

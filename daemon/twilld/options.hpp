@@ -31,6 +31,10 @@ struct Options {
     bool dry_run = false;
     bool ip_masq = true;  // false: no masquerade, twill's nftables table removed
     std::string wireguard_impl = "auto";
+    // Peer health probes through the overlay: each peer at least once per interval (0: off),
+    // at most `probe_rate` probes per second.
+    std::chrono::milliseconds probe_interval = std::chrono::seconds(30);
+    double probe_rate = 200;
 };
 
 // Parses argv (and the TWILL_* environment). On --help/--version or a usage error it prints

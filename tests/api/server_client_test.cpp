@@ -40,6 +40,14 @@ class FakeHandler : public Handler {
         reply.set_revision(42);
         return reply;
     }
+    std::vector<v1::ProbeOutcome> probe_round() override {
+        round_from = std::this_thread::get_id();
+        v1::ProbeOutcome outcome;
+        outcome.set_node("node-b");
+        outcome.set_reachable(false);
+        outcome.set_attempts(3);
+        return {outcome};
+    }
     v1::LeaveReply leave() override {
         v1::LeaveReply reply;
         reply.set_message("left");
@@ -55,6 +63,7 @@ class FakeHandler : public Handler {
 
     bool fail = false;
     std::thread::id calls_from;
+    std::thread::id round_from;
 };
 
 class ApiTest : public ::testing::Test {
@@ -194,6 +203,15 @@ TEST_F(ApiTest, CallsRunOnTheExecutorWhenGiven) {
         Server server(socket_, handler_, {.executor = io.get_executor()});
         EXPECT_EQ(Client(socket_).status().node(), "node-a");
         EXPECT_EQ(handler_.calls_from, loop.get_id());
+        // A probe round waits for replies: it runs on the server's thread, never the loop's.
+        const auto check = Client(socket_).check(true);
+        EXPECT_TRUE(check.probed());
+        ASSERT_EQ(check.probes_size(), 1);
+        EXPECT_EQ(check.probes(0).node(), "node-b");
+        EXPECT_FALSE(check.probes(0).reachable());
+        EXPECT_NE(handler_.round_from, loop.get_id());
+        EXPECT_NE(handler_.round_from, std::thread::id{});
+        EXPECT_FALSE(Client(socket_).check().probed());
     }
     work.reset();
     io.stop();

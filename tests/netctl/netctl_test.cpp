@@ -45,6 +45,7 @@ class CannedHandler : public api::Handler {
   public:
     api::v1::StatusReply status() override { return status_reply; }
     api::v1::CheckReply check() override { return check_reply; }
+    std::vector<api::v1::ProbeOutcome> probe_round() override { return round; }
     api::v1::LeaveReply leave() override {
         left = true;
         api::v1::LeaveReply reply;
@@ -61,6 +62,7 @@ class CannedHandler : public api::Handler {
 
     api::v1::StatusReply status_reply;
     api::v1::CheckReply check_reply;
+    std::vector<api::v1::ProbeOutcome> round;
     bool left = false;
 };
 
@@ -280,6 +282,81 @@ TEST_F(NetctlTest, UsageErrorsExitTwo) {
         EXPECT_EQ(result.exit_code, 2) << ::testing::PrintToString(args) << ": " << result.output;
     }
     EXPECT_FALSE(handler_.left);
+}
+
+api::v1::PeerHealth make_health(const std::string& state, double rtt_ms, std::uint32_t losses) {
+    api::v1::PeerHealth health;
+    health.set_state(state);
+    health.set_rtt_ms(rtt_ms);
+    health.set_consecutive_losses(losses);
+    health.set_last_seen("2026-11-25T12:01:59Z");
+    if (state == "unreachable") health.set_unreachable_since("2026-11-25T12:03:01Z");
+    return health;
+}
+
+TEST_F(NetctlTest, PeersShowReachabilityRttAndLastSeenAndStatusSumsThemUp) {
+    auto& s = handler_.status_reply;
+    *s.mutable_peers(0)->mutable_health() = make_health("reachable", 0.42, 0);
+    *s.mutable_peers(1)->mutable_health() = make_health("unreachable", 0.38, 3);
+    s.mutable_probes()->set_enabled(true);
+    s.mutable_probes()->set_reachable(1);
+    s.mutable_probes()->set_unreachable(1);
+    start_daemon();
+    const auto peers = netctl_in_run_dir({"peers"});
+    EXPECT_EQ(peers.exit_code, 0) << peers.output;
+    const auto& out = peers.output;
+    EXPECT_EQ(column_of(out, "node-b ", "yes"), column_of(out, "NODE", "IN-KERNEL")) << out;
+    EXPECT_EQ(column_of(out, "node-b ", "0.42"), column_of(out, "NODE", "RTT")) << out;
+    EXPECT_EQ(column_of(out, "node-b ", "12:01:59"), column_of(out, "NODE", "LAST-SEEN")) << out;
+    EXPECT_EQ(column_of(out, "node-long-name-c ", "NO"), column_of(out, "NODE", "REACHABLE")) << out;
+    const auto status = netctl_in_run_dir({"status"});
+    EXPECT_THAT(status.output,
+                HasSubstr("Peers reachable: 1/2; unreachable: node-long-name-c since 12:03:01 (3 probes lost)"));
+    const auto json = nlohmann::json::parse(netctl_in_run_dir({"peers", "--json"}).output);
+    EXPECT_EQ(json.at("peers")[1].at("health").at("state"), "unreachable");
+    EXPECT_EQ(json.at("peers")[1].at("health").at("unreachable_since"), "2026-11-25T12:03:01Z");
+}
+
+TEST_F(NetctlTest, StatusSaysWhenProbesAreOff) {
+    start_daemon();
+    const auto status = netctl_in_run_dir({"status"});
+    EXPECT_THAT(status.output, HasSubstr("Peers reachable: not probed (probes are off)"));
+    const auto peers = netctl_in_run_dir({"peers"});
+    EXPECT_EQ(column_of(peers.output, "node-b ", "-"), column_of(peers.output, "NODE", "REACHABLE"));
+}
+
+TEST_F(NetctlTest, CheckProbeExitsOneNamingEachUnreachablePeer) {
+    api::v1::ProbeOutcome b, c;
+    b.set_node("node-b");
+    b.set_subnet("10.244.4.0/24");
+    b.set_address("10.244.4.1");
+    b.set_reachable(true);
+    b.set_rtt_ms(0.3);
+    b.set_attempts(1);
+    c.set_node("node-c");
+    c.set_subnet("10.244.15.0/24");
+    c.set_address("10.244.15.1");
+    c.set_attempts(3);
+    handler_.round = {b};
+    start_daemon();
+    auto result = netctl_in_run_dir({"check", "--probe"});
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("probed 1 peer: 1 reachable"));
+    // Without --probe no round runs.
+    result = netctl_in_run_dir({"check"});
+    EXPECT_EQ(result.exit_code, 0);
+    EXPECT_THAT(result.output, ::testing::Not(HasSubstr("probed")));
+
+    handler_.round = {b, c};
+    result = netctl_in_run_dir({"check", "--probe"});
+    EXPECT_EQ(result.exit_code, 1) << result.output;
+    EXPECT_THAT(result.output, HasSubstr("probed 2 peers: 1 reachable, 1 unreachable:"));
+    EXPECT_EQ(column_of(result.output, "node-c ", "10.244.15.1"), column_of(result.output, "NODE", "PROBED"))
+        << result.output;
+    const auto json = nlohmann::json::parse(netctl_in_run_dir({"check", "--probe", "--json"}).output);
+    EXPECT_EQ(json.at("probed"), true);
+    EXPECT_EQ(json.at("probes")[1].at("node"), "node-c");
+    EXPECT_EQ(json.at("probes")[1].at("reachable"), false);
 }
 
 TEST_F(NetctlTest, HelpAndVersionExitZero) {

@@ -51,6 +51,22 @@ TEST(Options, DefaultsFollowDesign) {
     EXPECT_EQ(p.options->metrics_addr, ":9474");
     EXPECT_EQ(p.options->subnet_lease_ttl, 24h);
     EXPECT_FALSE(p.options->dry_run);
+    EXPECT_EQ(p.options->probe_interval, 30s);
+    EXPECT_EQ(p.options->probe_rate, 200);
+}
+
+TEST(Options, ProbeIntervalAndRate) {
+    auto p = parse({"--node-name", "n1", "--probe-interval", "2s", "--probe-rate", "50"});
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->probe_interval, 2s);
+    EXPECT_EQ(p.options->probe_rate, 50);
+    ::setenv("TWILL_PROBE_INTERVAL", "0", 1);
+    p = parse({"--node-name", "n1"});
+    ::unsetenv("TWILL_PROBE_INTERVAL");
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->probe_interval, 0s);  // off
+    EXPECT_EQ(parse({"--node-name", "n1", "--probe-rate", "0"}).exit_code, 2);
+    EXPECT_EQ(parse({"--node-name", "n1", "--probe-interval", "soon"}).exit_code, 2);
 }
 
 TEST(Options, FlagsAndEnvironment) {

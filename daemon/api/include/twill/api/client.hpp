@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <twill/error.hpp>
 
@@ -38,7 +39,9 @@ class Client {
 
     v1::StatusReply status();
     v1::PeersReply peers();
-    v1::CheckReply check();
+    // With `probe`, the daemon runs a probe round first: the deadline grows to `probe_timeout`.
+    v1::CheckReply check(bool probe = false,
+                         std::chrono::milliseconds probe_timeout = std::chrono::minutes(2));
     v1::LeaveReply leave();
     v1::EvictReply evict(const std::string& node);
 
@@ -47,7 +50,8 @@ class Client {
   private:
     class Stub;
     template <class Request, class Reply, class Method>
-    Reply call(const char* rpc, const Request& request, Method method);
+    Reply call(const char* rpc, const Request& request, Method method,
+               std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
     std::filesystem::path socket_path_;
     std::chrono::milliseconds timeout_;

@@ -4,6 +4,7 @@
 #include <twill/api/twilld.pb.h>
 
 #include <string>
+#include <vector>
 
 namespace twill::api {
 
@@ -14,6 +15,10 @@ class Handler {
     virtual v1::StatusReply status() = 0;
     // A fresh comparison of the kernel with the desired state; changes nothing.
     virtual v1::CheckReply check() = 0;
+    // One immediate probe round over every peer. Unlike the others, called on the server's
+    // own thread (it waits for replies, which must not hold up an event loop); the handler
+    // posts its work to its loop itself.
+    virtual std::vector<v1::ProbeOutcome> probe_round() = 0;
     // Revokes the lease and removes twill's kernel objects. The daemon exits after replying:
     // it must not destroy the Server from inside this call (post the exit to its loop).
     virtual v1::LeaveReply leave() = 0;

@@ -1,0 +1,188 @@
+#include "peer_probes.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "time_format.hpp"
+#include "twill/error.hpp"
+
+namespace twill::daemon {
+
+namespace {
+
+double milliseconds(probe::Microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+}  // namespace
+
+PeerProbes::PeerProbes(boost::asio::io_context& io, probe::ProbeOptions options, DaemonMetrics& metrics)
+    : io_(io), options_(options), metrics_(metrics), prober_(options), timer_(io) {}
+
+void PeerProbes::start(net::Family family) {
+    if (socket_) return;
+    try {
+        socket_.emplace(family);
+        descriptor_.emplace(io_, ::dup(socket_->fd()));
+        disabled_reason_.clear();
+        arm_socket();
+        spdlog::info("probing peers through the overlay: each at least every {} ms, at most {} probes/s",
+                     options_.interval.count(), options_.rate);
+    } catch (const Error& e) {
+        socket_.reset();
+        disabled_reason_ = e.what();
+        spdlog::error("peer probes are off: {}", e.what());
+    }
+}
+
+void PeerProbes::stop() {
+    timer_.cancel();
+    if (descriptor_) descriptor_->cancel();
+    descriptor_.reset();
+    socket_.reset();
+    rounds_.clear();
+    disabled_reason_ = "stopped";
+}
+
+void PeerProbes::set_peers(const std::vector<subnet::Lease>& peers) {
+    if (!socket_) return;
+    std::vector<probe::Target> targets;
+    targets.reserve(peers.size());
+    subnets_.clear();
+    for (const auto& lease : peers) {
+        auto key = lease.subnet.to_string();
+        subnets_.emplace(key, lease.subnet);
+        targets.push_back({std::move(key), lease.value.node, lease.subnet.first().plus(1)});
+    }
+    prober_.set_targets(targets, probe::Clock::now());
+    run();
+}
+
+void PeerProbes::run() {
+    if (!socket_) return;
+    const auto now = probe::Clock::now();
+    metrics_.probes_lost.Increment(static_cast<double>(prober_.expire(now)));
+    const auto probes = prober_.take_due(now);
+    for (const auto& probe : probes) {
+        if (const int error = socket_->send(probe.address, probe.token); error != 0) {
+            // Unanswerable (no route yet, no buffer space): it times out and counts as lost.
+            if (send_errors_++ % 1000 == 0) {
+                spdlog::debug("probe {}: {} ({} send errors so far)", probe.address.to_string(),
+                              std::strerror(error), send_errors_);
+            }
+        }
+    }
+    metrics_.probes_sent.Increment(static_cast<double>(probes.size()));
+    for (auto it = rounds_.begin(); it != rounds_.end();) {
+        auto outcomes = prober_.take_round(it->first);
+        if (!outcomes) {
+            ++it;
+            continue;
+        }
+        std::vector<api::v1::ProbeOutcome> reply;
+        for (const auto& [key, outcome] : *outcomes) {
+            auto& o = reply.emplace_back();
+            o.set_node(outcome.node);
+            o.set_subnet(key);
+            o.set_address(outcome.address.to_string());
+            o.set_reachable(outcome.reachable);
+            if (outcome.rtt) o.set_rtt_ms(milliseconds(*outcome.rtt));
+            o.set_attempts(static_cast<std::uint32_t>(outcome.attempts));
+        }
+        auto done = std::move(it->second);
+        it = rounds_.erase(it);
+        done(std::move(reply));
+    }
+    update_gauges();
+    arm_timer();
+}
+
+void PeerProbes::arm_timer() {
+    const auto next = prober_.next_wakeup(probe::Clock::now());
+    if (next == timer_at_) return;
+    timer_at_ = next;
+    if (next == probe::TimePoint::max()) {
+        timer_.cancel();
+        return;
+    }
+    timer_.expires_at(next);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) return;
+        timer_at_ = probe::TimePoint::max();
+        run();
+    });
+}
+
+void PeerProbes::arm_socket() {
+    descriptor_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                            [this](const boost::system::error_code& ec) {
+                                if (ec || !socket_) return;
+                                on_readable();
+                                arm_socket();
+                            });
+}
+
+void PeerProbes::on_readable() {
+    try {
+        socket_->receive([this](const net::Address& from, std::uint64_t token) {
+            if (const auto rtt = prober_.on_reply(token, from, probe::Clock::now())) {
+                metrics_.probe_rtt_seconds.Observe(static_cast<double>(rtt->count()) / 1e6);
+            }
+        });
+    } catch (const Error& e) {
+        spdlog::warn("peer probes: {}", e.what());
+    }
+    run();
+}
+
+void PeerProbes::update_gauges() {
+    const auto s = prober_.summary();
+    metrics_.peers_reachable.Set(static_cast<double>(s.reachable));
+    metrics_.peers_unreachable.Set(static_cast<double>(s.unreachable));
+}
+
+std::string PeerProbes::wall_time(probe::TimePoint t) const {
+    const auto age = probe::Clock::now() - t;
+    return rfc3339(std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+        std::chrono::system_clock::now() - age));
+}
+
+std::optional<api::v1::PeerHealth> PeerProbes::health(const net::Prefix& subnet) const {
+    if (!socket_) return std::nullopt;
+    const auto it = prober_.peers().find(subnet.to_string());
+    if (it == prober_.peers().end()) return std::nullopt;
+    const auto& h = it->second;
+    api::v1::PeerHealth out;
+    out.set_state(std::string(probe::to_string(h.state)));
+    out.set_address(h.address.to_string());
+    if (h.last_rtt) out.set_rtt_ms(milliseconds(*h.last_rtt));
+    for (const auto& rtt : h.rtt_history) out.add_rtt_history_ms(milliseconds(rtt));
+    if (h.last_success) out.set_last_seen(wall_time(*h.last_success));
+    out.set_consecutive_losses(h.consecutive_losses);
+    if (h.unreachable_since) out.set_unreachable_since(wall_time(*h.unreachable_since));
+    out.set_probes_sent(h.sent);
+    out.set_probes_lost(h.lost);
+    return out;
+}
+
+api::v1::ProbeSummary PeerProbes::summary() const {
+    api::v1::ProbeSummary out;
+    out.set_enabled(socket_.has_value());
+    out.set_interval_seconds(std::chrono::duration<double>(options_.interval).count());
+    out.set_rate(options_.rate);
+    if (!socket_) return out;
+    const auto s = prober_.summary();
+    out.set_reachable(static_cast<std::uint32_t>(s.reachable));
+    out.set_unreachable(static_cast<std::uint32_t>(s.unreachable));
+    out.set_unknown(static_cast<std::uint32_t>(s.unknown));
+    out.set_effective_interval_seconds(std::chrono::duration<double>(s.effective_interval).count());
+    out.set_stretched(s.stretched);
+    out.set_probes_sent(prober_.sent_total());
+    out.set_probes_lost(prober_.lost_total());
+    return out;
+}
+
+void PeerProbes::start_round(RoundDone done) {
+    if (!socket_) throw Error("peer probes are off: " + disabled_reason_);
+    rounds_.emplace(prober_.start_round(probe::Clock::now()), std::move(done));
+    run();
+}
+
+}  // namespace twill::daemon
