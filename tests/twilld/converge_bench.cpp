@@ -4,7 +4,10 @@
 //     delete to the route gone (p50/p99 over --changes changes, one at a time);
 //   - for each --peers count: time to program that many peers (the daemon is paused with
 //     SIGSTOP while the leases are written, then resumed), its RSS, the CPU one idle
-//     resync costs, and the time to remove them all again (one etcd lease revoked).
+//     resync costs, and the time to remove them all again (one etcd lease revoked);
+//   - with --loaded-changes K: right after programming each count, K more put/delete
+//     latencies with those peers present (what scripts/bench-probe compares with probing on
+//     and off), and with --cpu-window S the daemon's CPU over S seconds from then on.
 #include <signal.h>
 #include <unistd.h>
 
@@ -122,6 +125,10 @@ int main(int argc, char** argv) {
     app.add_option("--peers", scales, "peer counts for the scale runs");
     app.add_option("--twilld-pid", pid, "the node's twilld")->required();
     app.add_option("--resync-interval", resync_seconds, "twilld's --resync-interval in seconds");
+    int loaded_changes = 0;
+    double cpu_window = 0;
+    app.add_option("--loaded-changes", loaded_changes, "latency samples with each peer count present");
+    app.add_option("--cpu-window", cpu_window, "seconds of CPU measurement after programming (default: 10 resyncs)");
     CLI11_PARSE(app, argc, argv);
 
     kv::ClientOptions options;
@@ -132,19 +139,23 @@ int main(int argc, char** argv) {
     groups.links = groups.addresses = groups.neighbours = false;
     netlink::Monitor monitor(groups);
 
-    std::vector<double> add_ms, del_ms;
-    for (int i = 0; i < changes; ++i) {
-        monitor.drain();
-        auto t0 = Clock::now();
-        client.put(key_of(prefix, i), lease_value(i));
-        add_ms.push_back(wait_route(monitor, subnet_of(i), true, t0));
-        t0 = Clock::now();
-        client.delete_range(key_of(prefix, i));
-        del_ms.push_back(wait_route(monitor, subnet_of(i), false, t0));
-    }
-    std::printf("convergence over %d changes (etcd put/delete -> route in/out of the kernel):\n", changes);
-    std::printf("  add:    p50 %.2f ms  p99 %.2f ms\n", percentile(add_ms, 0.5), percentile(add_ms, 0.99));
-    std::printf("  delete: p50 %.2f ms  p99 %.2f ms\n", percentile(del_ms, 0.5), percentile(del_ms, 0.99));
+    // One peer at a time: put its lease, wait for the route; delete it, wait for it to go.
+    auto converge = [&](int first, int count, const char* label) {
+        std::vector<double> add_ms, del_ms;
+        for (int i = first; i < first + count; ++i) {
+            monitor.drain();
+            auto t0 = Clock::now();
+            client.put(key_of(prefix, i), lease_value(i));
+            add_ms.push_back(wait_route(monitor, subnet_of(i), true, t0));
+            t0 = Clock::now();
+            client.delete_range(key_of(prefix, i));
+            del_ms.push_back(wait_route(monitor, subnet_of(i), false, t0));
+        }
+        std::printf("%s convergence over %d changes (etcd put/delete -> route in/out of the kernel):\n", label, count);
+        std::printf("  add:    p50 %.2f ms  p99 %.2f ms\n", percentile(add_ms, 0.5), percentile(add_ms, 0.99));
+        std::printf("  delete: p50 %.2f ms  p99 %.2f ms\n", percentile(del_ms, 0.5), percentile(del_ms, 0.99));
+    };
+    if (changes > 0) converge(0, changes, "idle:");
 
     for (int peers : scales) {
         const auto lease = client.lease_grant(std::chrono::seconds(3600)).id;
@@ -160,15 +171,18 @@ int main(int argc, char** argv) {
             if (Clock::now() - t0 > std::chrono::seconds(120)) break;
         }
         const double program_s = std::chrono::duration<double>(Clock::now() - t0).count();
+        if (loaded_changes > 0) {
+            converge(peers, loaded_changes, (std::to_string(peers) + " peers present:").c_str());
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        // Idle: nothing changes in etcd; what the periodic resyncs (and probes) cost.
+        const double window = cpu_window > 0 ? cpu_window : std::max(5.0, resync_seconds * 10);
+        const double cpu0 = cpu_seconds(pid);
+        std::this_thread::sleep_for(std::chrono::duration<double>(window));
+        const double cpu_used = cpu_seconds(pid) - cpu0;
         const long rss = status_kib(pid, "VmRSS");
         const long anon = status_kib(pid, "RssAnon");
         const long file = status_kib(pid, "RssFile");
-        // Idle: nothing changes; what the periodic resyncs cost.
-        const double window = std::max(5.0, resync_seconds * 10);
-        const double cpu0 = cpu_seconds(pid);
-        std::this_thread::sleep_for(std::chrono::duration<double>(window));
-        const double cpu_per_resync = (cpu_seconds(pid) - cpu0) / (window / resync_seconds);
         t0 = Clock::now();
         client.lease_revoke(lease);
         while (twill_routes(handle) > 0) {
@@ -176,10 +190,12 @@ int main(int argc, char** argv) {
             if (Clock::now() - t0 > std::chrono::seconds(120)) break;
         }
         const double remove_s = std::chrono::duration<double>(Clock::now() - t0).count();
-        std::printf("%d peers: programmed in %.3f s, removed in %.3f s, idle resync %.1f ms CPU\n"
-                    "    RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB mapped files (%.1f MiB with no peers)\n",
-                    peers, program_s, remove_s, cpu_per_resync * 1000, rss / 1024.0, anon / 1024.0,
-                    file / 1024.0, rss_before / 1024.0);
+        std::printf("%d peers: programmed in %.3f s, removed in %.3f s\n", peers, program_s, remove_s);
+        std::printf("    idle CPU %.1f ms/s (%.2f%% of a core) over %.0f s", cpu_used * 1000 / window,
+                    cpu_used * 100 / window, window);
+        if (resync_seconds > 0 && window >= resync_seconds) std::printf(", %.1f ms per resync", cpu_used * 1000 / (window / resync_seconds));
+        std::printf("\n    RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB mapped files (%.1f MiB with no peers)\n",
+                    rss / 1024.0, anon / 1024.0, file / 1024.0, rss_before / 1024.0);
     }
     return 0;
 }

@@ -184,9 +184,16 @@ TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
     bogus.mac = net::MacAddress::parse("02:de:ad:be:ef:01");
     bogus.dst = net::Address::parse("192.0.2.250");
     h.add_fdb(bogus);
+    // A twill route to a subnet nobody leases (subnets are allocated at random: pick one no
+    // node got).
+    net::Prefix unleased = net::Prefix::parse("10.244.250.0/24");
+    for (int third = 250; third > 1; --third) {
+        unleased = net::Prefix::parse("10.244." + std::to_string(third) + ".0/24");
+        if (std::none_of(subnets.begin(), subnets.end(), [&](const auto& s) { return s.second == unleased; })) break;
+    }
     netlink::Route bogus_route;
-    bogus_route.destination = net::Prefix::parse("10.244.250.0/24");
-    bogus_route.gateway = net::Address::parse("10.244.250.0");
+    bogus_route.destination = unleased;
+    bogus_route.gateway = unleased.first();
     bogus_route.oif = dev;
     bogus_route.onlink = true;
     bogus_route.protocol = reconcile::twill_route_protocol;
