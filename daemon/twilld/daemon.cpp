@@ -222,12 +222,14 @@ void Daemon::schedule_reconcile(const char* reason) {
     boost::asio::post(io_, [this] { reconcile(); });
 }
 
+bool Daemon::is_peer(const subnet::Lease& lease) const {
+    return own_lease_ && lease.subnet != own_lease_->subnet && lease.value.node != options_.node_name;
+}
+
 std::vector<subnet::Lease> Daemon::peers() const {
     std::vector<subnet::Lease> result;
-    if (!own_lease_) return result;
     for (const auto& [subnet, lease] : leases_) {
-        if (subnet == own_lease_->subnet || lease.value.node == options_.node_name) continue;
-        result.push_back(lease);
+        if (is_peer(lease)) result.push_back(lease);
     }
     return result;
 }
@@ -381,7 +383,12 @@ void Daemon::reconcile() {
     last_report_ = std::move(report);
     // Probe after the routes to new peers are in place, and only when the peers changed.
     if (probes_ && probed_version_ != leases_version_) {
-        probes_->set_peers(peers());
+        std::vector<probe::Target> targets;
+        targets.reserve(leases_.size());
+        for (const auto& [subnet, lease] : leases_) {
+            if (is_peer(lease)) targets.push_back({subnet, lease.value.node, subnet.first().plus(1)});
+        }
+        probes_->set_peers(std::move(targets));
         probed_version_ = leases_version_;
     }
 

@@ -82,6 +82,7 @@ private:
 
     api::v1::StatusReply build_status();
     std::vector<subnet::Lease> peers() const;
+    bool is_peer(const subnet::Lease& lease) const;
     backend::NodeContext node_context() const;
     reconcile::DeviceSpec bridge_spec() const;
     reconcile::Report reconcile_devices(bool dry_run);

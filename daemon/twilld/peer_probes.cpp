@@ -41,17 +41,9 @@ void PeerProbes::stop() {
     disabled_reason_ = "stopped";
 }
 
-void PeerProbes::set_peers(const std::vector<subnet::Lease>& peers) {
+void PeerProbes::set_peers(std::vector<probe::Target> peers) {
     if (!socket_) return;
-    std::vector<probe::Target> targets;
-    targets.reserve(peers.size());
-    subnets_.clear();
-    for (const auto& lease : peers) {
-        auto key = lease.subnet.to_string();
-        subnets_.emplace(key, lease.subnet);
-        targets.push_back({std::move(key), lease.value.node, lease.subnet.first().plus(1)});
-    }
-    prober_.set_targets(targets, probe::Clock::now());
+    prober_.set_targets(std::move(peers), probe::Clock::now());
     run();
 }
 
@@ -80,7 +72,7 @@ void PeerProbes::run() {
         for (const auto& [key, outcome] : *outcomes) {
             auto& o = reply.emplace_back();
             o.set_node(outcome.node);
-            o.set_subnet(key);
+            o.set_subnet(key.to_string());
             o.set_address(outcome.address.to_string());
             o.set_reachable(outcome.reachable);
             if (outcome.rtt) o.set_rtt_ms(milliseconds(*outcome.rtt));
@@ -146,14 +138,14 @@ std::string PeerProbes::wall_time(probe::TimePoint t) const {
 
 std::optional<api::v1::PeerHealth> PeerProbes::health(const net::Prefix& subnet) const {
     if (!socket_) return std::nullopt;
-    const auto it = prober_.peers().find(subnet.to_string());
-    if (it == prober_.peers().end()) return std::nullopt;
-    const auto& h = it->second;
+    const auto* found = prober_.find(subnet);
+    if (!found) return std::nullopt;
+    const auto& h = *found;
     api::v1::PeerHealth out;
     out.set_state(std::string(probe::to_string(h.state)));
     out.set_address(h.address.to_string());
     if (h.last_rtt) out.set_rtt_ms(milliseconds(*h.last_rtt));
-    for (const auto& rtt : h.rtt_history) out.add_rtt_history_ms(milliseconds(rtt));
+    for (const auto& rtt : h.rtt_history()) out.add_rtt_history_ms(milliseconds(rtt));
     if (h.last_success) out.set_last_seen(wall_time(*h.last_success));
     out.set_consecutive_losses(h.consecutive_losses);
     if (h.unreachable_since) out.set_unreachable_since(wall_time(*h.unreachable_since));

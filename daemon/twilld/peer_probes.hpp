@@ -14,7 +14,6 @@
 #include "daemon_metrics.hpp"
 #include "twill/probe/echo_socket.hpp"
 #include "twill/probe/prober.hpp"
-#include "twill/subnet/lease.hpp"
 
 namespace twill::daemon {
 
@@ -33,8 +32,8 @@ public:
     bool enabled() const { return socket_.has_value(); }
     const std::string& disabled_reason() const { return disabled_reason_; }
 
-    // The peers to probe: each peer's gateway (first address after the subnet's network).
-    void set_peers(const std::vector<subnet::Lease>& peers);
+    // The peers to probe, sorted by subnet (as leases are): each peer's gateway.
+    void set_peers(std::vector<probe::Target> peers);
 
     // The health of the peer with this subnet, for netctl; nullopt when not probed.
     std::optional<api::v1::PeerHealth> health(const net::Prefix& subnet) const;
@@ -60,7 +59,6 @@ private:
     probe::TimePoint timer_at_ = probe::TimePoint::max();
     std::string disabled_reason_ = "not started";
     std::map<std::uint64_t, RoundDone> rounds_;
-    std::map<std::string, net::Prefix> subnets_;  // prober key -> subnet
     std::uint64_t send_errors_ = 0;
 };
 

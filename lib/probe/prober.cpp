@@ -40,6 +40,22 @@ std::string_view to_string(Reachability reachability) {
     return "unknown";
 }
 
+std::vector<Microseconds> PeerHealth::rtt_history() const {
+    std::vector<Microseconds> result;
+    result.reserve(history_count_);
+    for (std::size_t i = 0; i < history_count_; ++i) {
+        result.push_back(history_[(history_next_ + history_size - history_count_ + i) % history_size]);
+    }
+    return result;
+}
+
+void PeerHealth::record_rtt(Microseconds rtt) {
+    last_rtt = rtt;
+    history_[history_next_] = rtt;
+    history_next_ = static_cast<std::uint8_t>((history_next_ + 1) % history_size);
+    if (history_count_ < history_size) ++history_count_;
+}
+
 Prober::Prober(ProbeOptions options) : options_(options) {
     validate(options_);
     timeout_ = options_.timeout.value_or(
@@ -48,7 +64,7 @@ Prober::Prober(ProbeOptions options) : options_(options) {
 }
 
 std::chrono::nanoseconds Prober::effective_interval() const {
-    const auto by_rate = seconds_of(static_cast<double>(health_.size()) / options_.rate);
+    const auto by_rate = seconds_of(static_cast<double>(peers_.size()) / options_.rate);
     return std::max<std::chrono::nanoseconds>(options_.interval, by_rate);
 }
 
@@ -59,59 +75,62 @@ void Prober::refill(double& tokens, TimePoint& refilled, double rate, TimePoint 
     if (now > refilled) refilled = now;
 }
 
-void Prober::reschedule(const std::string& key, TimePoint next) {
-    auto& schedule = schedule_.at(key);
-    periodic_.erase({schedule.next_periodic, key});
-    schedule.next_periodic = next;
+void Prober::reschedule(const Key& key, Peer& peer, TimePoint next) {
+    periodic_.erase({peer.next_periodic, key});
+    peer.next_periodic = next;
     periodic_.emplace(next, key);
 }
 
-void Prober::set_targets(const std::vector<Target>& targets, TimePoint now) {
-    std::map<std::string, const Target*> wanted;
-    for (const auto& target : targets) wanted[target.key] = &target;
-    std::vector<std::string> gone;
-    for (const auto& [key, health] : health_) {
-        const auto it = wanted.find(key);
-        if (it == wanted.end() || it->second->address != health.address) gone.push_back(key);
-    }
-    for (const auto& key : gone) remove(key);
+const PeerHealth* Prober::find(const Key& key) const {
+    const auto it = peers_.find(key);
+    return it == peers_.end() ? nullptr : &it->second.health;
+}
 
-    std::vector<std::string> added;
-    for (const auto& [key, target] : wanted) {
-        auto [it, inserted] = health_.try_emplace(key);
-        it->second.node = target->node;
-        if (!inserted) continue;
-        it->second.address = target->address;
-        added.push_back(key);
+void Prober::set_targets(std::vector<Target> targets, TimePoint now) {
+    const auto by_key = [](const Target& a, const Target& b) { return a.key < b.key; };
+    if (!std::is_sorted(targets.begin(), targets.end(), by_key)) std::sort(targets.begin(), targets.end(), by_key);
+    // One merge walk over the table and the sorted targets.
+    std::vector<Key> added;
+    auto it = peers_.begin();
+    for (auto& target : targets) {
+        while (it != peers_.end() && it->first < target.key) it = remove(it);
+        if (it != peers_.end() && it->first == target.key) {
+            if (it->second.health.address == target.address) {
+                if (it->second.health.node != target.node) it->second.health.node = std::move(target.node);
+                ++it;
+                continue;
+            }
+            it = remove(it);
+        }
+        Peer peer;
+        peer.health.node = std::move(target.node);
+        peer.health.address = target.address;
+        peer.generation = next_generation_++;
+        it = std::next(peers_.emplace_hint(it, target.key, std::move(peer)));
+        added.push_back(target.key);
     }
+    while (it != peers_.end()) it = remove(it);
     if (added.empty()) return;
+
     // Periodic probes of a batch of new peers are spread over the interval by phase; each is
     // probed once right away (front of the queue) as well.
     const auto interval = effective_interval();
+    const auto batch = static_cast<std::int64_t>(added.size() + 1);
     for (std::size_t i = 0; i < added.size(); ++i) {
-        const auto& key = added[i];
-        const auto phase = interval * static_cast<std::int64_t>(i + 1) / static_cast<std::int64_t>(added.size() + 1);
-        auto& schedule = schedule_[key];
-        schedule = Schedule{};
-        schedule.generation = next_generation_++;
-        schedule.next_periodic = now + phase;
-        periodic_.emplace(schedule.next_periodic, key);
+        auto& peer = peers_.at(added[i]);
+        peer.next_periodic = now + interval * static_cast<std::int64_t>(i + 1) / batch;
+        periodic_.emplace(peer.next_periodic, added[i]);
     }
-    for (auto it = added.rbegin(); it != added.rend(); ++it) {
-        schedule_[*it].queued_urgent = true;
-        urgent_.push_front(*it);
+    for (auto key = added.rbegin(); key != added.rend(); ++key) {
+        peers_.at(*key).queued_urgent = true;
+        urgent_.push_front(*key);
     }
 }
 
-void Prober::remove(const std::string& key) {
-    const auto it = health_.find(key);
-    if (it == health_.end()) return;
-    set_state(it->second, Reachability::unknown);
-    health_.erase(it);
-    if (const auto s = schedule_.find(key); s != schedule_.end()) {
-        periodic_.erase({s->second.next_periodic, key});
-        schedule_.erase(s);
-    }
+std::map<Key, Prober::Peer>::iterator Prober::remove(std::map<Key, Peer>::iterator it) {
+    const auto key = it->first;
+    set_state(it->second.health, Reachability::unknown);
+    periodic_.erase({it->second.next_periodic, key});
     // Queue entries and outstanding probes of the key are dropped lazily (by generation).
     for (auto& [id, round] : rounds_) {
         const auto outcome = round.outcomes.find(key);
@@ -120,17 +139,16 @@ void Prober::remove(const std::string& key) {
         round.decided.erase(key);
         round.outcomes.erase(outcome);
     }
+    return peers_.erase(it);
 }
 
-Probe Prober::send(const std::string& key, TimePoint now, std::uint64_t round) {
-    auto& schedule = schedule_.at(key);
-    auto& health = health_.at(key);
+Probe Prober::send(const Key& key, Peer& peer, TimePoint now, std::uint64_t round) {
     const std::uint64_t token = next_token_++;
-    outstanding_.emplace(token, Outstanding{key, now, round, schedule.generation});
-    ++schedule.outstanding;
-    ++health.sent;
+    outstanding_.emplace(token, Outstanding{key, now, round, peer.generation});
+    ++peer.outstanding;
+    ++peer.health.sent;
     ++sent_total_;
-    return Probe{token, health.address};
+    return Probe{token, peer.health.address};
 }
 
 std::vector<Probe> Prober::take_due(TimePoint now) {
@@ -138,35 +156,39 @@ std::vector<Probe> Prober::take_due(TimePoint now) {
     const auto interval = effective_interval();
     refill(bucket_.tokens, bucket_.refilled, options_.rate, now);
     while (bucket_.tokens >= 1) {
-        std::string key;
+        Key key;
+        Peer* peer = nullptr;
         if (!urgent_.empty()) {
-            key = std::move(urgent_.front());
+            key = urgent_.front();
             urgent_.pop_front();
-            const auto s = schedule_.find(key);
-            if (s == schedule_.end() || !s->second.queued_urgent) continue;  // stale entry
-            s->second.queued_urgent = false;
+            const auto it = peers_.find(key);
+            if (it == peers_.end() || !it->second.queued_urgent) continue;  // stale entry
+            peer = &it->second;
+            peer->queued_urgent = false;
             // An immediate probe stands in for a periodic one due soon.
-            if (s->second.next_periodic < now + interval / 2) {
-                reschedule(key, std::max(s->second.next_periodic + interval, now + interval / 2));
+            if (peer->next_periodic < now + interval / 2) {
+                reschedule(key, *peer, std::max(peer->next_periodic + interval, now + interval / 2));
             }
         } else if (!periodic_.empty() && periodic_.begin()->first <= now) {
             const auto due = periodic_.begin()->first;
             key = periodic_.begin()->second;
-            reschedule(key, std::max(due + interval, now + interval / 2));
-            if (schedule_.at(key).outstanding > 0) continue;  // still waiting: skip this period
+            peer = &peers_.at(key);
+            reschedule(key, *peer, std::max(due + interval, now + interval / 2));
+            if (peer->outstanding > 0) continue;  // still waiting: skip this period
         } else {
             break;
         }
-        probes.push_back(send(key, now, 0));
+        probes.push_back(send(key, *peer, now, 0));
         bucket_.tokens -= 1;
     }
     for (auto& [id, round] : rounds_) {
         refill(round.tokens, round.refilled, options_.round_rate, now);
         while (round.tokens >= 1 && !round.queue.empty()) {
-            auto key = std::move(round.queue.front());
+            const auto key = round.queue.front();
             round.queue.pop_front();
-            if (!health_.contains(key) || round.decided.contains(key)) continue;
-            probes.push_back(send(key, now, id));
+            const auto it = peers_.find(key);
+            if (it == peers_.end() || round.decided.contains(key)) continue;
+            probes.push_back(send(key, it->second, now, id));
             ++round.outcomes.at(key).attempts;
             round.tokens -= 1;
         }
@@ -178,38 +200,37 @@ std::optional<Microseconds> Prober::on_reply(std::uint64_t token, const net::Add
     const auto it = outstanding_.find(token);
     if (it == outstanding_.end()) return std::nullopt;
     const auto probe = it->second;
-    const auto s = schedule_.find(probe.key);
-    if (s == schedule_.end() || s->second.generation != probe.generation) {
+    const auto p = peers_.find(probe.key);
+    if (p == peers_.end() || p->second.generation != probe.generation) {
         outstanding_.erase(it);
         return std::nullopt;
     }
-    if (health_.at(probe.key).address != from) return std::nullopt;
+    if (p->second.health.address != from) return std::nullopt;
     outstanding_.erase(it);
-    --s->second.outstanding;
+    --p->second.outstanding;
     const auto rtt = std::chrono::duration_cast<Microseconds>(now - probe.sent);
-    record_success(probe.key, rtt, now, probe.round);
+    record_success(probe.key, p->second, rtt, now, probe.round);
     return rtt;
 }
 
 std::size_t Prober::expire(TimePoint now) {
     std::size_t lost = 0;
+    // Tokens grow with send time, so the first outstanding probe is the oldest.
     while (!outstanding_.empty() && outstanding_.begin()->second.sent + timeout_ <= now) {
         const auto probe = outstanding_.begin()->second;
         outstanding_.erase(outstanding_.begin());
-        const auto s = schedule_.find(probe.key);
-        if (s == schedule_.end() || s->second.generation != probe.generation) continue;
-        --s->second.outstanding;
-        record_loss(probe.key, probe.sent, probe.round);
+        const auto p = peers_.find(probe.key);
+        if (p == peers_.end() || p->second.generation != probe.generation) continue;
+        --p->second.outstanding;
+        record_loss(probe.key, p->second, probe.sent, probe.round);
         ++lost;
     }
     return lost;
 }
 
-void Prober::record_success(const std::string& key, Microseconds rtt, TimePoint now, std::uint64_t round) {
-    auto& health = health_.at(key);
-    health.last_rtt = rtt;
-    health.rtt_history.push_back(rtt);
-    while (health.rtt_history.size() > PeerHealth::history_size) health.rtt_history.pop_front();
+void Prober::record_success(const Key& key, Peer& peer, Microseconds rtt, TimePoint now, std::uint64_t round) {
+    auto& health = peer.health;
+    health.record_rtt(rtt);
     health.last_success = now;
     health.consecutive_losses = 0;
     health.first_loss.reset();
@@ -225,8 +246,8 @@ void Prober::record_success(const std::string& key, Microseconds rtt, TimePoint 
     --r->second.pending;
 }
 
-void Prober::record_loss(const std::string& key, TimePoint sent_at, std::uint64_t round) {
-    auto& health = health_.at(key);
+void Prober::record_loss(const Key& key, Peer& peer, TimePoint sent_at, std::uint64_t round) {
+    auto& health = peer.health;
     ++health.lost;
     ++lost_total_;
     ++health.consecutive_losses;
@@ -237,9 +258,8 @@ void Prober::record_loss(const std::string& key, TimePoint sent_at, std::uint64_
         set_state(health, Reachability::unreachable);
     }
     if (round == 0) {
-        auto& schedule = schedule_.at(key);
-        if (!exhausted && health.state != Reachability::unreachable && !schedule.queued_urgent) {
-            schedule.queued_urgent = true;
+        if (!exhausted && health.state != Reachability::unreachable && !peer.queued_urgent) {
+            peer.queued_urgent = true;
             urgent_.push_back(key);
         }
         return;
@@ -272,7 +292,9 @@ TimePoint Prober::next_wakeup(TimePoint now) const {
     if (!urgent_.empty()) next = std::min(next, tokens_at);
     if (!periodic_.empty()) next = std::min(next, std::max(periodic_.begin()->first, tokens_at));
     for (const auto& [id, round] : rounds_) {
-        if (!round.queue.empty()) next = std::min(next, token_time(round.tokens, options_.round_rate, std::max(now, round.refilled)));
+        if (!round.queue.empty()) {
+            next = std::min(next, token_time(round.tokens, options_.round_rate, std::max(now, round.refilled)));
+        }
     }
     return next;
 }
@@ -282,17 +304,17 @@ std::uint64_t Prober::start_round(TimePoint now) {
     auto& round = rounds_[id];
     round.tokens = bucket_capacity(options_.round_rate);
     round.refilled = now;
-    for (const auto& [key, health] : health_) {
+    for (const auto& [key, peer] : peers_) {
         round.queue.push_back(key);
-        round.outcomes[key] = RoundOutcome{health.node, health.address, false, std::nullopt, 0};
+        round.outcomes[key] = RoundOutcome{peer.health.node, peer.health.address, false, std::nullopt, 0};
     }
-    round.pending = health_.size();
+    round.pending = peers_.size();
     return id;
 }
 
-std::optional<std::map<std::string, RoundOutcome>> Prober::take_round(std::uint64_t id) {
+std::optional<std::map<Key, RoundOutcome>> Prober::take_round(std::uint64_t id) {
     const auto it = rounds_.find(id);
-    if (it == rounds_.end()) return std::map<std::string, RoundOutcome>{};
+    if (it == rounds_.end()) return std::map<Key, RoundOutcome>{};
     if (it->second.pending > 0) return std::nullopt;
     auto outcomes = std::move(it->second.outcomes);
     rounds_.erase(it);
@@ -301,7 +323,7 @@ std::optional<std::map<std::string, RoundOutcome>> Prober::take_round(std::uint6
 
 ProbeSummary Prober::summary() const {
     ProbeSummary s;
-    s.peers = health_.size();
+    s.peers = peers_.size();
     s.reachable = reachable_;
     s.unreachable = unreachable_;
     s.unknown = s.peers - reachable_ - unreachable_;

@@ -47,14 +47,15 @@ TEST_F(EchoSocketNetns, RepliesComeBackWithTheirTokenAndSilenceCountsAsLoss) {
         options.interval = 2s;
         options.timeout = 300ms;
         Prober prober(options);
-        prober.set_targets({{"b", "b", b}, {"nowhere", "nowhere", nowhere}}, Clock::now());
+        const auto b_key = net::Prefix::parse("192.0.2.0/24"), nowhere_key = net::Prefix::parse("192.0.3.0/24");
+        prober.set_targets({{b_key, "b", b}, {nowhere_key, "nowhere", nowhere}}, Clock::now());
         drive(prober, socket, Clock::now() + 1500ms);
-        const auto& reached = prober.peers().at("b");
+        const auto& reached = *prober.find(b_key);
         EXPECT_EQ(reached.state, Reachability::reachable);
         ASSERT_TRUE(reached.last_rtt);
         EXPECT_GT(reached.last_rtt->count(), 0);
         EXPECT_LT(*reached.last_rtt, 300ms);
-        const auto& silent = prober.peers().at("nowhere");
+        const auto& silent = *prober.find(nowhere_key);
         EXPECT_EQ(silent.state, Reachability::unreachable);
         EXPECT_EQ(silent.lost, 3U);
     });

@@ -12,8 +12,8 @@ using namespace std::chrono_literals;
 
 Target target(int n) {
     // n's gateway: 10.0.0.1 + n * 256.
-    return Target{"subnet-" + std::to_string(n), "n" + std::to_string(n),
-                  net::Address::v4(0x0a000001U + (static_cast<std::uint32_t>(n) << 8))};
+    const auto gateway = net::Address::v4(0x0a000001U + (static_cast<std::uint32_t>(n) << 8));
+    return Target{net::Prefix(gateway.masked(24), 24), "n" + std::to_string(n), gateway};
 }
 
 std::vector<Target> targets(int count) {
@@ -27,6 +27,12 @@ ProbeOptions options(std::chrono::milliseconds interval, double rate = 200) {
     o.interval = interval;
     o.rate = rate;
     return o;
+}
+
+const PeerHealth& health(const Prober& prober, const Key& key) {
+    const auto* found = prober.find(key);
+    if (!found) throw std::out_of_range("no peer " + key.to_string());
+    return *found;
 }
 
 class ProberTest : public ::testing::Test {
@@ -74,9 +80,11 @@ TEST_F(ProberTest, NewPeersAreProbedAtOnceThenOncePerIntervalSpreadOverIt) {
     run_until(prober, start_ + 100ms, [](const Probe&) { return true; });
     EXPECT_EQ(sent_.size(), 10U);
     EXPECT_EQ(prober.summary().reachable, 10U);
-    for (const auto& [key, health] : prober.peers()) {
-        ASSERT_TRUE(health.last_rtt) << key;
-        EXPECT_EQ(*health.last_rtt, 300us);
+    for (int i = 1; i <= 10; ++i) {
+        const auto& h = health(prober, target(i).key);
+        ASSERT_TRUE(h.last_rtt) << i;
+        EXPECT_EQ(*h.last_rtt, 300us);
+        EXPECT_EQ(h.rtt_history(), std::vector<Microseconds>{300us});
     }
 
     sent_.clear();
@@ -124,14 +132,14 @@ TEST_F(ProberTest, APeerWhoseProbesAreLostIsRetriedThenUnreachableThenBackOnFirs
     dropping = true;
     const auto dropped_at = now_;
     run_until(prober, dropped_at + 8s, answer);  // two intervals
-    const auto& health = prober.peers().at(target(2).key);
-    EXPECT_EQ(health.state, Reachability::unreachable);
-    EXPECT_GE(health.consecutive_losses, 3U);
-    ASSERT_TRUE(health.unreachable_since);
-    EXPECT_GE(*health.unreachable_since, dropped_at);
+    const auto& dead_health = health(prober, target(2).key);
+    EXPECT_EQ(dead_health.state, Reachability::unreachable);
+    EXPECT_GE(dead_health.consecutive_losses, 3U);
+    ASSERT_TRUE(dead_health.unreachable_since);
+    EXPECT_GE(*dead_health.unreachable_since, dropped_at);
     EXPECT_EQ(prober.summary().unreachable, 1U);
     EXPECT_EQ(prober.summary().reachable, 2U);
-    EXPECT_EQ(prober.lost_total(), health.lost);
+    EXPECT_EQ(prober.lost_total(), dead_health.lost);
     // Unreachable: probed on its period only, never retried in a burst.
     const auto before = sent_to(dead, dropped_at, now_);
     run_until(prober, now_ + 8s, answer);
@@ -141,8 +149,8 @@ TEST_F(ProberTest, APeerWhoseProbesAreLostIsRetriedThenUnreachableThenBackOnFirs
     dropping = false;
     const auto restored_at = now_;
     run_until(prober, restored_at + 4s + prober.timeout(), answer);  // one interval
-    EXPECT_EQ(prober.peers().at(target(2).key).state, Reachability::reachable);
-    EXPECT_FALSE(prober.peers().at(target(2).key).unreachable_since);
+    EXPECT_EQ(health(prober, target(2).key).state, Reachability::reachable);
+    EXPECT_FALSE(health(prober, target(2).key).unreachable_since);
 }
 
 TEST_F(ProberTest, OneLostProbeDoesNotMakeAPeerUnreachable) {
@@ -152,10 +160,10 @@ TEST_F(ProberTest, OneLostProbeDoesNotMakeAPeerUnreachable) {
     run_until(prober, start_ + 5s, [](const Probe&) { return true; });
     drop = 1;
     run_until(prober, now_ + 10s, [&](const Probe&) { return drop-- <= 0; });
-    const auto& health = prober.peers().at(target(1).key);
-    EXPECT_EQ(health.state, Reachability::reachable);
-    EXPECT_EQ(health.lost, 1U);
-    EXPECT_EQ(health.consecutive_losses, 0U);
+    const auto& one = health(prober, target(1).key);
+    EXPECT_EQ(one.state, Reachability::reachable);
+    EXPECT_EQ(one.lost, 1U);
+    EXPECT_EQ(one.consecutive_losses, 0U);
 }
 
 TEST_F(ProberTest, ANewPeerGoesToTheFrontOfTheQueue) {
@@ -167,8 +175,8 @@ TEST_F(ProberTest, ANewPeerGoesToTheFrontOfTheQueue) {
     prober.set_targets(all, now_);
     const auto added_at = now_;
     run_until(prober, added_at + 1s, [](const Probe&) { return true; });
-    EXPECT_EQ(prober.peers().at(target(1001).key).state, Reachability::reachable);
-    EXPECT_LE(*prober.peers().at(target(1001).key).last_success - added_at, 50ms);
+    EXPECT_EQ(health(prober, target(1001).key).state, Reachability::reachable);
+    EXPECT_LE(*health(prober, target(1001).key).last_success - added_at, 50ms);
 }
 
 TEST_F(ProberTest, APeerThatLeavesLeavesTheTableAndItsLateReplyIsIgnored) {
@@ -177,7 +185,7 @@ TEST_F(ProberTest, APeerThatLeavesLeavesTheTableAndItsLateReplyIsIgnored) {
     const auto probes = prober.take_due(now_);
     ASSERT_EQ(probes.size(), 2U);
     prober.set_targets({target(1)}, now_);
-    EXPECT_EQ(prober.peers().size(), 1U);
+    EXPECT_EQ(prober.size(), 1U);
     for (const auto& p : probes) prober.on_reply(p.token, p.address, now_ + 1ms);
     EXPECT_EQ(prober.summary().reachable, 1U);
     EXPECT_EQ(prober.summary().peers, 1U);
@@ -205,7 +213,7 @@ TEST_F(ProberTest, ARoundProbesEveryPeerWithRetriesAndReportsEach) {
     const auto round = prober.start_round(now_);
     EXPECT_FALSE(prober.take_round(round));
     const auto started = now_;
-    std::optional<std::map<std::string, RoundOutcome>> outcome;
+    std::optional<std::map<Key, RoundOutcome>> outcome;
     while (!(outcome = prober.take_round(round))) {
         run_until(prober, now_ + 10ms, [&](const Probe& p) { return p.address != dead; });
         ASSERT_LT(now_ - started, 10s);
@@ -217,14 +225,14 @@ TEST_F(ProberTest, ARoundProbesEveryPeerWithRetriesAndReportsEach) {
             EXPECT_EQ(o.attempts, 3);
             EXPECT_EQ(o.node, "n7");
         } else {
-            EXPECT_TRUE(o.reachable) << key;
+            EXPECT_TRUE(o.reachable) << key.to_string();
             EXPECT_EQ(o.attempts, 1);
             EXPECT_TRUE(o.rtt);
         }
     }
     // 50 probes at 1000/s plus three timeouts of the dead one, not 50 x 30 s intervals.
     EXPECT_LT(now_ - started, 4s);
-    EXPECT_EQ(prober.peers().at(target(7).key).state, Reachability::unreachable);
+    EXPECT_EQ(health(prober, target(7).key).state, Reachability::unreachable);
 }
 
 TEST_F(ProberTest, ARoundWithoutPeersIsDoneAtOnce) {
@@ -242,8 +250,42 @@ TEST_F(ProberTest, AChangedAddressIsANewPeer) {
     auto moved = target(1);
     moved.address = net::Address::parse("10.244.1.9");
     prober.set_targets({moved}, now_);
-    EXPECT_EQ(prober.peers().at(moved.key).state, Reachability::unknown);
+    EXPECT_EQ(health(prober, moved.key).state, Reachability::unknown);
     EXPECT_EQ(prober.summary().reachable, 0U);
+}
+
+TEST_F(ProberTest, KeepsTheLastEightRtts) {
+    PeerHealth h;
+    for (int i = 1; i <= 11; ++i) h.record_rtt(Microseconds(i));
+    std::vector<Microseconds> want;
+    for (int i = 4; i <= 11; ++i) want.push_back(Microseconds(i));
+    EXPECT_EQ(h.rtt_history(), want);
+    EXPECT_EQ(*h.last_rtt, Microseconds(11));
+}
+
+TEST_F(ProberTest, TargetsInAnyOrderGiveTheSameTable) {
+    Prober prober(options(4s));
+    auto all = targets(20);
+    std::reverse(all.begin(), all.end());
+    prober.set_targets(all, now_);
+    EXPECT_EQ(prober.size(), 20U);
+    for (int i = 1; i <= 20; ++i) EXPECT_NE(prober.find(target(i).key), nullptr);
+    // Unchanged targets change nothing: no peer is queued again.
+    const auto first = prober.take_due(now_);
+    EXPECT_EQ(first.size(), 4U);  // the bucket: 20 ms at 200/s
+    for (const auto& p : first) prober.on_reply(p.token, p.address, now_ + 1ms);
+    prober.set_targets(targets(20), now_);
+    run_until(prober, now_ + 200ms, [](const Probe&) { return true; });
+    EXPECT_EQ(prober.summary().reachable, 20U);
+    std::size_t sent = 0;
+    for (int i = 1; i <= 20; ++i) sent += health(prober, target(i).key).sent;
+    EXPECT_EQ(sent, 20U);
+    // Renamed node: same peer, new name.
+    auto renamed = targets(20);
+    renamed[0].node = "renamed";
+    prober.set_targets(renamed, now_);
+    EXPECT_EQ(health(prober, target(1).key).node, "renamed");
+    EXPECT_EQ(health(prober, target(1).key).state, Reachability::reachable);
 }
 
 TEST_F(ProberTest, IdleProberSleeps) {

@@ -11,6 +11,7 @@
 // retried (dead peers must not multiply the probe load), only probed on its period.
 #include <chrono>
 #include <cstdint>
+#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "twill/net/address.hpp"
+#include "twill/net/prefix.hpp"
 
 namespace twill::probe {
 
@@ -46,21 +48,33 @@ std::string_view to_string(Reachability reachability);
 struct PeerHealth {
     static constexpr std::size_t history_size = 8;
 
+    // The last RTTs, oldest first (at most history_size).
+    std::vector<Microseconds> rtt_history() const;
+    void record_rtt(Microseconds rtt);
+
     std::string node;
     net::Address address;  // what is probed: the peer's gateway on its bridge
     Reachability state = Reachability::unknown;
     std::optional<Microseconds> last_rtt;
-    std::deque<Microseconds> rtt_history;  // newest last, at most history_size
     std::optional<TimePoint> last_success;
     std::optional<TimePoint> unreachable_since;  // first loss of the run that made it unreachable
     std::optional<TimePoint> first_loss;         // of the current run of consecutive losses
     std::uint32_t consecutive_losses = 0;
     std::uint64_t sent = 0;
     std::uint64_t lost = 0;
+
+private:
+    // A ring, not a deque: thousands of peers must not each hold a deque's 512-byte block.
+    std::array<Microseconds, history_size> history_{};
+    std::uint8_t history_count_ = 0;
+    std::uint8_t history_next_ = 0;
 };
 
+// A peer is identified by its subnet.
+using Key = net::Prefix;
+
 struct Target {
-    std::string key;   // identifies the peer (its subnet)
+    Key key;
     std::string node;
     net::Address address;
 };
@@ -94,7 +108,8 @@ public:
 
     // The peers to probe now. New keys are probed first; removed ones leave the table and
     // their outstanding probes are forgotten. A changed address counts as a new peer.
-    void set_targets(const std::vector<Target>& targets, TimePoint now);
+    // Linear in the number of peers when `targets` is sorted by key (as leases are).
+    void set_targets(std::vector<Target> targets, TimePoint now);
 
     // Probes to send now, within the rates. Each is outstanding until answered or expired.
     std::vector<Probe> take_due(TimePoint now);
@@ -109,32 +124,34 @@ public:
     // the probes' results with the periodic health.
     std::uint64_t start_round(TimePoint now);
     // The outcomes of a finished round (and forgets it); nullopt while it runs.
-    std::optional<std::map<std::string, RoundOutcome>> take_round(std::uint64_t id);
+    std::optional<std::map<Key, RoundOutcome>> take_round(std::uint64_t id);
 
-    const std::map<std::string, PeerHealth>& peers() const { return health_; }
+    // The health of one peer; nullptr when it is not in the table.
+    const PeerHealth* find(const Key& key) const;
+    std::size_t size() const { return peers_.size(); }
     ProbeSummary summary() const;
     std::chrono::milliseconds timeout() const { return timeout_; }
     std::uint64_t sent_total() const { return sent_total_; }
     std::uint64_t lost_total() const { return lost_total_; }
 
 private:
-    struct Schedule {
+    struct Peer {
+        PeerHealth health;
         TimePoint next_periodic;
-        TimePoint last_sent;
         std::uint64_t generation = 0;  // tells a re-added key's probes from its old ones
         bool queued_urgent = false;
         int outstanding = 0;
     };
     struct Outstanding {
-        std::string key;
+        Key key;
         TimePoint sent;
         std::uint64_t round = 0;  // 0: periodic or retry
         std::uint64_t generation = 0;
     };
     struct Round {
-        std::deque<std::string> queue;
-        std::map<std::string, RoundOutcome> outcomes;
-        std::set<std::string> decided;
+        std::deque<Key> queue;
+        std::map<Key, RoundOutcome> outcomes;
+        std::set<Key> decided;
         std::size_t pending = 0;  // peers without an outcome yet
         double tokens = 1;
         TimePoint refilled;
@@ -146,19 +163,18 @@ private:
 
     std::chrono::nanoseconds effective_interval() const;
     void refill(double& tokens, TimePoint& refilled, double rate, TimePoint now) const;
-    void reschedule(const std::string& key, TimePoint next);
-    Probe send(const std::string& key, TimePoint now, std::uint64_t round);
-    void record_loss(const std::string& key, TimePoint sent_at, std::uint64_t round);
-    void record_success(const std::string& key, Microseconds rtt, TimePoint now, std::uint64_t round);
+    void reschedule(const Key& key, Peer& peer, TimePoint next);
+    Probe send(const Key& key, Peer& peer, TimePoint now, std::uint64_t round);
+    void record_loss(const Key& key, Peer& peer, TimePoint sent_at, std::uint64_t round);
+    void record_success(const Key& key, Peer& peer, Microseconds rtt, TimePoint now, std::uint64_t round);
     void set_state(PeerHealth& health, Reachability state);
-    void remove(const std::string& key);
+    std::map<Key, Peer>::iterator remove(std::map<Key, Peer>::iterator it);
 
     ProbeOptions options_;
     std::chrono::milliseconds timeout_;
-    std::map<std::string, PeerHealth> health_;
-    std::map<std::string, Schedule> schedule_;
-    std::set<std::pair<TimePoint, std::string>> periodic_;
-    std::deque<std::string> urgent_;
+    std::map<Key, Peer> peers_;
+    std::set<std::pair<TimePoint, Key>> periodic_;
+    std::deque<Key> urgent_;
     std::map<std::uint64_t, Outstanding> outstanding_;  // by token: tokens grow with send time
     std::map<std::uint64_t, Round> rounds_;
     Bucket bucket_;
