@@ -43,6 +43,7 @@ public:
 
 private:
     void run();
+    void finish_rounds();
     void arm_timer();
     void arm_socket();
     void on_readable();
@@ -57,6 +58,7 @@ private:
     std::optional<boost::asio::posix::stream_descriptor> descriptor_;
     boost::asio::steady_timer timer_;
     probe::TimePoint timer_at_ = probe::TimePoint::max();
+    probe::TimePoint last_run_{};
     std::string disabled_reason_ = "not started";
     std::map<std::uint64_t, RoundDone> rounds_;
     std::uint64_t send_errors_ = 0;

@@ -165,10 +165,8 @@ std::vector<Probe> Prober::take_due(TimePoint now) {
             if (it == peers_.end() || !it->second.queued_urgent) continue;  // stale entry
             peer = &it->second;
             peer->queued_urgent = false;
-            // An immediate probe stands in for a periodic one due soon.
-            if (peer->next_periodic < now + interval / 2) {
-                reschedule(key, *peer, std::max(peer->next_periodic + interval, now + interval / 2));
-            }
+            // The periodic schedule stays as it is, so every peer keeps its phase and is
+            // probed at least once per interval whatever came in between.
         } else if (!periodic_.empty() && periodic_.begin()->first <= now) {
             const auto due = periodic_.begin()->first;
             key = periodic_.begin()->second;

@@ -7,8 +7,11 @@
 //     resync costs, and the time to remove them all again (one etcd lease revoked);
 //   - with --loaded-changes K: right after programming each count, K more put/delete
 //     latencies with those peers present (what scripts/bench-probe compares with probing on
-//     and off), and with --cpu-window S the daemon's CPU over S seconds from then on.
+//     and off), and with --cpu-window S the daemon's CPU over S seconds from then on, the
+//     probes it sent meanwhile (its /metrics) and, as the floor of one probe, the CPU this
+//     process needs to send one ICMP echo to each peer through the same tunnel.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -24,6 +27,7 @@
 #include "twill/kv/client.hpp"
 #include "twill/netlink/handle.hpp"
 #include "twill/netlink/monitor.hpp"
+#include "twill/probe/echo_socket.hpp"
 #include "twill/reconcile/object_sets.hpp"
 
 using namespace twill;
@@ -110,6 +114,26 @@ double cpu_seconds(pid_t pid) {
     return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+double own_cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// twill_probes_sent_total from twilld's /metrics (-1 when probes are off or unreadable).
+double probes_sent() {
+    FILE* pipe = ::popen("busybox wget -qO- http://127.0.0.1:9474/metrics 2>/dev/null", "r");
+    if (!pipe) return -1;
+    std::string text;
+    char buffer[4096];
+    while (const auto n = std::fread(buffer, 1, sizeof buffer, pipe)) text.append(buffer, n);
+    ::pclose(pipe);
+    const std::string name = "\ntwill_probes_sent_total ";
+    const auto at = text.find(name);
+    return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,8 +202,19 @@ int main(int argc, char** argv) {
         // Idle: nothing changes in etcd; what the periodic resyncs (and probes) cost.
         const double window = cpu_window > 0 ? cpu_window : std::max(5.0, resync_seconds * 10);
         const double cpu0 = cpu_seconds(pid);
+        const double probes0 = probes_sent();
         std::this_thread::sleep_for(std::chrono::duration<double>(window));
         const double cpu_used = cpu_seconds(pid) - cpu0;
+        const double probes = probes0 < 0 ? 0 : probes_sent() - probes0;
+        // The floor of a probe: one echo through the tunnel to each peer's gateway, sent by
+        // this process with nothing else around it.
+        double floor_us = 0;
+        {
+            probe::EchoSocket socket(net::Family::v4);
+            const double c0 = own_cpu_seconds();
+            for (int i = 0; i < peers; ++i) socket.send(subnet_of(i).first().plus(1), static_cast<std::uint64_t>(i));
+            floor_us = (own_cpu_seconds() - c0) * 1e6 / peers;
+        }
         const long rss = status_kib(pid, "VmRSS");
         const long anon = status_kib(pid, "RssAnon");
         const long file = status_kib(pid, "RssFile");
@@ -194,6 +229,11 @@ int main(int argc, char** argv) {
         std::printf("    idle CPU %.1f ms/s (%.2f%% of a core) over %.0f s", cpu_used * 1000 / window,
                     cpu_used * 100 / window, window);
         if (resync_seconds > 0 && window >= resync_seconds) std::printf(", %.1f ms per resync", cpu_used * 1000 / (window / resync_seconds));
+        if (probes > 0) {
+            std::printf("\n    probes sent %.0f (%.0f/s), CPU per probe if all of it were probing: %.1f us",
+                        probes, probes / window, cpu_used * 1e6 / probes);
+        }
+        std::printf("\n    floor: one echo sendto through the tunnel: %.1f us CPU", floor_us);
         std::printf("\n    RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB mapped files (%.1f MiB with no peers)\n",
                     rss / 1024.0, anon / 1024.0, file / 1024.0, rss_before / 1024.0);
     }
