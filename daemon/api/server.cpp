@@ -67,21 +67,14 @@ class Server::Service final : public v1::Twilld::Service {
     }
     grpc::Status Check(grpc::ServerContext*, const v1::CheckRequest* request,
                        v1::CheckReply* reply) override {
-        std::vector<v1::ProbeOutcome> probes;
-        if (request->probe()) {
-            try {
-                probes = handler_.probe_round();
-            } catch (const std::exception& e) {
-                spdlog::warn("API Check: probe round: {}", e.what());
-                return {grpc::StatusCode::INTERNAL, std::string("probe round: ") + e.what()};
-            }
-        }
-        auto status = serve("Check", reply, [this] { return handler_.check(); });
-        if (status.ok() && request->probe()) {
+        return guarded("Check", [&] {
+            std::vector<v1::ProbeOutcome> probes;
+            if (request->probe()) probes = probe_round();
+            *reply = call_handler<v1::CheckReply>([this] { return handler_.check(); });
+            if (!request->probe()) return;
             reply->set_probed(true);
             for (auto& probe : probes) *reply->add_probes() = std::move(probe);
-        }
-        return status;
+        });
     }
     grpc::Status Leave(grpc::ServerContext*, const v1::LeaveRequest*,
                        v1::LeaveReply* reply) override {
@@ -94,11 +87,10 @@ class Server::Service final : public v1::Twilld::Service {
     }
 
   private:
-    template <class Reply>
-    grpc::Status serve(const char* rpc, Reply* reply,
-                       std::type_identity_t<std::function<Reply()>> call) {
+    // Runs `body`, mapping twill's errors to gRPC statuses netctl tells apart.
+    grpc::Status guarded(const char* rpc, const std::function<void()>& body) {
         try {
-            *reply = options_.executor ? run_on_executor(std::move(call)) : call();
+            body();
             return grpc::Status::OK;
         } catch (const LoopUnavailable& e) {
             return {grpc::StatusCode::UNAVAILABLE, e.what()};
@@ -111,9 +103,16 @@ class Server::Service final : public v1::Twilld::Service {
     }
 
     template <class Reply>
-    Reply run_on_executor(std::function<Reply()> call) {
+    grpc::Status serve(const char* rpc, Reply* reply,
+                       std::type_identity_t<std::function<Reply()>> call) {
+        return guarded(rpc, [&] { *reply = call_handler<Reply>(std::move(call)); });
+    }
+
+    // The handler's reply, computed on the executor when there is one.
+    template <class Reply>
+    Reply call_handler(std::type_identity_t<std::function<Reply()>> call) {
+        if (!options_.executor) return call();
         auto promise = std::make_shared<std::promise<Reply>>();
-        auto result = promise->get_future();
         boost::asio::post(*options_.executor, [promise, call = std::move(call)] {
             try {
                 promise->set_value(call());
@@ -121,18 +120,42 @@ class Server::Service final : public v1::Twilld::Service {
                 promise->set_exception(std::current_exception());
             }
         });
-        const auto deadline = std::chrono::steady_clock::now() + options_.handler_timeout;
+        return wait(promise->get_future(), options_.handler_timeout, "twilld's event loop");
+    }
+
+    // Starts a probe round on the executor and waits for its outcomes.
+    std::vector<v1::ProbeOutcome> probe_round() {
+        using Outcomes = std::vector<v1::ProbeOutcome>;
+        auto promise = std::make_shared<std::promise<Outcomes>>();
+        auto start = [this, promise] {
+            try {
+                handler_.probe_round([promise](Outcomes outcomes) { promise->set_value(std::move(outcomes)); });
+            } catch (...) {
+                promise->set_exception(std::current_exception());
+            }
+        };
+        auto result = promise->get_future();
+        if (options_.executor)
+            boost::asio::post(*options_.executor, std::move(start));
+        else
+            start();
+        return wait(std::move(result), options_.probe_timeout, "the probe round");
+    }
+
+    template <class Result>
+    Result wait(std::future<Result> result, std::chrono::milliseconds timeout, const std::string& what) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
         // Polls so that a stopping server does not wait out the full timeout.
         while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
             if (stopping_) throw LoopUnavailable("twilld is stopping");
             if (std::chrono::steady_clock::now() >= deadline)
-                throw LoopUnavailable("twilld's event loop did not answer within " +
-                                      std::to_string(options_.handler_timeout.count()) + " ms");
+                throw LoopUnavailable(what + " did not answer within " +
+                                      std::to_string(timeout.count()) + " ms");
         }
         try {
             return result.get();
         } catch (const std::future_error&) {
-            // The loop dropped the call without running it (it is shutting down).
+            // The loop dropped the call without finishing it (it is shutting down).
             throw LoopUnavailable("twilld is stopping");
         }
     }

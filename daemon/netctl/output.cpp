@@ -82,13 +82,17 @@ std::string reachability(const api::v1::StatusReply& s) {
     if (!probes.enabled()) return "not probed (probes are off)";
     std::string text = std::to_string(probes.reachable()) + "/" + std::to_string(s.peers_size());
     if (probes.unknown() > 0) text += " (" + std::to_string(probes.unknown()) + " not probed yet)";
+    // Names the first few; with thousands of dead peers the line must stay a line.
+    constexpr int kNamed = 5;
     std::string unreachable;
+    int named = 0;
     for (const auto& peer : s.peers()) {
-        if (peer.health().state() != "unreachable") continue;
+        if (peer.health().state() != "unreachable" || named++ >= kNamed) continue;
         unreachable += unreachable.empty() ? "; unreachable: " : ", ";
         unreachable += peer.node() + " since " + clock_time(peer.health().unreachable_since()) + " (" +
                        std::to_string(peer.health().consecutive_losses()) + " probes lost)";
     }
+    if (named > kNamed) unreachable += " and " + std::to_string(named - kNamed) + " more (netctl peers)";
     return text + unreachable;
 }
 

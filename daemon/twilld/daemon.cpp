@@ -635,7 +635,9 @@ api::v1::StatusReply Daemon::build_status() {
             if (auto health = probes_->health(lease.subnet)) *p->mutable_health() = std::move(*health);
         }
     }
-    if (probes_) {
+    if (!probes_) {
+        s.mutable_probes()->set_enabled(false);
+    } else {
         *s.mutable_probes() = probes_->summary();
         const auto& probes = s.probes();
         if (!probes.enabled()) {
@@ -677,31 +679,10 @@ api::v1::CheckReply Daemon::check() {
     return reply;
 }
 
-std::vector<api::v1::ProbeOutcome> Daemon::probe_round() {
-    using Outcomes = std::vector<api::v1::ProbeOutcome>;
-    auto promise = std::make_shared<std::promise<Outcomes>>();
-    auto result = promise->get_future();
-    boost::asio::post(io_, [this, promise] {
-        try {
-            if (!probes_) throw Error("peer probes are off (--probe-interval=0)");
-            if (!ready_) throw Error("not ready: " + startup_state_);
-            probes_->start_round([promise](Outcomes outcomes) { promise->set_value(std::move(outcomes)); });
-        } catch (...) {
-            promise->set_exception(std::current_exception());
-        }
-    });
-    // A round takes peers / 1,000 s plus three timeouts for a silent peer; 100 s covers
-    // 5,000 peers many times over, and netctl waits 120 s.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(100);
-    while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
-        if (stopping_) throw Error("twilld is stopping");
-        if (std::chrono::steady_clock::now() >= deadline) throw Error("the probe round did not finish within 100 s");
-    }
-    try {
-        return result.get();
-    } catch (const std::future_error&) {
-        throw Error("twilld is stopping");
-    }
+void Daemon::probe_round(ProbeRoundDone done) {
+    if (!probes_) throw Error("peer probes are off (--probe-interval=0)");
+    if (!own_lease_) throw Error("no peers to probe yet: " + startup_state_);
+    probes_->start_round(std::move(done));
 }
 
 api::v1::LeaveReply Daemon::leave() {

@@ -54,7 +54,7 @@ public:
     // api::Handler, called on the API server's threads; each runs its work on the loop.
     api::v1::StatusReply status() override;
     api::v1::CheckReply check() override;
-    std::vector<api::v1::ProbeOutcome> probe_round() override;
+    void probe_round(ProbeRoundDone done) override;
     api::v1::LeaveReply leave() override;
     api::v1::EvictReply evict(const std::string& node) override;
 

@@ -92,6 +92,9 @@ ParsedOptions parse_options(int argc, char** argv) {
         }
         o.subnet_lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl_ms);
         o.probe_interval = parse_duration(probe_interval, "--probe-interval");
+        if (o.probe_interval > std::chrono::hours(24)) {
+            throw ParseError("--probe-interval", "\"" + probe_interval + "\" is more than 24h");
+        }
         if (!(o.probe_rate > 0) || o.probe_rate > 100000) {
             throw ParseError("--probe-rate", "\"" + std::to_string(o.probe_rate) + "\" must be more than 0 and at most 100000 probes per second");
         }

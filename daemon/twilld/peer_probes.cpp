@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/post.hpp>
+
 #include "time_format.hpp"
 #include "twill/error.hpp"
+#include "twill/sys/fd.hpp"
 
 namespace twill::daemon {
 
@@ -25,12 +28,17 @@ void PeerProbes::start(net::Family family) {
     if (socket_) return;
     try {
         socket_.emplace(family);
-        descriptor_.emplace(io_, ::dup(socket_->fd()));
+        sys::UniqueFd watched(::dup(socket_->fd()));
+        if (!watched) throw_errno("dup the raw ICMP socket");
+        descriptor_.emplace(io_, watched.get());
+        watched.release();
         disabled_reason_.clear();
         arm_socket();
         spdlog::info("probing peers through the overlay: each at least every {} ms, at most {} probes/s",
                      options_.interval.count(), options_.rate);
-    } catch (const Error& e) {
+    } catch (const std::exception& e) {
+        // Error, or boost::system::system_error from registering the descriptor.
+        descriptor_.reset();
         socket_.reset();
         disabled_reason_ = e.what();
         spdlog::error("peer probes are off: {}", e.what());
@@ -58,17 +66,22 @@ void PeerProbes::set_peers(std::vector<probe::Target> peers) {
 
 void PeerProbes::run() {
     if (!socket_) return;
+    // Replies already in the socket count before their probes could expire.
+    receive();
     const auto now = probe::Clock::now();
     last_run_ = now;
     metrics_.probes_lost.Increment(static_cast<double>(prober_.expire(now)));
     const auto probes = prober_.take_due(now);
     for (const auto& probe : probes) {
-        if (const int error = socket_->send(probe.address, probe.token); error != 0) {
-            // Unanswerable (no route yet, no buffer space): it times out and counts as lost.
-            if (send_errors_++ % 1000 == 0) {
-                spdlog::debug("probe {}: {} ({} send errors so far)", probe.address.to_string(),
-                              std::strerror(error), send_errors_);
-            }
+        std::string error;
+        try {
+            if (const int code = socket_->send(probe.address, probe.token); code != 0) error = std::strerror(code);
+        } catch (const Error& e) {
+            error = e.what();
+        }
+        // Unanswerable (no route yet, no buffer space): it times out and counts as lost.
+        if (!error.empty() && send_errors_++ % 1000 == 0) {
+            spdlog::debug("probe {}: {} ({} send errors so far)", probe.address.to_string(), error, send_errors_);
         }
     }
     metrics_.probes_sent.Increment(static_cast<double>(probes.size()));
@@ -126,16 +139,20 @@ void PeerProbes::arm_socket() {
                             });
 }
 
-void PeerProbes::on_readable() {
+void PeerProbes::receive() {
     try {
-        socket_->receive([this](const net::Address& from, std::uint64_t token) {
-            if (const auto rtt = prober_.on_reply(token, from, probe::Clock::now())) {
+        socket_->receive([this](const probe::EchoReply& reply) {
+            if (const auto rtt = prober_.on_reply(reply.token, reply.from, reply.received)) {
                 metrics_.probe_rtt_seconds.Observe(static_cast<double>(rtt->count()) / 1e6);
             }
         });
     } catch (const Error& e) {
         spdlog::warn("peer probes: {}", e.what());
     }
+}
+
+void PeerProbes::on_readable() {
+    receive();
     // A reply creates no probe work: sends and expiries wait for the next tick.
     finish_rounds();
     update_gauges();
@@ -191,7 +208,9 @@ api::v1::ProbeSummary PeerProbes::summary() const {
 void PeerProbes::start_round(RoundDone done) {
     if (!socket_) throw Error("peer probes are off: " + disabled_reason_);
     rounds_.emplace(prober_.start_round(probe::Clock::now()), std::move(done));
-    run();
+    // The round's first probes go out from the loop, not from here: the round has started,
+    // so nothing may throw past this point (a round without peers finishes there too).
+    boost::asio::post(io_, [this] { run(); });
 }
 
 }  // namespace twill::daemon

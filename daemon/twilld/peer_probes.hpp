@@ -44,6 +44,7 @@ public:
 private:
     void run();
     void finish_rounds();
+    void receive();
     void arm_timer();
     void arm_socket();
     void on_readable();

@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 
 #include <array>
 #include <cstring>
@@ -44,6 +46,8 @@ EchoSocket::EchoSocket(net::Family family) : family_(family), identifier_(random
     const int protocol = v4 ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6);
     fd_.reset(::socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
     if (!fd_) throw_errno(std::string("open ") + what);
+    const int on = 1;
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) throw_errno(std::string("set SO_TIMESTAMPNS on the ") + what);
     // Only echo replies reach the socket; everything else is filtered in the kernel.
     if (v4) {
         icmp_filter filter{};
@@ -88,13 +92,21 @@ int EchoSocket::send(const net::Address& to, std::uint64_t token) {
     return 0;
 }
 
-std::size_t EchoSocket::receive(const std::function<void(const net::Address&, std::uint64_t)>& on_reply) {
+std::size_t EchoSocket::receive(const std::function<void(const EchoReply&)>& on_reply) {
     std::size_t count = 0;
     std::array<std::uint8_t, 1500> buffer{};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
     for (;;) {
         sockaddr_storage storage{};
-        socklen_t length = sizeof storage;
-        const ssize_t size = ::recvfrom(fd_.get(), buffer.data(), buffer.size(), 0, reinterpret_cast<sockaddr*>(&storage), &length);
+        iovec io{buffer.data(), buffer.size()};
+        msghdr message{};
+        message.msg_name = &storage;
+        message.msg_namelen = sizeof storage;
+        message.msg_iov = &io;
+        message.msg_iovlen = 1;
+        message.msg_control = control.data();
+        message.msg_controllen = control.size();
+        const ssize_t size = ::recvmsg(fd_.get(), &message, 0);
         if (size < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return count;
             if (errno == EINTR) continue;
@@ -114,9 +126,19 @@ std::size_t EchoSocket::receive(const std::function<void(const net::Address&, st
         std::memcpy(&id, icmp + 4, 2);
         if (ntohs(id) != identifier_) continue;
         if (std::memcmp(icmp + kEchoHeader, kMagic.data(), kMagic.size()) != 0) continue;
-        std::uint64_t token = 0;
-        std::memcpy(&token, icmp + kEchoHeader + kMagic.size(), sizeof token);
-        net::Address from;
+        EchoReply reply;
+        std::memcpy(&reply.token, icmp + kEchoHeader + kMagic.size(), sizeof reply.token);
+        reply.received = std::chrono::steady_clock::now();
+        for (auto* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
+            timespec stamp{};
+            std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+            const auto at = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec)));
+            const auto waited = std::chrono::system_clock::now() - at;
+            if (waited > std::chrono::system_clock::duration::zero()) reply.received -= waited;
+        }
+        net::Address& from = reply.from;
         if (storage.ss_family == AF_INET) {
             const auto* sin = reinterpret_cast<const sockaddr_in*>(&storage);
             from = net::Address::from_bytes(net::Family::v4, {reinterpret_cast<const std::uint8_t*>(&sin->sin_addr), 4});
@@ -126,7 +148,7 @@ std::size_t EchoSocket::receive(const std::function<void(const net::Address&, st
         } else {
             continue;
         }
-        on_reply(from, token);
+        on_reply(reply);
     }
 }
 

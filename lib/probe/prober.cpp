@@ -95,8 +95,8 @@ void Prober::set_targets(std::vector<Target> targets, TimePoint now) {
     for (auto& target : targets) {
         while (it != peers_.end() && it->first < target.key) it = remove(it);
         if (it != peers_.end() && it->first == target.key) {
-            if (it->second.health.address == target.address) {
-                if (it->second.health.node != target.node) it->second.health.node = std::move(target.node);
+            // Another node on a freed subnet is another peer: nothing of the old one carries over.
+            if (it->second.health.address == target.address && it->second.health.node == target.node) {
                 ++it;
                 continue;
             }
@@ -118,7 +118,7 @@ void Prober::set_targets(std::vector<Target> targets, TimePoint now) {
     const auto batch = static_cast<std::int64_t>(added.size() + 1);
     for (std::size_t i = 0; i < added.size(); ++i) {
         auto& peer = peers_.at(added[i]);
-        peer.next_periodic = now + interval * static_cast<std::int64_t>(i + 1) / batch;
+        peer.next_periodic = now + interval / batch * static_cast<std::int64_t>(i + 1);
         periodic_.emplace(peer.next_periodic, added[i]);
     }
     for (auto key = added.rbegin(); key != added.rend(); ++key) {
@@ -131,7 +131,8 @@ std::map<Key, Prober::Peer>::iterator Prober::remove(std::map<Key, Peer>::iterat
     const auto key = it->first;
     set_state(it->second.health, Reachability::unknown);
     periodic_.erase({it->second.next_periodic, key});
-    // Queue entries and outstanding probes of the key are dropped lazily (by generation).
+    // Queue entries and outstanding probes of the key are dropped lazily: by generation, and
+    // a round skips a key whose outcome is gone.
     for (auto& [id, round] : rounds_) {
         const auto outcome = round.outcomes.find(key);
         if (outcome == round.outcomes.end()) continue;
@@ -185,9 +186,10 @@ std::vector<Probe> Prober::take_due(TimePoint now) {
             const auto key = round.queue.front();
             round.queue.pop_front();
             const auto it = peers_.find(key);
-            if (it == peers_.end() || round.decided.contains(key)) continue;
+            const auto outcome = round.outcomes.find(key);
+            if (it == peers_.end() || outcome == round.outcomes.end() || round.decided.contains(key)) continue;
             probes.push_back(send(key, it->second, now, id));
-            ++round.outcomes.at(key).attempts;
+            ++outcome->second.attempts;
             round.tokens -= 1;
         }
     }
@@ -237,7 +239,9 @@ void Prober::record_success(const Key& key, Peer& peer, Microseconds rtt, TimePo
     if (round == 0) return;
     const auto r = rounds_.find(round);
     if (r == rounds_.end() || r->second.decided.contains(key)) return;
-    auto& outcome = r->second.outcomes.at(key);
+    const auto o = r->second.outcomes.find(key);
+    if (o == r->second.outcomes.end()) return;
+    auto& outcome = o->second;
     outcome.reachable = true;
     outcome.rtt = rtt;
     r->second.decided.insert(key);
@@ -264,7 +268,9 @@ void Prober::record_loss(const Key& key, Peer& peer, TimePoint sent_at, std::uin
     }
     const auto r = rounds_.find(round);
     if (r == rounds_.end() || r->second.decided.contains(key)) return;
-    auto& outcome = r->second.outcomes.at(key);
+    const auto o = r->second.outcomes.find(key);
+    if (o == r->second.outcomes.end()) return;
+    auto& outcome = o->second;
     if (outcome.attempts <= options_.retries) {
         r->second.queue.push_front(key);
         return;

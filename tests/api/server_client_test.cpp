@@ -40,13 +40,18 @@ class FakeHandler : public Handler {
         reply.set_revision(42);
         return reply;
     }
-    std::vector<v1::ProbeOutcome> probe_round() override {
+    void probe_round(ProbeRoundDone done) override {
         round_from = std::this_thread::get_id();
+        if (round_fails) throw Error("peer probes are off");
         v1::ProbeOutcome outcome;
         outcome.set_node("node-b");
         outcome.set_reachable(false);
         outcome.set_attempts(3);
-        return {outcome};
+        // The round ends later, on another thread, as a real one does.
+        std::thread([done, outcome] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            done({outcome});
+        }).detach();
     }
     v1::LeaveReply leave() override {
         v1::LeaveReply reply;
@@ -64,6 +69,7 @@ class FakeHandler : public Handler {
     bool fail = false;
     std::thread::id calls_from;
     std::thread::id round_from;
+    bool round_fails = false;
 };
 
 class ApiTest : public ::testing::Test {
@@ -203,15 +209,22 @@ TEST_F(ApiTest, CallsRunOnTheExecutorWhenGiven) {
         Server server(socket_, handler_, {.executor = io.get_executor()});
         EXPECT_EQ(Client(socket_).status().node(), "node-a");
         EXPECT_EQ(handler_.calls_from, loop.get_id());
-        // A probe round waits for replies: it runs on the server's thread, never the loop's.
+        // A probe round starts on the loop and ends whenever its replies are in; the server
+        // waits for it, not the loop.
         const auto check = Client(socket_).check(true);
         EXPECT_TRUE(check.probed());
         ASSERT_EQ(check.probes_size(), 1);
         EXPECT_EQ(check.probes(0).node(), "node-b");
         EXPECT_FALSE(check.probes(0).reachable());
-        EXPECT_NE(handler_.round_from, loop.get_id());
-        EXPECT_NE(handler_.round_from, std::thread::id{});
+        EXPECT_EQ(handler_.round_from, loop.get_id());
         EXPECT_FALSE(Client(socket_).check().probed());
+        handler_.round_fails = true;
+        try {
+            Client(socket_).check(true);
+            FAIL() << "no error";
+        } catch (const RpcError& e) {
+            EXPECT_THAT(e.what(), HasSubstr("peer probes are off"));
+        }
     }
     work.reset();
     io.stop();

@@ -45,7 +45,7 @@ class CannedHandler : public api::Handler {
   public:
     api::v1::StatusReply status() override { return status_reply; }
     api::v1::CheckReply check() override { return check_reply; }
-    std::vector<api::v1::ProbeOutcome> probe_round() override { return round; }
+    void probe_round(ProbeRoundDone done) override { done(round); }
     api::v1::LeaveReply leave() override {
         left = true;
         api::v1::LeaveReply reply;
@@ -315,6 +315,23 @@ TEST_F(NetctlTest, PeersShowReachabilityRttAndLastSeenAndStatusSumsThemUp) {
     const auto json = nlohmann::json::parse(netctl_in_run_dir({"peers", "--json"}).output);
     EXPECT_EQ(json.at("peers")[1].at("health").at("state"), "unreachable");
     EXPECT_EQ(json.at("peers")[1].at("health").at("unreachable_since"), "2026-11-25T12:03:01Z");
+}
+
+TEST_F(NetctlTest, StatusNamesAFewUnreachablePeersAndCountsTheRest) {
+    auto& s = handler_.status_reply;
+    s.clear_peers();
+    for (int i = 0; i < 8; ++i) {
+        auto* peer = s.add_peers();
+        *peer = make_peer("dead" + std::to_string(i), "10.244." + std::to_string(i) + ".0/24", "192.168.50.9", "", true);
+        *peer->mutable_health() = make_health("unreachable", 0, 3);
+    }
+    s.mutable_probes()->set_enabled(true);
+    s.mutable_probes()->set_unreachable(8);
+    start_daemon();
+    const auto status = netctl_in_run_dir({"status"});
+    EXPECT_THAT(status.output, HasSubstr("Peers reachable: 0/8; unreachable: dead0 since 12:03:01 (3 probes lost), dead1"));
+    EXPECT_THAT(status.output, HasSubstr("dead4 since 12:03:01 (3 probes lost) and 3 more (netctl peers)"));
+    EXPECT_THAT(status.output, ::testing::Not(HasSubstr("dead5 since")));
 }
 
 TEST_F(NetctlTest, StatusSaysWhenProbesAreOff) {

@@ -34,7 +34,7 @@ void drive(Prober& prober, EchoSocket& socket, TimePoint until) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
         pollfd pfd{socket.fd(), POLLIN, 0};
         ::poll(&pfd, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
-        socket.receive([&](const net::Address& from, std::uint64_t token) { prober.on_reply(token, from, Clock::now()); });
+        socket.receive([&](const EchoReply& r) { prober.on_reply(r.token, r.from, r.received); });
     }
 }
 
@@ -68,13 +68,16 @@ TEST_F(EchoSocketNetns, IgnoresEchoRepliesToOtherSockets) {
         ASSERT_EQ(theirs.send(b, 42), 0);
         std::this_thread::sleep_for(200ms);
         std::size_t matched = 0;
-        const auto read = ours.receive([&](const net::Address&, std::uint64_t) { ++matched; });
+        const auto read = ours.receive([&](const EchoReply&) { ++matched; });
         EXPECT_GE(read, 1U);  // a raw socket sees the other socket's reply...
         EXPECT_EQ(matched, 0U);  // ...and leaves it alone
         std::uint64_t token = 0;
-        theirs.receive([&](const net::Address& from, std::uint64_t t) {
-            EXPECT_EQ(from, b);
-            token = t;
+        const auto read_at = Clock::now();
+        theirs.receive([&](const EchoReply& r) {
+            EXPECT_EQ(r.from, b);
+            token = r.token;
+            // The kernel's receive time, not the read's: the reply waited ~200 ms unread.
+            EXPECT_LT(r.received, read_at - 100ms);
         });
         EXPECT_EQ(token, 42U);
     });
@@ -94,7 +97,7 @@ TEST_F(EchoSocketNetns, WorksOverIpv6Too) {
         std::uint64_t token = 0;
         for (int i = 0; i < 50 && token == 0; ++i) {
             std::this_thread::sleep_for(10ms);
-            socket.receive([&](const net::Address&, std::uint64_t t) { token = t; });
+            socket.receive([&](const EchoReply& r) { token = r.token; });
         }
         EXPECT_EQ(token, 7U);
     });

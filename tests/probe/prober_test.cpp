@@ -284,11 +284,47 @@ TEST_F(ProberTest, TargetsInAnyOrderGiveTheSameTable) {
     std::size_t sent = 0;
     for (int i = 1; i <= 20; ++i) sent += health(prober, target(i).key).sent;
     EXPECT_EQ(sent, 20U);
-    // Renamed node: same peer, new name.
-    auto renamed = targets(20);
-    renamed[0].node = "renamed";
-    prober.set_targets(renamed, now_);
-    EXPECT_EQ(health(prober, target(1).key).node, "renamed");
+    // Another node on the same subnet (the old one left, a new one took the freed subnet)
+    // is a new peer: none of the old one's health carries over, and it is probed at once.
+    auto taken_over = targets(20);
+    taken_over[0].node = "newcomer";
+    prober.set_targets(taken_over, now_);
+    const auto& newcomer = health(prober, target(1).key);
+    EXPECT_EQ(newcomer.node, "newcomer");
+    EXPECT_EQ(newcomer.state, Reachability::unknown);
+    EXPECT_FALSE(newcomer.last_success);
+    EXPECT_EQ(newcomer.sent, 0U);
+    const auto due = prober.take_due(now_ + 20ms);
+    ASSERT_FALSE(due.empty());
+    EXPECT_EQ(due.front().address, target(1).address);
+}
+
+TEST_F(ProberTest, APeerRemovedAndReaddedDuringARoundIsSkippedByIt) {
+    Prober prober(options(30s));
+    prober.set_targets(targets(3), now_);
+    run_until(prober, start_ + 1s, [](const Probe&) { return true; });
+    const auto round = prober.start_round(now_);
+    prober.set_targets({target(1), target(3)}, now_);  // 2 leaves before the round reaches it
+    prober.set_targets(targets(3), now_);              // and comes back
+    std::optional<std::map<Key, RoundOutcome>> outcome;
+    const auto started = now_;
+    while (!(outcome = prober.take_round(round))) {
+        run_until(prober, now_ + 10ms, [](const Probe&) { return true; });
+        ASSERT_LT(now_ - started, 10s);
+    }
+    EXPECT_EQ(outcome->size(), 2U);
+    EXPECT_FALSE(outcome->contains(target(2).key));
+    EXPECT_EQ(prober.summary().reachable, 3U);
+}
+
+TEST_F(ProberTest, AReplyReceivedBeforeTheTimeoutCountsEvenWhenReadAfterIt) {
+    Prober prober(options(4s));
+    prober.set_targets(targets(1), now_);
+    const auto probes = prober.take_due(now_);
+    ASSERT_EQ(probes.size(), 1U);
+    // The loop was busy for 2 s; the kernel stamped the reply 300 us after the send.
+    EXPECT_EQ(prober.on_reply(probes[0].token, probes[0].address, now_ + 300us), 300us);
+    EXPECT_EQ(prober.expire(now_ + 2s), 0U);
     EXPECT_EQ(health(prober, target(1).key).state, Reachability::reachable);
 }
 

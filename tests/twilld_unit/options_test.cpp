@@ -67,6 +67,7 @@ TEST(Options, ProbeIntervalAndRate) {
     EXPECT_EQ(p.options->probe_interval, 0s);  // off
     EXPECT_EQ(parse({"--node-name", "n1", "--probe-rate", "0"}).exit_code, 2);
     EXPECT_EQ(parse({"--node-name", "n1", "--probe-interval", "soon"}).exit_code, 2);
+    EXPECT_EQ(parse({"--node-name", "n1", "--probe-interval", "720h"}).exit_code, 2);
 }
 
 TEST(Options, FlagsAndEnvironment) {

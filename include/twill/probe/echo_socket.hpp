@@ -2,6 +2,7 @@
 // A raw ICMP (or ICMPv6) socket that sends echo requests carrying a probe token and reads
 // back the echo replies that answer this socket's requests. Raw sockets see every echo reply
 // in the network namespace; the identifier and a magic word in the payload tell ours apart.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 
@@ -9,6 +10,14 @@
 #include "twill/sys/fd.hpp"
 
 namespace twill::probe {
+
+struct EchoReply {
+    net::Address from;
+    std::uint64_t token = 0;
+    // When the kernel received it (SO_TIMESTAMPNS), on the steady clock: an RTT does not
+    // include how long the reply waited in the socket for a busy event loop.
+    std::chrono::steady_clock::time_point received;
+};
 
 class EchoSocket {
 public:
@@ -25,7 +34,7 @@ public:
 
     // Reads every queued datagram without blocking and calls `on_reply` for each echo reply
     // to this socket. Returns how many datagrams were read.
-    std::size_t receive(const std::function<void(const net::Address& from, std::uint64_t token)>& on_reply);
+    std::size_t receive(const std::function<void(const EchoReply&)>& on_reply);
 
 private:
     net::Family family_;

@@ -3,6 +3,7 @@
 // back to netctl (ParseError as an invalid argument, anything else as an internal error).
 #include <twill/api/twilld.pb.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,10 +16,11 @@ class Handler {
     virtual v1::StatusReply status() = 0;
     // A fresh comparison of the kernel with the desired state; changes nothing.
     virtual v1::CheckReply check() = 0;
-    // One immediate probe round over every peer. Unlike the others, called on the server's
-    // own thread (it waits for replies, which must not hold up an event loop); the handler
-    // posts its work to its loop itself.
-    virtual std::vector<v1::ProbeOutcome> probe_round() = 0;
+    // Starts one immediate probe round over every peer and returns at once (waiting for the
+    // replies must not hold up an event loop); `done` gets the outcomes when the round is
+    // over. Throws only before the round has started; never calls `done` after throwing.
+    using ProbeRoundDone = std::function<void(std::vector<v1::ProbeOutcome>)>;
+    virtual void probe_round(ProbeRoundDone done) = 0;
     // Revokes the lease and removes twill's kernel objects. The daemon exits after replying:
     // it must not destroy the Server from inside this call (post the exit to its loop).
     virtual v1::LeaveReply leave() = 0;

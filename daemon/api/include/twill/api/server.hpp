@@ -22,6 +22,8 @@ struct ServerOptions {
     std::optional<boost::asio::any_io_executor> executor;
     // How long an RPC waits for the executor before it fails as "unavailable".
     std::chrono::milliseconds handler_timeout = std::chrono::seconds(10);
+    // How long `check --probe` waits for its probe round (netctl waits 120 s).
+    std::chrono::milliseconds probe_timeout = std::chrono::seconds(110);
 };
 
 // The twilld service on a unix socket (mode 0600), served by gRPC's own threads.
