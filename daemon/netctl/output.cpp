@@ -81,7 +81,7 @@ std::string reachability(const api::v1::StatusReply& s) {
     const auto& probes = s.probes();
     if (!probes.enabled()) return "not probed (probes are off)";
     std::string text = std::to_string(probes.reachable()) + "/" + std::to_string(s.peers_size());
-    if (probes.unknown() > 0) text += " (" + std::to_string(probes.unknown()) + " not probed yet)";
+    if (probes.unknown() > 0) text += " (" + std::to_string(probes.unknown()) + " without a result yet)";
     // Names the first few; with thousands of dead peers the line must stay a line.
     constexpr int kNamed = 5;
     std::string unreachable;
