@@ -32,9 +32,7 @@ protected:
         std::filesystem::permissions(web_root_ / "cgi-bin" / "ip", std::filesystem::perms::owner_all);
     }
     void TearDown() override {
-        if (HasFailure() && cluster_) {
-            for (const auto& n : started_) std::cerr << "---- twilld log of " << n << "\n" << cluster_->log(n);
-        }
+        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
         servers_.clear();
         cluster_.reset();
         std::error_code ec;
@@ -88,7 +86,6 @@ protected:
 
     std::map<std::string, net::Prefix> start(const std::vector<std::string>& names,
                                              const std::vector<std::string>& flags = {}) {
-        started_.insert(started_.end(), names.begin(), names.end());
         return cluster_->start_nodes(names, flags);
     }
     bool has_table(const std::string& node) {
@@ -105,7 +102,6 @@ protected:
     }
 
     std::optional<VirtualCluster> cluster_;
-    std::vector<std::string> started_;
     std::filesystem::path web_root_;
     std::vector<std::unique_ptr<ChildProcess>> servers_;
 };
@@ -193,7 +189,6 @@ TEST_F(TwilldMasqueradeTest, StatusCountsPodInterfacesAboveTheOverlayMtu) {
 TEST_F(TwilldMasqueradeTest, DryRunReportsTheMissingTableAndWritesNothing) {
     cluster_->add_node("a");
     cluster_->start_daemon("a", {"--dry-run"});
-    started_.push_back("a");
     CommandResult check;
     ASSERT_TRUE(eventually([&] {
         check = cluster_->netctl("a", {"check"});

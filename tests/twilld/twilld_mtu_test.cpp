@@ -23,9 +23,7 @@ protected:
         cluster_.emplace();
     }
     void TearDown() override {
-        if (HasFailure() && cluster_) {
-            for (const auto& n : {"a", "b"}) std::cerr << "---- twilld log of " << n << "\n" << cluster_->log(n);
-        }
+        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
         cluster_.reset();  // CNI DEL of every pod left, daemons stopped, namespaces removed
     }
 

@@ -33,9 +33,7 @@ protected:
         cluster_.emplace(GetParam().config);
     }
     void TearDown() override {
-        if (HasFailure() && cluster_) {
-            for (const auto& n : started_) std::cerr << "---- twilld log of " << n << "\n" << cluster_->log(n);
-        }
+        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
         cluster_.reset();
     }
     std::vector<std::string> flags() const {
@@ -44,7 +42,6 @@ protected:
         return f;
     }
     void start(const std::vector<std::string>& names) {
-        started_.insert(started_.end(), names.begin(), names.end());
         for (auto& [name, subnet] : cluster_->start_nodes(names, flags())) subnets_[name] = subnet;
     }
     nlohmann::json status(const std::string& node) {
@@ -95,7 +92,6 @@ protected:
     }
 
     std::optional<VirtualCluster> cluster_;
-    std::vector<std::string> started_;
     std::map<std::string, net::Prefix> subnets_;
 };
 
@@ -155,7 +151,6 @@ TEST_P(TwilldProbeTest, ALeavingNodeLeavesEveryTableAndAJoiningOneIsProbedAtOnce
 
     cluster_->add_node("d");
     cluster_->start_daemon("d", flags());
-    started_.push_back("d");
     subnets_["d"] = cluster_->wait_ready("d");
     const auto joined = std::chrono::steady_clock::now();
     EXPECT_TRUE(eventually([&] { return state("a", "d") == "reachable" && state("b", "d") == "reachable"; }, 30s));

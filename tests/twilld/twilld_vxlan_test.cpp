@@ -25,15 +25,12 @@ protected:
         cluster_.emplace();
     }
     void TearDown() override {
-        if (HasFailure() && cluster_) {
-            for (const auto& n : started_) std::cerr << "---- twilld log of " << n << "\n" << cluster_->log(n);
-        }
+        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
         cluster_.reset();
     }
     // Adds nodes and starts their daemons; returns their subnets.
     std::map<std::string, net::Prefix> start(const std::vector<std::string>& names,
                                              const std::vector<std::string>& flags = {}) {
-        started_.insert(started_.end(), names.begin(), names.end());
         return cluster_->start_nodes(names, flags);
     }
     bool converged(const std::map<std::string, net::Prefix>& subnets) {
@@ -51,7 +48,6 @@ protected:
     }
 
     std::optional<VirtualCluster> cluster_;
-    std::vector<std::string> started_;
 };
 
 TEST_F(TwilldTest, BridgesReachEachOtherThroughTheOverlay) {

@@ -106,6 +106,10 @@ std::string VirtualCluster::log(const std::string& name) const {
     return sys::read_file(log_file(name)).value_or("(no log)");
 }
 
+void VirtualCluster::print_logs(std::ostream& out) const {
+    for (const auto& name : started_) out << "---- twilld log of " << name << "\n" << log(name);
+}
+
 void VirtualCluster::start_daemon(const std::string& name, std::vector<std::string> extra_flags) {
     const auto& etcd_node = topology_.node("etcd");
     std::vector<std::string> argv{binary("twilld"),
@@ -122,6 +126,7 @@ void VirtualCluster::start_daemon(const std::string& name, std::vector<std::stri
     spawn.netns = netns_path(name);
     spawn.log_file = log_file(name);
     daemons_[name] = std::make_unique<ChildProcess>(argv, spawn);
+    started_.insert(name);
 }
 
 int VirtualCluster::stop_daemon(const std::string& name) {

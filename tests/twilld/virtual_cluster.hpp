@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,8 @@ public:
     std::filesystem::path state_dir(const std::string& name) const;
     std::filesystem::path log_file(const std::string& name) const;
     std::string log(const std::string& name) const;
+    // The log of every node a daemon ever ran on, for a failed test's output.
+    void print_logs(std::ostream& out) const;
     netlink::Handle& handle(const std::string& name);
     const NetnsTopology::Node& node(const std::string& name) const { return topology_.node(name); }
     std::filesystem::path netns_path(const std::string& name) const;
@@ -92,6 +96,7 @@ private:
     std::filesystem::path work_dir_;
     std::map<std::string, std::unique_ptr<ChildProcess>> daemons_;
     std::map<std::string, std::vector<std::string>> flags_;
+    std::set<std::string> started_;
     std::map<std::string, std::unique_ptr<netlink::Handle>> handles_;
     std::map<std::string, Pod> pods_;
 
