@@ -21,11 +21,22 @@ bool in_neighbour_scope(const Ownership& owned, const net::Address& a) {
                        [&](const net::Prefix& p) { return p.contains(a); });
 }
 
+using PreviousObjects = std::unordered_map<std::string, std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>>;
+
+// Whether `object` is what was desired under its key last time.
+template <class Object>
+bool wanted_before(const PreviousObjects& previous, const std::string& key, const Object& object) {
+    const auto prev = previous.find(key);
+    if (prev == previous.end()) return false;
+    const auto* before = std::get_if<Object>(&prev->second);
+    return before && *before == object;
+}
+
 // Applies one kind's diff, recording each change. `ops` has add/replace/remove for the kind.
 template <class Object, class KeyFn, class PrintFn, class AddFn, class ReplaceFn, class RemoveFn>
 void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn print,
            AddFn add, ReplaceFn replace, RemoveFn remove, bool dry_run,
-           const std::unordered_map<std::string, std::string>& previous, Report& report) {
+           const PreviousObjects& previous, Report& report) {
     auto run = [&](Action action, const Object& object, const std::string& detail, bool drift,
                    const std::string& object_key, auto&& op) {
         Change change{std::string(kind), action, print(object), detail, drift};
@@ -44,14 +55,11 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
     };
     for (const auto& d : diff.add) {
         const auto k = key(d);
-        auto prev = previous.find(k);
-        run(Action::added, d, "", prev != previous.end() && prev->second == print(d), k, add);
+        run(Action::added, d, "", wanted_before(previous, k, d), k, add);
     }
     for (const auto& r : diff.replace) {
         const auto k = key(r.desired);
-        auto prev = previous.find(k);
-        run(Action::replaced, r.desired, "was: " + print(r.actual),
-            prev != previous.end() && prev->second == print(r.desired), k, replace);
+        run(Action::replaced, r.desired, "was: " + print(r.actual), wanted_before(previous, k, r.desired), k, replace);
     }
     for (const auto& a : diff.remove) {
         const auto k = key(a);
@@ -113,9 +121,9 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     if (!dry_run) {
         previous_.clear();
         previous_.reserve(desired.size());
-        for (const auto& r : desired.routes) previous_.emplace(route_key(r), print_route(r));
-        for (const auto& n : desired.neighbours) previous_.emplace(neighbour_key(n), print_neighbour(n));
-        for (const auto& e : desired.fdb) previous_.emplace(fdb_key(e), print_fdb(e));
+        for (const auto& r : desired.routes) previous_.emplace(route_key(r), r);
+        for (const auto& n : desired.neighbours) previous_.emplace(neighbour_key(n), n);
+        for (const auto& e : desired.fdb) previous_.emplace(fdb_key(e), e);
     }
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);

@@ -3,6 +3,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include "twill/net/prefix.hpp"
@@ -34,7 +35,9 @@ public:
 
 private:
     netlink::Handle& handle_;
-    std::unordered_map<std::string, std::string> previous_;  // key -> printed desired object
+    // The previous desired objects by key (objects, not their printed form: printing 15,000
+    // of them on every reconcile cost more than the diff).
+    std::unordered_map<std::string, std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>> previous_;
 };
 
 }  // namespace twill::reconcile

@@ -21,6 +21,7 @@ struct ObjectSet {
     std::size_t size() const { return routes.size() + neighbours.size() + fdb.size(); }
 };
 
+// Keys identify an object within its kind (opaque bytes, never shown to a person).
 std::string route_key(const netlink::Route& r);
 bool same_route(const netlink::Route& actual, const netlink::Route& desired);
 
