@@ -47,6 +47,7 @@ struct Cluster::State {
     subnet::LeaseOptions lease_options;
     std::unique_ptr<subnet::SubnetKeeper> keeper;
     std::unique_ptr<subnet::LeaseWatcher> watcher;
+    std::unique_ptr<kv::Watch> config_watch;
     std::optional<subnet::NetworkConfig> config;
 
     std::mutex mutex;
@@ -141,6 +142,22 @@ void Cluster::start() {
             if (state_->callbacks.peers_changed) state_->callbacks.peers_changed();
         },
         [](const kv::KvError& error) { spdlog::debug("lease watch: {}", error.what()); });
+    // The config is read once at start; a later change is reported, not applied (a new
+    // Network or VNI under running pods needs every node restarted together).
+    auto seen = [this](std::optional<std::string> value) {
+        if (state_->callbacks.config_seen) state_->callbacks.config_seen(std::move(value));
+    };
+    kv::WatchCallbacks callbacks;
+    callbacks.on_snapshot = [seen](kv::Revision, const std::vector<kv::KeyValue>& kvs) {
+        seen(kvs.empty() ? std::nullopt : std::optional(kvs.front().value));
+    };
+    callbacks.on_events = [seen](const std::vector<kv::WatchEvent>& events, kv::Revision) {
+        if (events.empty()) return;
+        const auto& last = events.back();
+        seen(last.type == kv::WatchEvent::Type::Put ? std::optional(last.kv.value) : std::nullopt);
+    };
+    callbacks.on_error = [](const kv::KvError& error) { spdlog::debug("config watch: {}", error.what()); };
+    state_->config_watch = state_->client.watch(subnet::config_key(state_->options.etcd_prefix), {}, std::move(callbacks));
 }
 
 void Cluster::stop() {

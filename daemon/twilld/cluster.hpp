@@ -27,6 +27,8 @@ struct ClusterCallbacks {
     std::function<void()> lease_renewed;
     // Another daemon with this node name took this node's key: a configuration error.
     std::function<void(const std::string& message)> conflict;
+    // The value of `<prefix>/config` now (nullopt: deleted), after start() and on each change.
+    std::function<void(std::optional<std::string> value)> config_seen;
 };
 
 struct InvalidLeaseCount {

@@ -74,6 +74,9 @@ Daemon::Daemon(Options options)
                               stop_loop();
                           });
                       },
+                      [this](std::optional<std::string> value) {
+                          boost::asio::post(io_, [this, value = std::move(value)] { on_config_seen(value); });
+                      },
                   });
 }
 
@@ -206,6 +209,49 @@ void Daemon::on_own_lease_changed() {
     own_lease_ = lease;
     leases_dirty_ = true;
     schedule_reconcile("own lease changed");
+}
+
+namespace {
+
+bool same_config(const subnet::NetworkConfig& a, const subnet::NetworkConfig& b) {
+    return a.network() == b.network() && a.range.subnet_len() == b.range.subnet_len() &&
+           a.range.min() == b.range.min() && a.range.max() == b.range.max() && a.backend == b.backend &&
+           a.ipv6.has_value() == b.ipv6.has_value();
+}
+
+std::string describe(const subnet::NetworkConfig& config) {
+    return "Network " + config.network().to_string() + ", SubnetLen " + std::to_string(config.range.subnet_len()) +
+           ", SubnetMin " + config.range.min().to_string() + ", SubnetMax " + config.range.max().to_string() +
+           ", backend " + std::string(subnet::to_string(config.backend_type()));
+}
+
+}  // namespace
+
+void Daemon::on_config_seen(const std::optional<std::string>& value) {
+    if (!config_) return;
+    std::string problem;
+    const auto key = subnet::config_key(options_.etcd_prefix);
+    if (!value) {
+        problem = key + " was deleted from etcd; twilld keeps running with the config it started with";
+    } else {
+        try {
+            const auto fresh = subnet::parse_network_config(*value);
+            if (!same_config(fresh, *config_)) {
+                problem = key + " changed in etcd (now " + describe(fresh) + "; running with " + describe(*config_) +
+                          "): restart twilld on every node to apply it";
+            }
+        } catch (const Error& e) {
+            problem = key + " in etcd is invalid now (" + e.what() + "); twilld keeps running with the config it started with";
+        }
+    }
+    if (problem == config_problem_) return;
+    if (problem.empty()) {
+        spdlog::info("{} in etcd matches the running config again", key);
+    } else {
+        spdlog::warn("{}", problem);
+    }
+    config_problem_ = problem;
+    metrics_.config_stale.Set(problem.empty() ? 0 : 1);
 }
 
 void Daemon::refresh_leases() {
@@ -550,6 +596,7 @@ api::v1::StatusReply Daemon::build_status() {
     s.set_reconcile_runs(reconcile_runs_);
     s.set_last_reconcile(rfc3339(last_reconcile_));
     if (!ready_) s.add_warnings("not ready: " + startup_state_);
+    if (!config_problem_.empty()) s.add_warnings(config_problem_);
     if (!s.ip_forward()) s.add_warnings("net.ipv4.ip_forward is 0: pods cannot reach other nodes");
     for (const auto& invalid : cluster_->invalid_leases()) {
         auto* entry = s.add_invalid_leases();

@@ -65,6 +65,7 @@ private:
     void on_cluster_ready();                 // loop
     void on_peers_changed();                 // loop
     void on_own_lease_changed();             // loop
+    void on_config_seen(const std::optional<std::string>& value);  // loop
     void refresh_leases();
     void schedule_reconcile(const char* reason);
     void reconcile();
@@ -128,6 +129,7 @@ private:
     bool reconcile_pending_ = false;
     bool leaving_ = false;
     int exit_code_ = 0;
+    std::string config_problem_;  // how etcd's config differs from the running one; "" if not
 
     // Results of reconciliation, for status and metrics.
     std::map<std::string, std::uint64_t> corrections_;  // drift fixed, by "<kind>_<action>"

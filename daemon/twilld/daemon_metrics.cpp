@@ -33,6 +33,7 @@ DaemonMetrics::DaemonMetrics()
       lease_renewals(counter(*registry_, "twill_lease_renewals_total", "Keep-alives of this node's subnet lease answered by etcd")),
       etcd_reconnects(gauge(*registry_, "twill_etcd_reconnects_total", "Times the etcd client moved to another endpoint or reconnected")),
       pod_ips_in_use(gauge(*registry_, "twill_pod_ips_in_use", "Pod IP reservations in the CNI plugin's data dir")),
+      config_stale(gauge(*registry_, "twill_config_stale", "1 when <prefix>/config in etcd differs from the config twilld runs with (restart to apply)")),
       pod_interfaces_oversized(gauge(*registry_, "twill_pod_interfaces_oversized",
                                      "Interfaces on twill0 whose MTU exceeds the overlay MTU (pods made before the underlay MTU dropped)")),
       peers_reachable(gauge(*registry_, "twill_peers_reachable", "Peers whose last probe through the overlay was answered")),

@@ -33,6 +33,7 @@ public:
     prometheus::Counter& lease_renewals;
     prometheus::Gauge& etcd_reconnects;  // mirrors the client's counter
     prometheus::Gauge& pod_ips_in_use;
+    prometheus::Gauge& config_stale;
     prometheus::Gauge& pod_interfaces_oversized;
     // Peer probes: states now, RTTs, probes sent and lost. Per-peer detail lives in netctl.
     prometheus::Gauge& peers_reachable;

@@ -210,6 +210,36 @@ TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
     EXPECT_GE(std::stoll(json.value("corrections_total", std::string("0"))), 4) << status.output;
 }
 
+TEST_F(TwilldTest, AChangedNetworkConfigIsReportedUntilItMatchesAgain) {
+    start({"a"});
+    const std::string key = std::string(VirtualCluster::kPrefix) + "/config";
+    const std::string original = R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":1,"Port":8472}})";
+    auto warnings = [&] {
+        const auto status = cluster_->netctl("a", {"status", "--json"});
+        if (status.output.empty() || status.output.front() != '{') return std::string();
+        return nlohmann::json::parse(status.output)["warnings"].dump();
+    };
+    auto stale = [&] {
+        const auto metrics = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
+        return metrics.output.find("\ntwill_config_stale 1") != std::string::npos;
+    };
+    EXPECT_EQ(warnings().find("/config"), std::string::npos);
+
+    cluster_->etcd().etcdctl({"put", key, R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":2}})"});
+    EXPECT_TRUE(eventually([&] { return warnings().find("changed in etcd") != std::string::npos; }, 20s)) << warnings();
+    EXPECT_NE(warnings().find("restart twilld on every node"), std::string::npos) << warnings();
+    EXPECT_TRUE(stale());
+    // Nothing is applied: the running VNI stays.
+    EXPECT_TRUE(cluster_->handle("a").find_link("twill.1").has_value());
+
+    cluster_->etcd().etcdctl({"put", key, R"({"Network":"10.244.0.0/16","SubnetLen":"x"})"});
+    EXPECT_TRUE(eventually([&] { return warnings().find("is invalid now") != std::string::npos; }, 20s)) << warnings();
+
+    cluster_->etcd().etcdctl({"put", key, original});
+    EXPECT_TRUE(eventually([&] { return warnings().find("/config") == std::string::npos; }, 20s)) << warnings();
+    EXPECT_FALSE(stale());
+}
+
 TEST_F(TwilldTest, CheckReportsDriftWhenNothingRepairsIt) {
     auto subnets = start({"a", "b"});
     ASSERT_TRUE(eventually([&] { return converged(subnets); }));
