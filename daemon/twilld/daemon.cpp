@@ -4,6 +4,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "cluster.hpp"
@@ -415,15 +416,11 @@ void Daemon::reconcile() {
             report.errors.emplace_back(e.what());
         }
     }
-    try {
-        count_oversized_pod_interfaces(node_context().overlay_mtu);
-    } catch (const Error& e) {
-        spdlog::warn("count pod interfaces on {}: {}", kBridge, e.what());
-    }
     ready_ = report.errors.empty() && overlay_index_ != 0 && !options_.dry_run;
     if (ready_) startup_state_ = "ready";
     metrics_.ready.Set(ready_ ? 1 : 0);
-    metrics_.peers.Set(static_cast<double>(peers().size()));
+    metrics_.peers.Set(static_cast<double>(
+        std::count_if(leases_.begin(), leases_.end(), [this](const auto& entry) { return is_peer(entry.second); })));
     // Thousands of peers come and go in bursts: hand the freed memory back to the system.
     if (last_report_.changes.size() + report.changes.size() > 1000) ::malloc_trim(0);
     last_report_ = std::move(report);
@@ -452,6 +449,7 @@ void Daemon::arm_resync() {
     resync_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec) return;
         refresh_underlay();
+        update_oversized_gauge();
         schedule_reconcile("periodic resync");
         arm_resync();
     });
@@ -542,7 +540,10 @@ void Daemon::refresh_underlay() {
         spdlog::info("underlay changed: {} {} mtu {} -> {} {} mtu {}", underlay_->name,
                      underlay_->address.to_string(), underlay_->mtu, fresh.name, fresh.address.to_string(), fresh.mtu);
         const bool address_changed = fresh.address != underlay_->address;
+        const bool mtu_changed = fresh.mtu != underlay_->mtu;
         underlay_ = fresh;
+        // The pods made before now exceed the overlay: count them at once, not at the next resync.
+        if (mtu_changed) update_oversized_gauge();
         if (address_changed && !options_.public_ip && !options_.dry_run) {
             subnet::LeaseValue value{fresh.address, options_.node_name, backend_->lease_data(node_context())};
             cluster_->update_value(value);
@@ -563,6 +564,17 @@ std::uint32_t Daemon::count_oversized_pod_interfaces(std::uint32_t overlay_mtu) 
     }
     metrics_.pod_interfaces_oversized.Set(oversized);
     return oversized;
+}
+
+// A link dump: kept off the per-change reconcile path. Pods only become oversized when the
+// underlay MTU drops, so the gauge follows that change and the periodic resync (and status).
+void Daemon::update_oversized_gauge() {
+    if (!config_ || !own_lease_ || !underlay_ || !backend_) return;
+    try {
+        count_oversized_pod_interfaces(node_context().overlay_mtu);
+    } catch (const Error& e) {
+        spdlog::warn("count pod interfaces on {}: {}", kBridge, e.what());
+    }
 }
 
 std::uint32_t Daemon::pod_ips_in_use() const {

@@ -90,6 +90,7 @@ private:
     reconcile::Report reconcile_objects(bool dry_run);
     reconcile::Report reconcile_firewall(bool dry_run);
     std::uint32_t pod_ips_in_use() const;
+    void update_oversized_gauge();
     std::uint32_t count_oversized_pod_interfaces(std::uint32_t overlay_mtu);
 
     Options options_;
