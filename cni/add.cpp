@@ -13,7 +13,8 @@ netlink::Netns open_pod_netns(const std::string& path) {
     try {
         return netlink::Netns::open_path(path);
     } catch (const SystemError& e) {
-        throw cni::CniError(cni::ErrorCode::UnknownContainer, std::string("CNI_NETNS: ") + e.what());
+        throw cni::CniError(cni::ErrorCode::UnknownContainer,
+                            std::string("CNI_NETNS: ") + e.what());
     }
 }
 
@@ -27,7 +28,8 @@ std::string add(const Invocation& invocation) {
     netlink::Handle host;
     const auto bridge = host.find_link(node.bridge);
     if (!bridge) {
-        throw cni::CniError(cni::ErrorCode::TryAgainLater, "twilld is not ready: bridge " + node.bridge + " does not exist");
+        throw cni::CniError(cni::ErrorCode::TryAgainLater,
+                            "twilld is not ready: bridge " + node.bridge + " does not exist");
     }
 
     auto store = invocation.store();
@@ -46,7 +48,8 @@ std::string add(const Invocation& invocation) {
     netlink::VethSpec veth;
     veth.name = host_name;
     veth.peer_name = env.ifname;
-    veth.peer_netns = &pod_netns;  // the pod end is born in the pod: no move, no name clash on the host
+    veth.peer_netns =
+        &pod_netns;  // the pod end is born in the pod: no move, no name clash on the host
     veth.mtu = static_cast<std::uint32_t>(node.mtu);
     const auto host_end = host.create_veth(veth);
     undo.push("delete " + host_name, [&host, index = host_end.index] { host.delete_link(index); });
@@ -75,8 +78,8 @@ std::string add(const Invocation& invocation) {
     result.routes.push_back({default_route, node.gateway});
     result.dns = invocation.config.dns;
     undo.dismiss();
-    spdlog::debug("ADD {} {}: {} on {} via {}", env.container_id, env.ifname, address.to_string(), host_name,
-                  node.bridge);
+    spdlog::debug("ADD {} {}: {} on {} via {}", env.container_id, env.ifname, address.to_string(),
+                  host_name, node.bridge);
     return cni::to_json_text(result, invocation.config.version);
 }
 

@@ -22,9 +22,11 @@ void check(const Invocation& invocation) {
     const auto node = require_node_subnet(invocation, cni::ErrorCode::TryAgainLater);
 
     // The pod interface of prevResult, and the addresses it was given.
-    const auto pod_iface = std::find_if(prev.interfaces.begin(), prev.interfaces.end(),
-                                        [&](const cni::Interface& i) { return i.name == env.ifname && !i.sandbox.empty(); });
-    if (pod_iface == prev.interfaces.end()) mismatch("prevResult lists no interface " + env.ifname + " in a sandbox");
+    const auto pod_iface = std::find_if(
+        prev.interfaces.begin(), prev.interfaces.end(),
+        [&](const cni::Interface& i) { return i.name == env.ifname && !i.sandbox.empty(); });
+    if (pod_iface == prev.interfaces.end())
+        mismatch("prevResult lists no interface " + env.ifname + " in a sandbox");
     const int pod_iface_index = static_cast<int>(pod_iface - prev.interfaces.begin());
     std::vector<net::Prefix> addresses;
     for (const auto& ip : prev.ips) {
@@ -36,30 +38,33 @@ void check(const Invocation& invocation) {
     try {
         netns.emplace(netlink::Netns::open_path(env.netns));
     } catch (const SystemError& e) {
-        throw cni::CniError(cni::ErrorCode::UnknownContainer, std::string("CNI_NETNS: ") + e.what());
+        throw cni::CniError(cni::ErrorCode::UnknownContainer,
+                            std::string("CNI_NETNS: ") + e.what());
     }
     auto pod = open_handle_in(*netns);
     const auto link = pod.find_link(env.ifname);
     if (!link) mismatch("interface " + env.ifname + " does not exist in " + env.netns);
     if (pod_iface->mac && link->mac != pod_iface->mac) {
-        mismatch("interface " + env.ifname + " has MAC " + (link->mac ? link->mac->to_string() : "none") +
-                 ", prevResult says " + pod_iface->mac->to_string());
+        mismatch("interface " + env.ifname + " has MAC " +
+                 (link->mac ? link->mac->to_string() : "none") + ", prevResult says " +
+                 pod_iface->mac->to_string());
     }
     if (!link->is_up()) mismatch("interface " + env.ifname + " is down");
     if (link->mtu != static_cast<std::uint32_t>(node.mtu)) {
-        mismatch("interface " + env.ifname + " has MTU " + std::to_string(link->mtu) + ", subnet.json says " +
-                 std::to_string(node.mtu));
+        mismatch("interface " + env.ifname + " has MTU " + std::to_string(link->mtu) +
+                 ", subnet.json says " + std::to_string(node.mtu));
     }
     const auto present = pod.list_addresses(link->index);
     for (const auto& address : addresses) {
-        const bool found = std::any_of(present.begin(), present.end(),
-                                       [&](const netlink::InterfaceAddress& a) { return a.prefix == address; });
+        const bool found =
+            std::any_of(present.begin(), present.end(),
+                        [&](const netlink::InterfaceAddress& a) { return a.prefix == address; });
         if (!found) mismatch("interface " + env.ifname + " lacks address " + address.to_string());
         const auto reservation = invocation.store().find(address.address());
         if (!reservation) mismatch("address " + address.address().to_string() + " is not reserved");
         if (reservation->owner != invocation.attachment()) {
-            mismatch("address " + address.address().to_string() + " is reserved for " + reservation->owner.container_id +
-                     " " + reservation->owner.ifname);
+            mismatch("address " + address.address().to_string() + " is reserved for " +
+                     reservation->owner.container_id + " " + reservation->owner.ifname);
         }
     }
     netlink::RouteFilter filter;
@@ -70,8 +75,9 @@ void check(const Invocation& invocation) {
             return r.destination == route.dst && r.gateway == route.gw;
         });
         if (!found) {
-            mismatch("route " + route.dst.to_string() + (route.gw ? " via " + route.gw->to_string() : "") +
-                     " is missing in " + env.netns);
+            mismatch("route " + route.dst.to_string() +
+                     (route.gw ? " via " + route.gw->to_string() : "") + " is missing in " +
+                     env.netns);
         }
     }
 
@@ -80,7 +86,8 @@ void check(const Invocation& invocation) {
     const auto host_end = host.find_link(host_name);
     if (!host_end) mismatch("host interface " + host_name + " does not exist");
     const auto bridge = host.find_link(node.bridge);
-    if (!bridge || host_end->master != bridge->index) mismatch("host interface " + host_name + " is not on " + node.bridge);
+    if (!bridge || host_end->master != bridge->index)
+        mismatch("host interface " + host_name + " is not on " + node.bridge);
     if (!host_end->is_up()) mismatch("host interface " + host_name + " is down");
 }
 

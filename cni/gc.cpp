@@ -13,16 +13,19 @@ void gc(const Invocation& invocation) {
                             "cni.dev/valid-attachments: required for GC (it lists what to keep)");
     }
     std::set<ipam::Attachment> keep;
-    for (const auto& a : *invocation.config.valid_attachments) keep.insert({a.container_id, a.ifname});
+    for (const auto& a : *invocation.config.valid_attachments)
+        keep.insert({a.container_id, a.ifname});
     const auto released = invocation.store().release_all_except(keep);
     if (released.empty()) return;
     // A veth never outlives its reservation (ADD reserves first, DEL deletes the link first),
     // so only the released attachments can have a host end left.
     netlink::Handle host;
     for (const auto& r : released) {
-        spdlog::debug("GC: released {} of {} {}", r.address.to_string(), r.owner.container_id, r.owner.ifname);
+        spdlog::debug("GC: released {} of {} {}", r.address.to_string(), r.owner.container_id,
+                      r.owner.ifname);
         if (r.owner.container_id.empty()) continue;
-        if (const auto link = host.find_link(host_veth_name(r.owner))) host.delete_link(link->index);
+        if (const auto link = host.find_link(host_veth_name(r.owner)))
+            host.delete_link(link->index);
     }
 }
 

@@ -25,7 +25,8 @@ std::string read_stdin() {
         const ssize_t n = ::read(STDIN_FILENO, buffer, sizeof buffer);
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw cni::CniError(cni::ErrorCode::IoFailure, "read config from stdin: " + std::string(std::strerror(errno)));
+            throw cni::CniError(cni::ErrorCode::IoFailure,
+                                "read config from stdin: " + std::string(std::strerror(errno)));
         }
         if (n == 0) return text;
         text.append(buffer, static_cast<std::size_t>(n));
@@ -49,7 +50,9 @@ void enable_logging(const std::string& level) {
 std::string version_reply() {
     nlohmann::json versions = nlohmann::json::array();
     for (const auto v : cni::supported_versions()) versions.push_back(cni::to_string(v));
-    return nlohmann::json{{"cniVersion", cni::to_string(cni::latest_version)}, {"supportedVersions", versions}}.dump();
+    return nlohmann::json{{"cniVersion", cni::to_string(cni::latest_version)},
+                          {"supportedVersions", versions}}
+        .dump();
 }
 
 void require_version(cni::Command command, cni::Version version) {
@@ -59,8 +62,8 @@ void require_version(cni::Command command, cni::Version version) {
                                                            : true;
     if (!allowed) {
         throw cni::CniError(cni::ErrorCode::IncompatibleVersion,
-                            "cniVersion: " + std::string(cni::to_string(version)) + " does not allow " +
-                                std::string(cni::to_string(command)));
+                            "cniVersion: " + std::string(cni::to_string(version)) +
+                                " does not allow " + std::string(cni::to_string(command)));
     }
 }
 
@@ -75,22 +78,22 @@ std::string run(const std::string& input) {
     spdlog::debug("{} container {} ifname {} netns {}", cni::to_string(invocation.env.command),
                   invocation.env.container_id, invocation.env.ifname, invocation.env.netns);
     switch (invocation.env.command) {
-    case cni::Command::Add:
-        return plugin::add(invocation);
-    case cni::Command::Del:
-        plugin::del(invocation);
-        break;
-    case cni::Command::Check:
-        plugin::check(invocation);
-        break;
-    case cni::Command::Status:
-        plugin::status(invocation);
-        break;
-    case cni::Command::Gc:
-        plugin::gc(invocation);
-        break;
-    case cni::Command::Version:
-        break;
+        case cni::Command::Add:
+            return plugin::add(invocation);
+        case cni::Command::Del:
+            plugin::del(invocation);
+            break;
+        case cni::Command::Check:
+            plugin::check(invocation);
+            break;
+        case cni::Command::Status:
+            plugin::status(invocation);
+            break;
+        case cni::Command::Gc:
+            plugin::gc(invocation);
+            break;
+        case cni::Command::Version:
+            break;
     }
     return {};
 }

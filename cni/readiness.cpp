@@ -8,9 +8,11 @@ cni::NodeSubnet require_node_subnet(const Invocation& invocation, cni::ErrorCode
     try {
         subnet = cni::read_node_subnet(invocation.config.run_dir);
     } catch (const ParseError& e) {
-        throw cni::CniError(if_absent, std::string("twilld's node subnet is unusable: ") + e.what());
+        throw cni::CniError(if_absent,
+                            std::string("twilld's node subnet is unusable: ") + e.what());
     } catch (const SystemError& e) {
-        throw cni::CniError(if_absent, std::string("twilld's node subnet cannot be read: ") + e.what());
+        throw cni::CniError(if_absent,
+                            std::string("twilld's node subnet cannot be read: ") + e.what());
     }
     if (!subnet) {
         throw cni::CniError(if_absent, "twilld is not ready: " + path.string() + " does not exist",

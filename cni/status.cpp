@@ -7,7 +7,8 @@ void status(const Invocation& invocation) {
     const auto node = require_node_subnet(invocation, cni::ErrorCode::NotAvailable);
     netlink::Handle host;
     if (!host.find_link(node.bridge)) {
-        throw cni::CniError(cni::ErrorCode::NotAvailable, "twilld is not ready: bridge " + node.bridge + " does not exist");
+        throw cni::CniError(cni::ErrorCode::NotAvailable,
+                            "twilld is not ready: bridge " + node.bridge + " does not exist");
     }
 }
 

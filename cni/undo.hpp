@@ -11,7 +11,7 @@
 namespace twill::plugin {
 
 class Undo {
-public:
+  public:
     Undo() = default;
     Undo(const Undo&) = delete;
     Undo& operator=(const Undo&) = delete;
@@ -26,10 +26,12 @@ public:
         }
     }
 
-    void push(std::string what, std::function<void()> step) { steps_.emplace_back(std::move(what), std::move(step)); }
+    void push(std::string what, std::function<void()> step) {
+        steps_.emplace_back(std::move(what), std::move(step));
+    }
     void dismiss() { steps_.clear(); }
 
-private:
+  private:
     std::vector<std::pair<std::string, std::function<void()>>> steps_;
 };
 

@@ -129,7 +129,8 @@ class Server::Service final : public v1::Twilld::Service {
         auto promise = std::make_shared<std::promise<Outcomes>>();
         auto start = [this, promise] {
             try {
-                handler_.probe_round([promise](Outcomes outcomes) { promise->set_value(std::move(outcomes)); });
+                handler_.probe_round(
+                    [promise](Outcomes outcomes) { promise->set_value(std::move(outcomes)); });
             } catch (...) {
                 promise->set_exception(std::current_exception());
             }
@@ -143,7 +144,8 @@ class Server::Service final : public v1::Twilld::Service {
     }
 
     template <class Result>
-    Result wait(std::future<Result> result, std::chrono::milliseconds timeout, const std::string& what) {
+    Result wait(std::future<Result> result, std::chrono::milliseconds timeout,
+                const std::string& what) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         // Polls so that a stopping server does not wait out the full timeout.
         while (result.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {

@@ -78,11 +78,13 @@ int main(int argc, char** argv) {
     auto* peers =
         app.add_subcommand("peers", "Peer nodes and whether the kernel holds their entries");
     peers->add_flag("--json", options.json, "Machine-readable output (docs/operations.md)");
-    auto* check =
-        app.add_subcommand("check", "Compare the kernel with etcd now (exit 1: differences, or with --probe an unreachable peer)");
+    auto* check = app.add_subcommand("check",
+                                     "Compare the kernel with etcd now (exit 1: differences, or "
+                                     "with --probe an unreachable peer)");
     check->add_flag("--json", options.json, "Machine-readable output (docs/operations.md)");
-    check->add_flag("--probe", options.probe,
-                    "Also probe every peer through the overlay now (exit 1: a peer is unreachable)");
+    check->add_flag(
+        "--probe", options.probe,
+        "Also probe every peer through the overlay now (exit 1: a peer is unreachable)");
     app.add_subcommand(
         "leave",
         "This node leaves for good: revoke its lease, remove twill's devices, stop twilld");

@@ -63,9 +63,10 @@ void print_peer_table(std::ostream& out,
         const auto& health = peer.health();
         std::string reachable = "-", last_rtt = "-", last_seen = "-";
         if (peer.has_health()) {
-            reachable = health.state() == "reachable"     ? "yes"
-                        : health.state() == "unreachable" ? "NO (" + std::to_string(health.consecutive_losses()) + " lost)"
-                                                          : "unknown";
+            reachable = health.state() == "reachable" ? "yes"
+                        : health.state() == "unreachable"
+                            ? "NO (" + std::to_string(health.consecutive_losses()) + " lost)"
+                            : "unknown";
             if (health.rtt_ms() > 0) last_rtt = rtt(health.rtt_ms());
             if (!health.last_seen().empty()) last_seen = clock_time(health.last_seen());
         }
@@ -81,7 +82,8 @@ std::string reachability(const api::v1::StatusReply& s) {
     const auto& probes = s.probes();
     if (!probes.enabled()) return "not probed (probes are off)";
     std::string text = std::to_string(probes.reachable()) + "/" + std::to_string(s.peers_size());
-    if (probes.unknown() > 0) text += " (" + std::to_string(probes.unknown()) + " without a result yet)";
+    if (probes.unknown() > 0)
+        text += " (" + std::to_string(probes.unknown()) + " without a result yet)";
     // Names the first few; with thousands of dead peers the line must stay a line.
     constexpr int kNamed = 5;
     std::string unreachable;
@@ -89,10 +91,11 @@ std::string reachability(const api::v1::StatusReply& s) {
     for (const auto& peer : s.peers()) {
         if (peer.health().state() != "unreachable" || named++ >= kNamed) continue;
         unreachable += unreachable.empty() ? "; unreachable: " : ", ";
-        unreachable += peer.node() + " since " + clock_time(peer.health().unreachable_since()) + " (" +
-                       std::to_string(peer.health().consecutive_losses()) + " probes lost)";
+        unreachable += peer.node() + " since " + clock_time(peer.health().unreachable_since()) +
+                       " (" + std::to_string(peer.health().consecutive_losses()) + " probes lost)";
     }
-    if (named > kNamed) unreachable += " and " + std::to_string(named - kNamed) + " more (netctl peers)";
+    if (named > kNamed)
+        unreachable += " and " + std::to_string(named - kNamed) + " more (netctl peers)";
     return text + unreachable;
 }
 
@@ -132,7 +135,8 @@ void print_status(std::ostream& out, const api::v1::StatusReply& s) {
     field(out, "Pod IPs in use", std::to_string(s.pod_ips_in_use()));
     if (s.pod_interfaces_oversized() > 0) {
         field(out, "Oversized pods",
-              std::to_string(s.pod_interfaces_oversized()) + " interface(s) above MTU " + std::to_string(s.mtu()));
+              std::to_string(s.pod_interfaces_oversized()) + " interface(s) above MTU " +
+                  std::to_string(s.mtu()));
     }
     field(out, "Peers reachable", reachability(s));
     field(out, "Reconciles",
@@ -174,8 +178,8 @@ void print_check(std::ostream& out, const api::v1::CheckReply& check) {
     if (!check.probed()) return;
     int reachable = 0;
     for (const auto& probe : check.probes()) reachable += probe.reachable();
-    out << "probed " << check.probes_size() << (check.probes_size() == 1 ? " peer" : " peers") << ": "
-        << reachable << " reachable";
+    out << "probed " << check.probes_size() << (check.probes_size() == 1 ? " peer" : " peers")
+        << ": " << reachable << " reachable";
     if (reachable == check.probes_size()) {
         out << '\n';
         return;
@@ -184,7 +188,8 @@ void print_check(std::ostream& out, const api::v1::CheckReply& check) {
     Table table({"NODE", "SUBNET", "PROBED", "ATTEMPTS"});
     for (const auto& probe : check.probes())
         if (!probe.reachable())
-            table.add_row({probe.node(), probe.subnet(), probe.address(), std::to_string(probe.attempts())});
+            table.add_row(
+                {probe.node(), probe.subnet(), probe.address(), std::to_string(probe.attempts())});
     table.print(out);
 }
 

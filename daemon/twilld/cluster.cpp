@@ -84,11 +84,13 @@ subnet::NetworkConfig Cluster::load_config() {
     for (;;) {
         std::string problem;
         try {
-            if (auto config = subnet::read_network_config(state_->client, state_->options.etcd_prefix)) {
+            if (auto config =
+                    subnet::read_network_config(state_->client, state_->options.etcd_prefix)) {
                 state_->config = *config;
                 return *config;
             }
-            problem = "no network config at " + subnet::config_key(state_->options.etcd_prefix) + " yet";
+            problem =
+                "no network config at " + subnet::config_key(state_->options.etcd_prefix) + " yet";
         } catch (const Error& e) {
             problem = e.what();
         }
@@ -96,11 +98,13 @@ subnet::NetworkConfig Cluster::load_config() {
             spdlog::error("network config: {}; retrying", problem);
             last_problem = problem;
         }
-        if (!state_->pause(backoff.next())) throw Error("stopped while waiting for the network config");
+        if (!state_->pause(backoff.next()))
+            throw Error("stopped while waiting for the network config");
     }
 }
 
-subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config, const subnet::LeaseValue& value) {
+subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config,
+                               const subnet::LeaseValue& value) {
     Backoff backoff;
     std::string last_problem;
     for (;;) {
@@ -109,9 +113,10 @@ subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config, const subnet
                 state_->client, config, value, state_->lease_options,
                 subnet::KeeperCallbacks{
                     [this](const subnet::OwnLease& lease) {
-                        spdlog::warn("subnet lease acquired again: {} ({})", lease.subnet.to_string(),
-                                     subnet::to_string(lease.outcome));
-                        if (state_->callbacks.own_lease_changed) state_->callbacks.own_lease_changed();
+                        spdlog::warn("subnet lease acquired again: {} ({})",
+                                     lease.subnet.to_string(), subnet::to_string(lease.outcome));
+                        if (state_->callbacks.own_lease_changed)
+                            state_->callbacks.own_lease_changed();
                     },
                     [this](const std::string& message) {
                         if (state_->callbacks.conflict) state_->callbacks.conflict(message);
@@ -119,7 +124,8 @@ subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config, const subnet
                     [](const std::string& message) { spdlog::error("subnet lease: {}", message); },
                 });
             auto own = state_->keeper->start();
-            spdlog::info("subnet lease {}: {}", subnet::to_string(own.outcome), own.subnet.to_string());
+            spdlog::info("subnet lease {}: {}", subnet::to_string(own.outcome),
+                         own.subnet.to_string());
             return as_lease(own);
         } catch (const ParseError&) {
             throw;
@@ -156,8 +162,11 @@ void Cluster::start() {
         const auto& last = events.back();
         seen(last.type == kv::WatchEvent::Type::Put ? std::optional(last.kv.value) : std::nullopt);
     };
-    callbacks.on_error = [](const kv::KvError& error) { spdlog::debug("config watch: {}", error.what()); };
-    state_->config_watch = state_->client.watch(subnet::config_key(state_->options.etcd_prefix), {}, std::move(callbacks));
+    callbacks.on_error = [](const kv::KvError& error) {
+        spdlog::debug("config watch: {}", error.what());
+    };
+    state_->config_watch = state_->client.watch(subnet::config_key(state_->options.etcd_prefix), {},
+                                                std::move(callbacks));
 }
 
 void Cluster::stop() {
@@ -191,17 +200,29 @@ bool Cluster::evict(const std::string& node) {
     return !subnet::evict_node(state_->client, state_->options.etcd_prefix, node).empty();
 }
 
-bool Cluster::synced() const { return state_->watcher && state_->watcher->synced(); }
+bool Cluster::synced() const {
+    return state_->watcher && state_->watcher->synced();
+}
 
-std::int64_t Cluster::revision() const { return state_->watcher ? state_->watcher->revision() : 0; }
+std::int64_t Cluster::revision() const {
+    return state_->watcher ? state_->watcher->revision() : 0;
+}
 
-bool Cluster::connected() const { return state_->client.connected(); }
+bool Cluster::connected() const {
+    return state_->client.connected();
+}
 
-std::uint64_t Cluster::reconnects() const { return state_->client.reconnects(); }
+std::uint64_t Cluster::reconnects() const {
+    return state_->client.reconnects();
+}
 
-std::string Cluster::endpoint() const { return state_->client.current_endpoint(); }
+std::string Cluster::endpoint() const {
+    return state_->client.current_endpoint();
+}
 
-std::int64_t Cluster::lease_ttl_seconds() const { return state_->lease_options.ttl.count(); }
+std::int64_t Cluster::lease_ttl_seconds() const {
+    return state_->lease_options.ttl.count();
+}
 
 std::vector<InvalidLeaseCount> Cluster::invalid_leases() const {
     std::vector<InvalidLeaseCount> result;

@@ -38,7 +38,7 @@ struct InvalidLeaseCount {
 };
 
 class Cluster {
-public:
+  public:
     Cluster(const Options& options, ClusterCallbacks callbacks);
     ~Cluster();
 
@@ -68,7 +68,7 @@ public:
     std::int64_t lease_ttl_seconds() const;
     std::vector<InvalidLeaseCount> invalid_leases() const;
 
-private:
+  private:
     struct State;
     std::unique_ptr<State> state_;
 };

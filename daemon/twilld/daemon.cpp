@@ -1,8 +1,7 @@
 #include "daemon.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <malloc.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -10,8 +9,6 @@
 #include "cluster.hpp"
 #include "sysctl.hpp"
 #include "time_format.hpp"
-#include "underlay.hpp"
-#include "version.hpp"
 #include "twill/api/server.hpp"
 #include "twill/cni/node_subnet.hpp"
 #include "twill/error.hpp"
@@ -20,6 +17,8 @@
 #include "twill/metrics/listen_address.hpp"
 #include "twill/reconcile/device_reconciler.hpp"
 #include "twill/sys/file.hpp"
+#include "underlay.hpp"
+#include "version.hpp"
 
 namespace twill::daemon {
 
@@ -68,15 +67,17 @@ Daemon::Daemon(Options options)
                       [this] { metrics_.lease_renewals.Increment(); },
                       [this](const std::string& message) {
                           boost::asio::post(io_, [this, message] {
-                              spdlog::critical("another twilld runs with node name {}: {}; this one stops "
-                                               "(two daemons with one node name is a configuration error)",
-                                               options_.node_name, message);
+                              spdlog::critical(
+                                  "another twilld runs with node name {}: {}; this one stops "
+                                  "(two daemons with one node name is a configuration error)",
+                                  options_.node_name, message);
                               exit_code_ = 1;
                               stop_loop();
                           });
                       },
                       [this](std::optional<std::string> value) {
-                          boost::asio::post(io_, [this, value = std::move(value)] { on_config_seen(value); });
+                          boost::asio::post(
+                              io_, [this, value = std::move(value)] { on_config_seen(value); });
                       },
                   });
 }
@@ -93,8 +94,7 @@ int Daemon::run() {
                                                 api::ServerOptions{io_.get_executor()});
     if (!options_.metrics_addr.empty()) {
         http_server_ = std::make_unique<metrics::HttpServer>(
-            io_, metrics::parse_listen_address(options_.metrics_addr), metrics_.registry(),
-            [this] {
+            io_, metrics::parse_listen_address(options_.metrics_addr), metrics_.registry(), [this] {
                 if (ready_) return metrics::Readiness{true, "ready"};
                 return metrics::Readiness{false, startup_state_};
             });
@@ -145,7 +145,8 @@ void Daemon::start_cluster() {
             spdlog::warn("config: {} has no effect in twill", field);
         }
         auto backend = backend::make_backend(
-            config, backend::BackendEnvironment{options_.state_dir, options_.run_dir, options_.wireguard_impl});
+            config, backend::BackendEnvironment{options_.state_dir, options_.run_dir,
+                                                options_.wireguard_impl});
         netlink::Handle handle;  // this thread's own; the loop's handle stays on the loop
         auto underlay = find_underlay(handle, options_.iface, options_.public_ip);
         spdlog::info("underlay {} address {} mtu {}", underlay.name, underlay.address.to_string(),
@@ -159,7 +160,8 @@ void Daemon::start_cluster() {
         subnet::LeaseValue value{options_.public_ip.value_or(underlay.address), options_.node_name,
                                  backend->lease_data(context)};
         auto lease = cluster_->acquire(config, value);
-        spdlog::info("holding subnet {} (etcd lease {:x})", lease.subnet.to_string(), lease.etcd_lease);
+        spdlog::info("holding subnet {} (etcd lease {:x})", lease.subnet.to_string(),
+                     lease.etcd_lease);
         boost::asio::post(io_, [this, config = std::move(config), backend = std::move(backend),
                                 underlay, lease]() mutable {
             config_ = std::move(config);
@@ -216,13 +218,14 @@ namespace {
 
 bool same_config(const subnet::NetworkConfig& a, const subnet::NetworkConfig& b) {
     return a.network() == b.network() && a.range.subnet_len() == b.range.subnet_len() &&
-           a.range.min() == b.range.min() && a.range.max() == b.range.max() && a.backend == b.backend &&
-           a.ipv6.has_value() == b.ipv6.has_value();
+           a.range.min() == b.range.min() && a.range.max() == b.range.max() &&
+           a.backend == b.backend && a.ipv6.has_value() == b.ipv6.has_value();
 }
 
 std::string describe(const subnet::NetworkConfig& config) {
-    return "Network " + config.network().to_string() + ", SubnetLen " + std::to_string(config.range.subnet_len()) +
-           ", SubnetMin " + config.range.min().to_string() + ", SubnetMax " + config.range.max().to_string() +
+    return "Network " + config.network().to_string() + ", SubnetLen " +
+           std::to_string(config.range.subnet_len()) + ", SubnetMin " +
+           config.range.min().to_string() + ", SubnetMax " + config.range.max().to_string() +
            ", backend " + std::string(subnet::to_string(config.backend_type()));
 }
 
@@ -233,16 +236,18 @@ void Daemon::on_config_seen(const std::optional<std::string>& value) {
     std::string problem;
     const auto key = subnet::config_key(options_.etcd_prefix);
     if (!value) {
-        problem = key + " was deleted from etcd; twilld keeps running with the config it started with";
+        problem =
+            key + " was deleted from etcd; twilld keeps running with the config it started with";
     } else {
         try {
             const auto fresh = subnet::parse_network_config(*value);
             if (!same_config(fresh, *config_)) {
-                problem = key + " changed in etcd (now " + describe(fresh) + "; running with " + describe(*config_) +
-                          "): restart twilld on every node to apply it";
+                problem = key + " changed in etcd (now " + describe(fresh) + "; running with " +
+                          describe(*config_) + "): restart twilld on every node to apply it";
             }
         } catch (const Error& e) {
-            problem = key + " in etcd is invalid now (" + e.what() + "); twilld keeps running with the config it started with";
+            problem = key + " in etcd is invalid now (" + e.what() +
+                      "); twilld keeps running with the config it started with";
         }
     }
     if (problem == config_problem_) return;
@@ -270,7 +275,8 @@ void Daemon::schedule_reconcile(const char* reason) {
 }
 
 bool Daemon::is_peer(const subnet::Lease& lease) const {
-    return own_lease_ && lease.subnet != own_lease_->subnet && lease.value.node != options_.node_name;
+    return own_lease_ && lease.subnet != own_lease_->subnet &&
+           lease.value.node != options_.node_name;
 }
 
 std::vector<subnet::Lease> Daemon::peers() const {
@@ -306,7 +312,8 @@ reconcile::Report Daemon::reconcile_devices(bool dry_run) {
     reconcile::Report report;
     reconcile::reconcile_device(handle_, bridge_spec(), dry_run, report);
     bool recreated = false;
-    overlay_index_ = backend_->reconcile_device(handle_, node_context(), dry_run, report, recreated);
+    overlay_index_ =
+        backend_->reconcile_device(handle_, node_context(), dry_run, report, recreated);
     if (recreated) objects_.forget();
     return report;
 }
@@ -346,11 +353,14 @@ reconcile::Report Daemon::reconcile_firewall(bool dry_run) {
     try {
         const auto outcome = firewall_.reconcile(spec, dry_run);
         if (outcome.action != firewall::Outcome::Action::none) {
-            const auto action = outcome.action == firewall::Outcome::Action::created   ? reconcile::Action::added
-                                : outcome.action == firewall::Outcome::Action::removed ? reconcile::Action::deleted
-                                                                                       : reconcile::Action::replaced;
+            const auto action = outcome.action == firewall::Outcome::Action::created
+                                    ? reconcile::Action::added
+                                : outcome.action == firewall::Outcome::Action::removed
+                                    ? reconcile::Action::deleted
+                                    : reconcile::Action::replaced;
             const bool drift = firewall_applied_.has_value() && spec == firewall_applied_;
-            report.changes.push_back({"nftables", action, "table inet twill", outcome.detail, drift});
+            report.changes.push_back(
+                {"nftables", action, "table inet twill", outcome.detail, drift});
         }
         if (!dry_run) firewall_applied_ = spec;
     } catch (const Error& e) {
@@ -379,7 +389,8 @@ void Daemon::reconcile() {
     if (!options_.dry_run && ip_forward_enabled() != true) {
         try {
             enable_ip_forward();
-            report.changes.push_back({"sysctl", reconcile::Action::replaced, "net.ipv4.ip_forward=1", "was 0", false});
+            report.changes.push_back(
+                {"sysctl", reconcile::Action::replaced, "net.ipv4.ip_forward=1", "was 0", false});
         } catch (const Error& e) {
             report.errors.emplace_back(e.what());
         }
@@ -392,21 +403,25 @@ void Daemon::reconcile() {
     metrics_.reconcile_errors.Increment(static_cast<double>(report.errors.size()));
     if (!options_.dry_run) {
         for (const auto& change : report.changes) {
-            metrics_.count_change(change.kind, std::string(reconcile::to_string(change.action)), change.drift);
+            metrics_.count_change(change.kind, std::string(reconcile::to_string(change.action)),
+                                  change.drift);
             if (change.drift) {
-                ++corrections_[change.kind + "_" + std::string(reconcile::to_string(change.action))];
+                ++corrections_[change.kind + "_" +
+                               std::string(reconcile::to_string(change.action))];
                 ++corrections_total_;
-                spdlog::warn("drift corrected: {} {} {}", change.kind, reconcile::to_string(change.action), change.object);
+                spdlog::warn("drift corrected: {} {} {}", change.kind,
+                             reconcile::to_string(change.action), change.object);
             } else {
-                spdlog::info("{} {} {}", change.kind, reconcile::to_string(change.action), change.object);
+                spdlog::info("{} {} {}", change.kind, reconcile::to_string(change.action),
+                             change.object);
             }
         }
     }
 
     if (!options_.dry_run && overlay_index_ != 0) {
         const auto context = node_context();
-        cni::NodeSubnet file{context.network, context.subnet, context.subnet.first().plus(1), kBridge,
-                             static_cast<int>(context.overlay_mtu)};
+        cni::NodeSubnet file{context.network, context.subnet, context.subnet.first().plus(1),
+                             kBridge, static_cast<int>(context.overlay_mtu)};
         try {
             if (cni::read_node_subnet(options_.run_dir) != file) {
                 cni::write_node_subnet(options_.run_dir, file);
@@ -420,7 +435,8 @@ void Daemon::reconcile() {
     if (ready_) startup_state_ = "ready";
     metrics_.ready.Set(ready_ ? 1 : 0);
     metrics_.peers.Set(static_cast<double>(
-        std::count_if(leases_.begin(), leases_.end(), [this](const auto& entry) { return is_peer(entry.second); })));
+        std::count_if(leases_.begin(), leases_.end(),
+                      [this](const auto& entry) { return is_peer(entry.second); })));
     // Thousands of peers come and go in bursts: hand the freed memory back to the system.
     if (last_report_.changes.size() + report.changes.size() > 1000) ::malloc_trim(0);
     last_report_ = std::move(report);
@@ -429,7 +445,8 @@ void Daemon::reconcile() {
         std::vector<probe::Target> targets;
         targets.reserve(leases_.size());
         for (const auto& [subnet, lease] : leases_) {
-            if (is_peer(lease)) targets.push_back({subnet, lease.value.node, subnet.first().plus(1)});
+            if (is_peer(lease))
+                targets.push_back({subnet, lease.value.node, subnet.first().plus(1)});
         }
         probes_->set_peers(std::move(targets));
         probed_version_ = leases_version_;
@@ -473,13 +490,16 @@ bool Daemon::concerns_twill(const netlink::Event& event) const {
                 return object.protocol == reconcile::twill_route_protocol ||
                        (overlay_index_ != 0 && object.oif == overlay_index_) ||
                        object.destination.length() == 0;
-            } else if constexpr (std::is_same_v<T, netlink::Neighbour> || std::is_same_v<T, netlink::FdbEntry>) {
+            } else if constexpr (std::is_same_v<T, netlink::Neighbour> ||
+                                 std::is_same_v<T, netlink::FdbEntry>) {
                 return overlay_index_ != 0 && object.link_index == overlay_index_;
             } else if constexpr (std::is_same_v<T, netlink::Link>) {
                 return object.name == kBridge || object.index == overlay_index_ ||
-                       object.name.starts_with("twill.") || (underlay_ && object.index == underlay_->index);
+                       object.name.starts_with("twill.") ||
+                       (underlay_ && object.index == underlay_->index);
             } else {
-                return object.link_index == overlay_index_ || (underlay_ && object.link_index == underlay_->index);
+                return object.link_index == overlay_index_ ||
+                       (underlay_ && object.link_index == underlay_->index);
             }
         },
         event.object);
@@ -496,7 +516,8 @@ void Daemon::arm_firewall_monitor() {
                                          } catch (const Error& e) {
                                              spdlog::warn("nftables monitor: {}", e.what());
                                          }
-                                         if (changed && config_) schedule_reconcile("nftables table changed");
+                                         if (changed && config_)
+                                             schedule_reconcile("nftables table changed");
                                          arm_firewall_monitor();
                                      });
 }
@@ -514,7 +535,8 @@ void Daemon::on_monitor_readable() {
     for (const auto& event : result.events) {
         if (!concerns_twill(event)) continue;
         relevant = true;
-        if (event.kind == netlink::Event::Kind::link || event.kind == netlink::Event::Kind::address) {
+        if (event.kind == netlink::Event::Kind::link ||
+            event.kind == netlink::Event::Kind::address) {
             underlay_touched = true;
         }
     }
@@ -536,16 +558,20 @@ void Daemon::refresh_underlay() {
     if (!underlay_ || !own_lease_ || !backend_) return;
     try {
         auto fresh = find_underlay(handle_, options_.iface, options_.public_ip);
-        if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu && fresh.index == underlay_->index) return;
+        if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu &&
+            fresh.index == underlay_->index)
+            return;
         spdlog::info("underlay changed: {} {} mtu {} -> {} {} mtu {}", underlay_->name,
-                     underlay_->address.to_string(), underlay_->mtu, fresh.name, fresh.address.to_string(), fresh.mtu);
+                     underlay_->address.to_string(), underlay_->mtu, fresh.name,
+                     fresh.address.to_string(), fresh.mtu);
         const bool address_changed = fresh.address != underlay_->address;
         const bool mtu_changed = fresh.mtu != underlay_->mtu;
         underlay_ = fresh;
         // The pods made before now exceed the overlay: count them at once, not at the next resync.
         if (mtu_changed) update_oversized_gauge();
         if (address_changed && !options_.public_ip && !options_.dry_run) {
-            subnet::LeaseValue value{fresh.address, options_.node_name, backend_->lease_data(node_context())};
+            subnet::LeaseValue value{fresh.address, options_.node_name,
+                                     backend_->lease_data(node_context())};
             cluster_->update_value(value);
         }
     } catch (const Error& e) {
@@ -590,14 +616,18 @@ std::uint32_t Daemon::pod_ips_in_use() const {
     return count;
 }
 
-api::v1::StatusReply Daemon::status() { return build_status(); }
+api::v1::StatusReply Daemon::status() {
+    return build_status();
+}
 
 api::v1::StatusReply Daemon::build_status() {
     api::v1::StatusReply s;
     s.set_version(std::string(kVersion));
     s.set_node(options_.node_name);
     s.set_dry_run(options_.dry_run);
-    s.set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count());
+    s.set_uptime_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                             std::chrono::steady_clock::now() - started_)
+                             .count());
     s.set_etcd_reachable(cluster_->connected());
     s.set_etcd_endpoint(cluster_->endpoint());
     s.set_last_revision(cluster_->revision());
@@ -615,7 +645,8 @@ api::v1::StatusReply Daemon::build_status() {
         entry->set_reason(invalid.reason);
         entry->set_count(invalid.now);
         s.set_invalid_leases_total(s.invalid_leases_total() + invalid.now);
-        metrics_.set_invalid(invalid.reason, static_cast<double>(invalid.now), static_cast<double>(invalid.total));
+        metrics_.set_invalid(invalid.reason, static_cast<double>(invalid.now),
+                             static_cast<double>(invalid.total));
     }
     for (const auto& [kind, count] : corrections_) {
         auto* c = s.add_corrections();
@@ -645,7 +676,8 @@ api::v1::StatusReply Daemon::build_status() {
         s.set_pod_interfaces_oversized(oversized);
         if (oversized > 0) {
             s.add_warnings(std::to_string(oversized) + " pod interface(s) on " + kBridge +
-                           " have an MTU above the overlay MTU " + std::to_string(context.overlay_mtu) +
+                           " have an MTU above the overlay MTU " +
+                           std::to_string(context.overlay_mtu) +
                            " (created before the underlay MTU dropped; recreate those pods)");
         }
     } catch (const Error& e) {
@@ -660,15 +692,18 @@ api::v1::StatusReply Daemon::build_status() {
     add_differences(report, *s.mutable_differences());
     try {
         for (const auto& chain : firewall_.dropping_forward_chains()) {
-            s.add_warnings("forward chain " + chain + " has policy drop: pod traffic forwarded through this node "
-                           "may be dropped there (twill's own forward accept does not override it)");
+            s.add_warnings(
+                "forward chain " + chain +
+                " has policy drop: pod traffic forwarded through this node "
+                "may be dropped there (twill's own forward accept does not override it)");
         }
     } catch (const Error& e) {
         s.add_warnings(std::string("nftables: ") + e.what());
     }
     const auto all_peers = peers();
-    const auto sets = overlay_index_ != 0 ? backend_->peer_objects(context, all_peers, overlay_index_)
-                                          : std::vector<reconcile::ObjectSet>{};
+    const auto sets = overlay_index_ != 0
+                          ? backend_->peer_objects(context, all_peers, overlay_index_)
+                          : std::vector<reconcile::ObjectSet>{};
     for (std::size_t i = 0; i < all_peers.size(); ++i) {
         const auto& lease = all_peers[i];
         auto* p = s.add_peers();
@@ -685,13 +720,17 @@ api::v1::StatusReply Daemon::build_status() {
         p->set_mod_revision(lease.mod_revision);
         bool in_kernel = i < sets.size();
         if (in_kernel) {
-            for (const auto& r : sets[i].routes) in_kernel = in_kernel && !report.unsettled.contains(reconcile::route_key(r));
-            for (const auto& n : sets[i].neighbours) in_kernel = in_kernel && !report.unsettled.contains(reconcile::neighbour_key(n));
-            for (const auto& f : sets[i].fdb) in_kernel = in_kernel && !report.unsettled.contains(reconcile::fdb_key(f));
+            for (const auto& r : sets[i].routes)
+                in_kernel = in_kernel && !report.unsettled.contains(reconcile::route_key(r));
+            for (const auto& n : sets[i].neighbours)
+                in_kernel = in_kernel && !report.unsettled.contains(reconcile::neighbour_key(n));
+            for (const auto& f : sets[i].fdb)
+                in_kernel = in_kernel && !report.unsettled.contains(reconcile::fdb_key(f));
         }
         p->set_in_kernel(in_kernel);
         if (probes_) {
-            if (auto health = probes_->health(lease.subnet)) *p->mutable_health() = std::move(*health);
+            if (auto health = probes_->health(lease.subnet))
+                *p->mutable_health() = std::move(*health);
         }
     }
     if (!probes_) {
@@ -702,9 +741,11 @@ api::v1::StatusReply Daemon::build_status() {
         if (!probes.enabled()) {
             s.add_warnings("peer probes are off: " + probes_->disabled_reason());
         } else if (probes.stretched()) {
-            s.add_warnings("probe interval stretched to " + std::to_string(static_cast<int>(probes.effective_interval_seconds())) +
+            s.add_warnings("probe interval stretched to " +
+                           std::to_string(static_cast<int>(probes.effective_interval_seconds())) +
                            "s: " + std::to_string(all_peers.size()) + " peers at --probe-rate " +
-                           std::to_string(static_cast<int>(probes.rate())) + "/s do not fit in --probe-interval " +
+                           std::to_string(static_cast<int>(probes.rate())) +
+                           "/s do not fit in --probe-interval " +
                            std::to_string(static_cast<int>(probes.interval_seconds())) + "s");
         }
     }
@@ -731,7 +772,8 @@ api::v1::CheckReply Daemon::check() {
     report.merge(reconcile_objects(true));
     report.merge(reconcile_firewall(true));
     if (ip_forward_enabled() != true) {
-        report.changes.push_back({"sysctl", reconcile::Action::replaced, "net.ipv4.ip_forward=1", "is 0", false});
+        report.changes.push_back(
+            {"sysctl", reconcile::Action::replaced, "net.ipv4.ip_forward=1", "is 0", false});
     }
     add_differences(report, *reply.mutable_differences());
     reply.set_in_sync(report.changes.empty());
@@ -747,7 +789,8 @@ void Daemon::probe_round(ProbeRoundDone done) {
 api::v1::LeaveReply Daemon::leave() {
     do_leave();
     api::v1::LeaveReply reply;
-    reply.set_message("node " + options_.node_name + " left: lease revoked, devices and routes removed");
+    reply.set_message("node " + options_.node_name +
+                      " left: lease revoked, devices and routes removed");
     // Exit once the reply is on its way.
     auto timer = std::make_shared<boost::asio::steady_timer>(io_, std::chrono::milliseconds(200));
     timer->async_wait([this, timer](const boost::system::error_code&) { stop_loop(); });
@@ -777,7 +820,8 @@ void Daemon::do_leave() {
         }
     }
     try {
-        if (::unlink((options_.run_dir / cni::node_subnet_file_name).c_str()) < 0 && errno != ENOENT) {
+        if (::unlink((options_.run_dir / cni::node_subnet_file_name).c_str()) < 0 &&
+            errno != ENOENT) {
             throw_errno("remove " + (options_.run_dir / cni::node_subnet_file_name).string());
         }
     } catch (const Error& e) {
@@ -788,7 +832,8 @@ void Daemon::do_leave() {
 
 api::v1::EvictReply Daemon::evict(const std::string& node) {
     if (node.empty()) throw ParseError("node", "empty node name");
-    if (node == options_.node_name) throw ParseError("node", "this is the local node; use `netctl leave`");
+    if (node == options_.node_name)
+        throw ParseError("node", "this is the local node; use `netctl leave`");
     api::v1::EvictReply reply;
     const bool found = cluster_->evict(node);
     reply.set_found(found);

@@ -43,7 +43,7 @@ namespace twill::daemon {
 class Cluster;
 
 class Daemon final : public api::Handler {
-public:
+  public:
     explicit Daemon(Options options);
     ~Daemon() override;
 
@@ -58,13 +58,13 @@ public:
     api::v1::LeaveReply leave() override;
     api::v1::EvictReply evict(const std::string& node) override;
 
-private:
+  private:
     // Startup, on a thread of its own so the loop keeps serving /healthz and netctl while
     // etcd is away: read the config, pick the underlay, acquire the lease.
     void start_cluster();
-    void on_cluster_ready();                 // loop
-    void on_peers_changed();                 // loop
-    void on_own_lease_changed();             // loop
+    void on_cluster_ready();                                       // loop
+    void on_peers_changed();                                       // loop
+    void on_own_lease_changed();                                   // loop
     void on_config_seen(const std::optional<std::string>& value);  // loop
     void refresh_leases();
     void schedule_reconcile(const char* reason);
@@ -122,7 +122,7 @@ private:
     std::optional<backend::Underlay> underlay_;
     std::optional<subnet::Lease> own_lease_;
     std::map<net::Prefix, subnet::Lease> leases_;  // valid leases by subnet (own included)
-    bool leases_dirty_ = false;  // the watcher has news: refresh leases_ before reconciling
+    bool leases_dirty_ = false;         // the watcher has news: refresh leases_ before reconciling
     std::uint64_t leases_version_ = 0;  // bumped on every refresh of leases_
     std::uint64_t probed_version_ = 0;  // the leases_version_ the probes were last given
     int overlay_index_ = 0;

@@ -14,15 +14,15 @@
 namespace twill::daemon {
 
 class DaemonMetrics {
-public:
+  public:
     DaemonMetrics();
 
     std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
-private:
+  private:
     std::shared_ptr<prometheus::Registry> registry_;  // first: the references below live in it
 
-public:
+  public:
     prometheus::Gauge& peers;
     prometheus::Gauge& ready;
     prometheus::Gauge& etcd_connected;
@@ -47,7 +47,7 @@ public:
     // twill_invalid_leases{reason}: entries ignored now; twill_invalid_leases_total{reason}.
     void set_invalid(const std::string& reason, double now, double total);
 
-private:
+  private:
     prometheus::Family<prometheus::Counter>& changes_;
     prometheus::Family<prometheus::Gauge>& invalid_now_;
     prometheus::Family<prometheus::Gauge>& invalid_total_;

@@ -21,11 +21,16 @@ std::chrono::milliseconds parse_duration(std::string_view text, std::string_view
     if (value < 0 || !std::isfinite(value)) return fail("is negative");
     const std::string_view unit(unit_start, static_cast<std::size_t>(end - unit_start));
     double ms = 0;
-    if (unit.empty() || unit == "s") ms = value * 1000;
-    else if (unit == "ms") ms = value;
-    else if (unit == "m") ms = value * 60'000;
-    else if (unit == "h") ms = value * 3'600'000;
-    else return fail("has an unknown unit");
+    if (unit.empty() || unit == "s")
+        ms = value * 1000;
+    else if (unit == "ms")
+        ms = value;
+    else if (unit == "m")
+        ms = value * 60'000;
+    else if (unit == "h")
+        ms = value * 3'600'000;
+    else
+        return fail("has an unknown unit");
     if (ms > 1e15) return fail("is too long");
     return std::chrono::milliseconds(static_cast<long long>(std::llround(ms)));
 }

@@ -13,8 +13,9 @@ namespace {
 // %j: the message as a JSON string (quoted and escaped), so a log line stays one valid object
 // whatever the message holds.
 class JsonMessageFlag final : public spdlog::custom_flag_formatter {
-public:
-    void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+  public:
+    void format(const spdlog::details::log_msg& msg, const std::tm&,
+                spdlog::memory_buf_t& dest) override {
         const auto text = nlohmann::json(std::string(msg.payload.data(), msg.payload.size()))
                               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         dest.append(text.data(), text.data() + text.size());

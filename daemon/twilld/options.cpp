@@ -30,8 +30,9 @@ std::string hostname() {
 
 ParsedOptions parse_options(int argc, char** argv) {
     Options o;
-    CLI::App app{"twilld: twill's node daemon. Keeps this node's subnet lease in etcd and the "
-                 "kernel's overlay state equal to what etcd says."};
+    CLI::App app{
+        "twilld: twill's node daemon. Keeps this node's subnet lease in etcd and the "
+        "kernel's overlay state equal to what etcd says."};
     app.set_version_flag("--version", std::string(kVersion));
     std::string endpoints = "http://127.0.0.1:2379";
     std::string public_ip, resync = "30s", ttl = "24h", mtu, probe_interval = "30s";
@@ -57,7 +58,8 @@ ParsedOptions parse_options(int argc, char** argv) {
     flag("log-level", o.log_level, "trace|debug|info|warn|error")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
         ->capture_default_str();
-    flag("log-format", o.log_format, "text|json")->check(CLI::IsMember({"text", "json"}))
+    flag("log-format", o.log_format, "text|json")
+        ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
     flag("mtu", mtu, "pin the overlay MTU pods get (default: underlay MTU minus overhead)");
     app.add_flag("--dry-run", o.dry_run, "compute and report drift, change nothing")
@@ -66,9 +68,11 @@ ParsedOptions parse_options(int argc, char** argv) {
                    "masquerade pod traffic leaving Network (false: no NAT, twill's table removed)")
         ->envname(env_name("ip-masq"))
         ->capture_default_str();
-    flag("probe-interval", probe_interval, "probe every peer through the overlay at least this often (0: off)")
+    flag("probe-interval", probe_interval,
+         "probe every peer through the overlay at least this often (0: off)")
         ->capture_default_str();
-    flag("probe-rate", o.probe_rate, "at most this many peer probes per second")->capture_default_str();
+    flag("probe-rate", o.probe_rate, "at most this many peer probes per second")
+        ->capture_default_str();
     flag("wireguard-impl", o.wireguard_impl, "auto|kernel|userspace")
         ->check(CLI::IsMember({"auto", "kernel", "userspace"}))
         ->capture_default_str();
@@ -88,7 +92,8 @@ ParsedOptions parse_options(int argc, char** argv) {
         o.resync_interval = parse_duration(resync, "--resync-interval");
         const auto ttl_ms = parse_duration(ttl, "--subnet-lease-ttl");
         if (ttl_ms.count() % 1000 != 0 || ttl_ms < std::chrono::seconds(5)) {
-            throw ParseError("--subnet-lease-ttl", "\"" + ttl + "\" must be whole seconds, at least 5s");
+            throw ParseError("--subnet-lease-ttl",
+                             "\"" + ttl + "\" must be whole seconds, at least 5s");
         }
         o.subnet_lease_ttl = std::chrono::duration_cast<std::chrono::seconds>(ttl_ms);
         o.probe_interval = parse_duration(probe_interval, "--probe-interval");
@@ -96,12 +101,15 @@ ParsedOptions parse_options(int argc, char** argv) {
             throw ParseError("--probe-interval", "\"" + probe_interval + "\" is more than 24h");
         }
         if (!(o.probe_rate > 0) || o.probe_rate > 100000) {
-            throw ParseError("--probe-rate", "\"" + std::to_string(o.probe_rate) + "\" must be more than 0 and at most 100000 probes per second");
+            throw ParseError("--probe-rate",
+                             "\"" + std::to_string(o.probe_rate) +
+                                 "\" must be more than 0 and at most 100000 probes per second");
         }
         if (!mtu.empty()) {
             int value = 0;
             auto [end, ec] = std::from_chars(mtu.data(), mtu.data() + mtu.size(), value);
-            if (ec != std::errc{} || end != mtu.data() + mtu.size() || value < 576 || value > 65535) {
+            if (ec != std::errc{} || end != mtu.data() + mtu.size() || value < 576 ||
+                value > 65535) {
                 throw ParseError("--mtu", "\"" + mtu + "\" must be a number from 576 to 65535");
             }
             o.mtu = value;

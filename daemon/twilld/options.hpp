@@ -22,7 +22,7 @@ struct Options {
     std::filesystem::path run_dir = "/run/twill";
     std::filesystem::path state_dir = "/var/lib/twill";
     std::filesystem::path cni_data_dir = "/var/lib/cni/twill";
-    std::string metrics_addr = ":9474";  // empty: no HTTP server
+    std::string metrics_addr = ":9474";                                    // empty: no HTTP server
     std::chrono::milliseconds resync_interval = std::chrono::seconds(30);  // 0: no periodic resync
     std::chrono::seconds subnet_lease_ttl = std::chrono::hours(24);
     std::string log_level = "info";

@@ -12,7 +12,9 @@ namespace twill::daemon {
 
 namespace {
 
-double milliseconds(probe::Microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+double milliseconds(probe::Microseconds us) {
+    return static_cast<double>(us.count()) / 1000.0;
+}
 
 // Sends and expiries are handled at most once per tick: at 200 probes/s that is 4 probes per
 // wakeup instead of one wakeup per send and another per timeout. Probes stay spread evenly at
@@ -21,7 +23,8 @@ constexpr auto kTick = std::chrono::milliseconds(20);
 
 }  // namespace
 
-PeerProbes::PeerProbes(boost::asio::io_context& io, probe::ProbeOptions options, DaemonMetrics& metrics)
+PeerProbes::PeerProbes(boost::asio::io_context& io, probe::ProbeOptions options,
+                       DaemonMetrics& metrics)
     : io_(io), options_(options), metrics_(metrics), prober_(options), timer_(io) {}
 
 void PeerProbes::start(net::Family family) {
@@ -34,8 +37,9 @@ void PeerProbes::start(net::Family family) {
         watched.release();
         disabled_reason_.clear();
         arm_socket();
-        spdlog::info("probing peers through the overlay: each at least every {} ms, at most {} probes/s",
-                     options_.interval.count(), options_.rate);
+        spdlog::info(
+            "probing peers through the overlay: each at least every {} ms, at most {} probes/s",
+            options_.interval.count(), options_.rate);
     } catch (const std::exception& e) {
         // Error, or boost::system::system_error from registering the descriptor.
         descriptor_.reset();
@@ -60,8 +64,10 @@ void PeerProbes::set_peers(std::vector<probe::Target> peers) {
     const auto count = peers.size();
     prober_.set_targets(std::move(peers), started);
     run();
-    spdlog::debug("probe targets: {} peers, updated in {} us", count,
-                  std::chrono::duration_cast<std::chrono::microseconds>(probe::Clock::now() - started).count());
+    spdlog::debug(
+        "probe targets: {} peers, updated in {} us", count,
+        std::chrono::duration_cast<std::chrono::microseconds>(probe::Clock::now() - started)
+            .count());
 }
 
 void PeerProbes::run() {
@@ -75,13 +81,15 @@ void PeerProbes::run() {
     for (const auto& probe : probes) {
         std::string error;
         try {
-            if (const int code = socket_->send(probe.address, probe.token); code != 0) error = std::strerror(code);
+            if (const int code = socket_->send(probe.address, probe.token); code != 0)
+                error = std::strerror(code);
         } catch (const Error& e) {
             error = e.what();
         }
         // Unanswerable (no route yet, no buffer space): it times out and counts as lost.
         if (!error.empty() && send_errors_++ % 1000 == 0) {
-            spdlog::debug("probe {}: {} ({} send errors so far)", probe.address.to_string(), error, send_errors_);
+            spdlog::debug("probe {}: {} ({} send errors so far)", probe.address.to_string(), error,
+                          send_errors_);
         }
     }
     metrics_.probes_sent.Increment(static_cast<double>(probes.size()));

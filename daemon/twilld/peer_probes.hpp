@@ -1,6 +1,8 @@
 #pragma once
 // Peer health probing inside twilld: a probe::Prober driven by the event loop, its raw ICMP
 // socket and timer, and what netctl and /metrics show of it. Everything runs on the loop.
+#include <twill/api/twilld.pb.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -8,7 +10,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <twill/api/twilld.pb.h>
 #include <vector>
 
 #include "daemon_metrics.hpp"
@@ -18,7 +19,7 @@
 namespace twill::daemon {
 
 class PeerProbes {
-public:
+  public:
     using RoundDone = std::function<void(std::vector<api::v1::ProbeOutcome>)>;
 
     PeerProbes(boost::asio::io_context& io, probe::ProbeOptions options, DaemonMetrics& metrics);
@@ -41,7 +42,7 @@ public:
     // One round over every peer now; `done` runs on the loop with the outcomes.
     void start_round(RoundDone done);
 
-private:
+  private:
     void run();
     void finish_rounds();
     void receive();

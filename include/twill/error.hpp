@@ -12,28 +12,28 @@
 namespace twill {
 
 class Error : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 // A failed system or kernel call; code() is the errno (positive).
 class SystemError : public Error {
-public:
+  public:
     SystemError(std::string_view what_failed, int errno_value);
     int code() const noexcept { return code_; }
 
-private:
+  private:
     int code_;
 };
 
 // Invalid input: a config field, a CLI flag, an etcd value, a CNI environment variable.
 class ParseError : public Error {
-public:
+  public:
     ParseError(std::string_view field, std::string_view reason);
     const std::string& field() const noexcept { return field_; }
     const std::string& reason() const noexcept { return reason_; }
 
-private:
+  private:
     std::string field_;
     std::string reason_;
 };

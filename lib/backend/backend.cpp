@@ -26,11 +26,13 @@ void Backend::remove(netlink::Handle& handle, const NodeContext& node, reconcile
     for (const auto& spec : devices(node)) reconcile::remove_device(handle, spec.name, report);
 }
 
-std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config, const BackendEnvironment& environment) {
+std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config,
+                                      const BackendEnvironment& environment) {
     if (const auto* vxlan = std::get_if<subnet::VxlanBackend>(&config.backend)) {
         return std::make_unique<VxlanBackend>(*vxlan);
     }
-    return std::make_unique<WireguardBackend>(std::get<subnet::WireguardBackend>(config.backend), environment);
+    return std::make_unique<WireguardBackend>(std::get<subnet::WireguardBackend>(config.backend),
+                                              environment);
 }
 
 std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {

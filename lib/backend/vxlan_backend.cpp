@@ -19,7 +19,9 @@ std::uint32_t VxlanBackend::overhead(net::Family family) const {
     return family == net::Family::v4 ? 50 : 70;
 }
 
-std::string VxlanBackend::device_name() const { return "twill." + std::to_string(config_.vni); }
+std::string VxlanBackend::device_name() const {
+    return "twill." + std::to_string(config_.vni);
+}
 
 net::MacAddress VxlanBackend::vtep_mac(const std::string& node, std::uint32_t vni) {
     const std::string seed = "twill-vtep:" + node + ":" + std::to_string(vni);
@@ -53,9 +55,8 @@ std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node
     return {spec};
 }
 
-std::vector<reconcile::ObjectSet> VxlanBackend::peer_objects(const NodeContext&,
-                                                             const std::vector<subnet::Lease>& peers,
-                                                             int device_index) const {
+std::vector<reconcile::ObjectSet> VxlanBackend::peer_objects(
+    const NodeContext&, const std::vector<subnet::Lease>& peers, int device_index) const {
     std::vector<reconcile::ObjectSet> sets;
     sets.reserve(peers.size());
     for (const auto& peer : peers) {

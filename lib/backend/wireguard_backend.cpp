@@ -17,13 +17,16 @@ namespace {
 std::unique_ptr<WireguardDevice> pick_device(const BackendEnvironment& environment) {
     const auto& impl = environment.wireguard_impl;
     if (impl == "kernel") return make_kernel_wireguard_device(kWireguardDevice);
-    if (impl == "userspace") return make_userspace_wireguard_device(kWireguardDevice, environment.run_dir);
+    if (impl == "userspace")
+        return make_userspace_wireguard_device(kWireguardDevice, environment.run_dir);
     if (impl != "auto" && !impl.empty()) {
-        throw ParseError("--wireguard-impl", "\"" + impl + "\" is not one of auto, kernel, userspace");
+        throw ParseError("--wireguard-impl",
+                         "\"" + impl + "\" is not one of auto, kernel, userspace");
     }
     if (kernel_wireguard_available()) return make_kernel_wireguard_device(kWireguardDevice);
-    spdlog::info("the kernel has no WireGuard (generic netlink family \"wireguard\" does not resolve): "
-                 "using wireguard-go");
+    spdlog::info(
+        "the kernel has no WireGuard (generic netlink family \"wireguard\" does not resolve): "
+        "using wireguard-go");
     return make_userspace_wireguard_device(kWireguardDevice, environment.run_dir);
 }
 
@@ -37,7 +40,8 @@ bool same(const netlink::WireguardPeer& a, const netlink::WireguardPeer& b) {
            sorted(a.allowed_ips) == sorted(b.allowed_ips);
 }
 
-std::string differences(const netlink::WireguardPeer& desired, const netlink::WireguardPeer& actual) {
+std::string differences(const netlink::WireguardPeer& desired,
+                        const netlink::WireguardPeer& actual) {
     std::string text;
     auto add = [&](const std::string& part) { text += (text.empty() ? "" : ", ") + part; };
     if (desired.endpoint != actual.endpoint) {
@@ -62,7 +66,8 @@ std::string to_string(const netlink::WireguardPeer& peer) {
     std::string ips;
     for (const auto& ip : peer.allowed_ips) ips += (ips.empty() ? "" : ",") + ip.to_string();
     if (!ips.empty()) text += " allowed-ips " + ips;
-    if (peer.persistent_keepalive != 0) text += " keepalive " + std::to_string(peer.persistent_keepalive);
+    if (peer.persistent_keepalive != 0)
+        text += " keepalive " + std::to_string(peer.persistent_keepalive);
     return text;
 }
 
@@ -82,7 +87,8 @@ PeerPlan plan_peers(const std::vector<netlink::WireguardPeer>& desired,
         auto it = present.find(peer.public_key);
         if (it == present.end()) {
             plan.change.peers.push_back({peer, false});
-            plan.changes.push_back({"wireguard-peer", reconcile::Action::added, to_string(peer), "", was_desired(peer)});
+            plan.changes.push_back({"wireguard-peer", reconcile::Action::added, to_string(peer), "",
+                                    was_desired(peer)});
         } else if (!same(peer, *it->second)) {
             plan.change.peers.push_back({peer, false});
             plan.changes.push_back({"wireguard-peer", reconcile::Action::replaced, to_string(peer),
@@ -98,7 +104,8 @@ PeerPlan plan_peers(const std::vector<netlink::WireguardPeer>& desired,
     return plan;
 }
 
-WireguardBackend::WireguardBackend(subnet::WireguardBackend config, const BackendEnvironment& environment)
+WireguardBackend::WireguardBackend(subnet::WireguardBackend config,
+                                   const BackendEnvironment& environment)
     : WireguardBackend(config, load_or_create_key(environment.state_dir / kWireguardKeyFile),
                        pick_device(environment)) {}
 
@@ -109,8 +116,8 @@ WireguardBackend::WireguardBackend(subnet::WireguardBackend config, WireguardKey
 }
 
 std::string WireguardBackend::detail() const {
-    return device_->implementation() + ", port " + std::to_string(config_.listen_port) + ", device " +
-           kWireguardDevice;
+    return device_->implementation() + ", port " + std::to_string(config_.listen_port) +
+           ", device " + kWireguardDevice;
 }
 
 std::uint32_t WireguardBackend::overhead(net::Family family) const {
@@ -122,8 +129,8 @@ subnet::LeaseBackendData WireguardBackend::lease_data(const NodeContext&) const 
     return subnet::WireguardLeaseData{keys_.public_key};
 }
 
-int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
-                                       reconcile::Report& report, bool& recreated) {
+int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContext& node,
+                                       bool dry_run, reconcile::Report& report, bool& recreated) {
     recreated = false;
     const std::string name = kWireguardDevice;
     std::optional<netlink::Link> link;
@@ -137,13 +144,15 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
     device_present_ = link.has_value();
     ++report.desired;
     if (!link) {
-        report.changes.push_back({"link", reconcile::Action::added, name + " (" + device_->implementation() + ")", "", false});
+        report.changes.push_back({"link", reconcile::Action::added,
+                                  name + " (" + device_->implementation() + ")", "", false});
         report.unsettled.insert("link:" + name);
         return 0;
     }
     ++report.actual;
     if (recreated) {
-        report.changes.push_back({"link", reconcile::Action::added, name + " (" + device_->implementation() + ")", "", false});
+        report.changes.push_back({"link", reconcile::Action::added,
+                                  name + " (" + device_->implementation() + ")", "", false});
     }
     const bool drift = !recreated;
     auto attempt = [&](reconcile::Change change, const std::function<void()>& operation) {
@@ -156,12 +165,14 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
         }
     };
     if (link->mtu != node.overlay_mtu) {
-        attempt({"link", reconcile::Action::replaced, name + " mtu " + std::to_string(node.overlay_mtu),
-                 "was " + std::to_string(link->mtu), drift},
-                [&] { handle.set_mtu(link->index, node.overlay_mtu); });
+        attempt(
+            {"link", reconcile::Action::replaced, name + " mtu " + std::to_string(node.overlay_mtu),
+             "was " + std::to_string(link->mtu), drift},
+            [&] { handle.set_mtu(link->index, node.overlay_mtu); });
     }
     try {
-        const netlink::InterfaceAddress wanted{link->index, net::Prefix::host(node.subnet.first()), 0};
+        const netlink::InterfaceAddress wanted{link->index, net::Prefix::host(node.subnet.first()),
+                                               0};
         bool has_address = false;
         for (const auto& address : handle.list_addresses(link->index)) {
             if (address.prefix.address().is_link_local()) continue;
@@ -169,12 +180,14 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
                 has_address = true;
                 continue;
             }
-            attempt({"address", reconcile::Action::deleted, netlink::to_string(address, name), "", drift},
+            attempt({"address", reconcile::Action::deleted, netlink::to_string(address, name), "",
+                     drift},
                     [&] { handle.delete_address(link->index, address.prefix); });
         }
         if (!has_address) {
-            attempt({"address", reconcile::Action::added, netlink::to_string(wanted, name), "", drift},
-                    [&] { handle.add_address(link->index, wanted.prefix); });
+            attempt(
+                {"address", reconcile::Action::added, netlink::to_string(wanted, name), "", drift},
+                [&] { handle.add_address(link->index, wanted.prefix); });
         }
     } catch (const Error& e) {  // the address dump failed
         report.errors.emplace_back(e.what());
@@ -187,7 +200,8 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
     return link->index;
 }
 
-std::vector<netlink::WireguardPeer> WireguardBackend::desired_peers(const std::vector<subnet::Lease>& peers) const {
+std::vector<netlink::WireguardPeer> WireguardBackend::desired_peers(
+    const std::vector<subnet::Lease>& peers) const {
     std::vector<netlink::WireguardPeer> result;
     for (const auto& lease : peers) {
         const auto* data = std::get_if<subnet::WireguardLeaseData>(&lease.value.backend_data);
@@ -196,19 +210,21 @@ std::vector<netlink::WireguardPeer> WireguardBackend::desired_peers(const std::v
         peer.public_key = data->public_key;
         peer.endpoint = netlink::WireguardEndpoint{lease.value.public_ip, config_.listen_port};
         peer.allowed_ips = {lease.subnet.network()};
-        peer.persistent_keepalive = static_cast<std::uint16_t>(config_.persistent_keepalive_interval);
+        peer.persistent_keepalive =
+            static_cast<std::uint16_t>(config_.persistent_keepalive_interval);
         result.push_back(std::move(peer));
     }
     return result;
 }
 
-void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<subnet::Lease>& peers, bool dry_run,
-                                       reconcile::Report& report) {
+void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<subnet::Lease>& peers,
+                                       bool dry_run, reconcile::Report& report) {
     const auto desired = desired_peers(peers);
     report.desired += desired.size();
     if (!device_present_) {
         for (const auto& peer : desired) {
-            report.changes.push_back({"wireguard-peer", reconcile::Action::added, to_string(peer), "", false});
+            report.changes.push_back(
+                {"wireguard-peer", reconcile::Action::added, to_string(peer), "", false});
             report.unsettled.insert("wireguard-peer:" + key_to_base64(peer.public_key));
         }
         return;
@@ -225,9 +241,10 @@ void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<sub
     const std::string name = kWireguardDevice;
     if (actual.private_key != keys_.private_key) {
         plan.change.private_key = keys_.private_key;
-        plan.changes.push_back({"wireguard-device", reconcile::Action::replaced,
-                                name + " private key of public key " + key_to_base64(keys_.public_key),
-                                actual.private_key ? "was another key" : "was none", false});
+        plan.changes.push_back(
+            {"wireguard-device", reconcile::Action::replaced,
+             name + " private key of public key " + key_to_base64(keys_.public_key),
+             actual.private_key ? "was another key" : "was none", false});
     }
     if (actual.listen_port != config_.listen_port) {
         plan.change.listen_port = config_.listen_port;
@@ -258,20 +275,21 @@ void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<sub
     for (auto& change : plan.changes) report.changes.push_back(std::move(change));
 }
 
-void WireguardBackend::remove(netlink::Handle& handle, const NodeContext&, reconcile::Report& report) {
+void WireguardBackend::remove(netlink::Handle& handle, const NodeContext&,
+                              reconcile::Report& report) {
     try {
         device_->remove(handle);
-        report.changes.push_back({"link", reconcile::Action::deleted,
-                                  std::string(kWireguardDevice) + " (" + device_->implementation() + ")", "", false});
+        report.changes.push_back(
+            {"link", reconcile::Action::deleted,
+             std::string(kWireguardDevice) + " (" + device_->implementation() + ")", "", false});
     } catch (const Error& e) {
         report.errors.emplace_back(e.what());
     }
     device_present_ = false;
 }
 
-std::vector<reconcile::ObjectSet> WireguardBackend::peer_objects(const NodeContext&,
-                                                                 const std::vector<subnet::Lease>& peers,
-                                                                 int device_index) const {
+std::vector<reconcile::ObjectSet> WireguardBackend::peer_objects(
+    const NodeContext&, const std::vector<subnet::Lease>& peers, int device_index) const {
     std::vector<reconcile::ObjectSet> sets;
     sets.reserve(peers.size());
     for (const auto& peer : peers) {

@@ -18,12 +18,13 @@ bool kernel_wireguard_available() {
 namespace {
 
 class KernelWireguardDevice final : public WireguardDevice {
-public:
+  public:
     explicit KernelWireguardDevice(std::string name) : name_(std::move(name)) {}
 
     std::string implementation() const override { return "kernel"; }
 
-    std::optional<netlink::Link> ensure(netlink::Handle& handle, bool dry_run, bool& recreated) override {
+    std::optional<netlink::Link> ensure(netlink::Handle& handle, bool dry_run,
+                                        bool& recreated) override {
         recreated = false;
         auto link = handle.find_link(name_);
         if (link && link->kind == "wireguard") return link;
@@ -34,13 +35,15 @@ public:
     }
 
     netlink::WireguardDeviceConfig read() override { return genl().get_device(name_); }
-    void apply(const netlink::WireguardChange& change) override { genl().set_device(name_, change); }
+    void apply(const netlink::WireguardChange& change) override {
+        genl().set_device(name_, change);
+    }
 
     void remove(netlink::Handle& handle) override {
         if (auto link = handle.find_link(name_)) handle.delete_link(link->index);
     }
 
-private:
+  private:
     netlink::WireguardNetlink& genl() {
         if (!genl_) {
             genl_ = netlink::WireguardNetlink::open();

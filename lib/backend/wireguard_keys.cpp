@@ -34,7 +34,9 @@ WireguardKeyPair generate_key_pair() {
 }
 
 // The lease codec owns base64 for keys; the key file uses the same.
-std::string key_to_base64(const WireguardKey& key) { return subnet::WireguardLeaseData{key}.public_key_base64(); }
+std::string key_to_base64(const WireguardKey& key) {
+    return subnet::WireguardLeaseData{key}.public_key_base64();
+}
 
 WireguardKey key_from_base64(std::string_view text, std::string_view field) {
     return subnet::WireguardLeaseData::from_base64(text, field).public_key;
@@ -52,9 +54,11 @@ WireguardKey key_from_hex(std::string_view text, std::string_view field) {
     std::size_t length = 0;
     const char* end = nullptr;
     if (text.size() != key.size() * 2 ||
-        sodium_hex2bin(key.data(), key.size(), text.data(), text.size(), nullptr, &length, &end) != 0 ||
+        sodium_hex2bin(key.data(), key.size(), text.data(), text.size(), nullptr, &length, &end) !=
+            0 ||
         length != key.size()) {
-        throw ParseError(field, "\"" + std::string(text) + "\" is not the hex of a 32-byte WireGuard key");
+        throw ParseError(field,
+                         "\"" + std::string(text) + "\" is not the hex of a 32-byte WireGuard key");
     }
     return key;
 }

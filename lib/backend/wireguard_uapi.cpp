@@ -29,10 +29,13 @@ Integer parse_number(std::string_view text, std::string_view field) {
 
 netlink::WireguardEndpoint parse_endpoint(std::string_view text) {
     const auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) throw ParseError("endpoint", "\"" + std::string(text) + "\" has no port");
+    if (colon == std::string_view::npos)
+        throw ParseError("endpoint", "\"" + std::string(text) + "\" has no port");
     auto host = text.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    return {net::Address::parse(host, "endpoint"), parse_number<std::uint16_t>(text.substr(colon + 1), "endpoint")};
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+        host = host.substr(1, host.size() - 2);
+    return {net::Address::parse(host, "endpoint"),
+            parse_number<std::uint16_t>(text.substr(colon + 1), "endpoint")};
 }
 
 }  // namespace
@@ -76,7 +79,8 @@ netlink::WireguardDeviceConfig parse_uapi_get(std::string_view reply) {
         reply = end == std::string_view::npos ? std::string_view{} : reply.substr(end + 1);
         if (line.empty()) continue;
         const auto equals = line.find('=');
-        if (equals == std::string_view::npos) throw ParseError("UAPI reply", "line \"" + std::string(line) + "\" has no '='");
+        if (equals == std::string_view::npos)
+            throw ParseError("UAPI reply", "line \"" + std::string(line) + "\" has no '='");
         const auto key = line.substr(0, equals);
         const auto value = line.substr(equals + 1);
         if (key == "private_key") {
@@ -93,7 +97,8 @@ netlink::WireguardDeviceConfig parse_uapi_get(std::string_view reply) {
         } else if (peer && key == "allowed_ip") {
             peer->allowed_ips.push_back(net::Prefix::parse(value, "allowed_ip"));
         } else if (peer && key == "persistent_keepalive_interval") {
-            peer->persistent_keepalive = parse_number<std::uint16_t>(value, "persistent_keepalive_interval");
+            peer->persistent_keepalive =
+                parse_number<std::uint16_t>(value, "persistent_keepalive_interval");
         }
         // Everything else (statistics, handshake times, protocol_version, fwmark, errno) is
         // not configuration twill sets.
@@ -110,14 +115,16 @@ std::string UapiClient::exchange(const std::string& request, const std::string& 
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     const auto path = path_.string();
-    if (path.size() >= sizeof address.sun_path) throw SystemError(what + ": socket path " + path, ENAMETOOLONG);
+    if (path.size() >= sizeof address.sun_path)
+        throw SystemError(what + ": socket path " + path, ENAMETOOLONG);
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) < 0) {
         throw_errno(what + ": connect " + path);
     }
     std::size_t sent = 0;
     while (sent < request.size()) {
-        const ssize_t n = ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+        const ssize_t n =
+            ::send(fd.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
         if (n < 0) {
             if (errno == EINTR) continue;
             throw_errno(what + ": send to " + path);
@@ -150,7 +157,8 @@ netlink::WireguardDeviceConfig UapiClient::get() const {
 
 void UapiClient::set(const netlink::WireguardChange& change) const {
     const auto reply = exchange(format_uapi_set(change), "UAPI set " + path_.string());
-    if (const int error = uapi_errno(reply); error != 0) throw SystemError("UAPI set " + path_.string(), error);
+    if (const int error = uapi_errno(reply); error != 0)
+        throw SystemError("UAPI set " + path_.string(), error);
 }
 
 }  // namespace twill::backend

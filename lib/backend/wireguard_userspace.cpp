@@ -12,12 +12,11 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <thread>
@@ -44,12 +43,13 @@ bool is_wireguard_go(pid_t pid) {
     if (!stat) return false;
     const auto open = stat->find('(');
     const auto close = stat->rfind(')');
-    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size()) return false;
+    if (open == std::string::npos || close == std::string::npos || close + 2 >= stat->size())
+        return false;
     return stat->substr(open + 1, close - open - 1) == kProgram && (*stat)[close + 2] != 'Z';
 }
 
 class UserspaceWireguardDevice final : public WireguardDevice {
-public:
+  public:
     UserspaceWireguardDevice(std::string name, std::filesystem::path run_dir)
         : name_(std::move(name)),
           socket_dir_(run_dir / "wireguard"),
@@ -59,7 +59,8 @@ public:
 
     std::string implementation() const override { return "userspace (wireguard-go)"; }
 
-    std::optional<netlink::Link> ensure(netlink::Handle& handle, bool dry_run, bool& recreated) override {
+    std::optional<netlink::Link> ensure(netlink::Handle& handle, bool dry_run,
+                                        bool& recreated) override {
         recreated = false;
         auto link = handle.find_link(name_);
         const bool alive = running();
@@ -81,21 +82,27 @@ public:
             link = handle.find_link(name_);
             if (link && std::filesystem::exists(socket_path_)) break;
             if (!running()) {
-                throw Error("start " + std::string(kProgram) + " " + name_ + ": it exited; see " + log_file_.string());
+                throw Error("start " + std::string(kProgram) + " " + name_ + ": it exited; see " +
+                            log_file_.string());
             }
             if (std::chrono::steady_clock::now() > deadline) {
-                throw Error("start " + std::string(kProgram) + " " + name_ + ": no device and UAPI socket after " +
-                            std::to_string(kStartTimeout.count()) + " s; see " + log_file_.string());
+                throw Error("start " + std::string(kProgram) + " " + name_ +
+                            ": no device and UAPI socket after " +
+                            std::to_string(kStartTimeout.count()) + " s; see " +
+                            log_file_.string());
             }
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
         recreated = true;
-        spdlog::info("started {} for {} (pid {}), UAPI socket {}", kProgram, name_, pid_, socket_path_.string());
+        spdlog::info("started {} for {} (pid {}), UAPI socket {}", kProgram, name_, pid_,
+                     socket_path_.string());
         return link;
     }
 
     netlink::WireguardDeviceConfig read() override { return UapiClient(socket_path_).get(); }
-    void apply(const netlink::WireguardChange& change) override { UapiClient(socket_path_).set(change); }
+    void apply(const netlink::WireguardChange& change) override {
+        UapiClient(socket_path_).set(change);
+    }
 
     void remove(netlink::Handle& handle) override {
         if (running()) stop();
@@ -104,7 +111,7 @@ public:
         if (auto link = handle.find_link(name_)) handle.delete_link(link->index);
     }
 
-private:
+  private:
     // Whether our wireguard-go (a child, or one adopted through the PID file) runs.
     bool running() {
         if (pid_ == 0) {
@@ -155,7 +162,8 @@ private:
         const std::string socket_dir = socket_dir_.string();
         const std::string program = kProgram;
         const std::string foreground = "-f";
-        std::vector<char*> argv{const_cast<char*>(program.c_str()), const_cast<char*>(foreground.c_str()),
+        std::vector<char*> argv{const_cast<char*>(program.c_str()),
+                                const_cast<char*>(foreground.c_str()),
                                 const_cast<char*>(name_.c_str()), nullptr};
         std::vector<std::string> env_strings;
         for (char** e = environ; *e; ++e) {
@@ -185,7 +193,8 @@ private:
             if (::unshare(CLONE_NEWNS) < 0) ::_exit(126);
             if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) ::_exit(126);
             ::mkdir("/run/wireguard", 0700);
-            if (::mount(socket_dir.c_str(), "/run/wireguard", nullptr, MS_BIND, nullptr) < 0) ::_exit(126);
+            if (::mount(socket_dir.c_str(), "/run/wireguard", nullptr, MS_BIND, nullptr) < 0)
+                ::_exit(126);
             if (null >= 0) ::dup2(null, STDIN_FILENO);
             ::dup2(log, STDOUT_FILENO);
             ::dup2(log, STDERR_FILENO);
@@ -211,7 +220,8 @@ private:
 
 }  // namespace
 
-std::unique_ptr<WireguardDevice> make_userspace_wireguard_device(std::string name, std::filesystem::path run_dir) {
+std::unique_ptr<WireguardDevice> make_userspace_wireguard_device(std::string name,
+                                                                 std::filesystem::path run_dir) {
     return std::make_unique<UserspaceWireguardDevice>(std::move(name), std::move(run_dir));
 }
 

@@ -13,12 +13,15 @@ using nlohmann::json;
 
 namespace {
 
-constexpr std::array<std::string_view, 7> log_levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+constexpr std::array<std::string_view, 7> log_levels{"trace", "debug",    "info", "warn",
+                                                     "error", "critical", "off"};
 
 json decode(std::string_view text) {
     json value = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (value.is_discarded()) throw CniError(ErrorCode::DecodeFailure, "decoding config: not valid JSON");
-    if (!value.is_object()) throw CniError(ErrorCode::DecodeFailure, "decoding config: not a JSON object");
+    if (value.is_discarded())
+        throw CniError(ErrorCode::DecodeFailure, "decoding config: not valid JSON");
+    if (!value.is_object())
+        throw CniError(ErrorCode::DecodeFailure, "decoding config: not a JSON object");
     return value;
 }
 
@@ -29,15 +32,18 @@ void validate_network_name(const std::string& name) {
     for (std::size_t i = 0; i < name.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(name[i]);
         if (!(std::isalnum(c) || (i > 0 && (c == '_' || c == '.' || c == '-')))) {
-            throw ParseError("name", "\"" + name + "\" has an invalid character at position " + std::to_string(i));
+            throw ParseError("name", "\"" + name + "\" has an invalid character at position " +
+                                         std::to_string(i));
         }
     }
 }
 
-std::filesystem::path directory(const json& config, std::string_view key, std::filesystem::path fallback) {
+std::filesystem::path directory(const json& config, std::string_view key,
+                                std::filesystem::path fallback) {
     auto value = detail::optional_string(config, key, "");
     if (!value) return fallback;
-    if (value->empty() || (*value)[0] != '/') throw ParseError(key, "\"" + *value + "\" is not an absolute path");
+    if (value->empty() || (*value)[0] != '/')
+        throw ParseError(key, "\"" + *value + "\" is not an absolute path");
     return *value;
 }
 
@@ -56,14 +62,17 @@ std::vector<Attachment> attachments(const json& list, std::string_view field) {
 Version version_of(const json& config) {
     const auto* value = detail::find(config, "cniVersion");
     if (!value) throw CniError(ErrorCode::InvalidConfig, "cniVersion: missing");
-    if (!value->is_string()) throw CniError(ErrorCode::InvalidConfig, "cniVersion: expected a string");
+    if (!value->is_string())
+        throw CniError(ErrorCode::InvalidConfig, "cniVersion: expected a string");
     const auto text = value->get<std::string>();
     const auto version = parse_version(text);
     if (!version) {
         std::string supported;
-        for (const auto v : supported_versions()) supported += (supported.empty() ? "" : ", ") + std::string(to_string(v));
-        throw CniError(ErrorCode::IncompatibleVersion,
-                       "cniVersion: \"" + text + "\" is not supported (supported: " + supported + ")");
+        for (const auto v : supported_versions())
+            supported += (supported.empty() ? "" : ", ") + std::string(to_string(v));
+        throw CniError(
+            ErrorCode::IncompatibleVersion,
+            "cniVersion: \"" + text + "\" is not supported (supported: " + supported + ")");
     }
     return *version;
 }
@@ -90,12 +99,16 @@ Config parse_config(std::string_view text) {
         config.data_dir = directory(value, "dataDir", config.data_dir);
         if (auto level = detail::optional_string(value, "logLevel", "")) {
             if (std::find(log_levels.begin(), log_levels.end(), *level) == log_levels.end()) {
-                throw ParseError("logLevel", "\"" + *level + "\" is not one of trace, debug, info, warn, error, critical, off");
+                throw ParseError(
+                    "logLevel",
+                    "\"" + *level +
+                        "\" is not one of trace, debug, info, warn, error, critical, off");
             }
             config.log_level = *level;
         }
         if (const auto* dns = detail::find(value, "dns")) config.dns = dns_from_json(*dns, "dns");
-        if (const auto* prev = detail::find(value, "prevResult")) config.prev_result = result_from_json(*prev, "prevResult");
+        if (const auto* prev = detail::find(value, "prevResult"))
+            config.prev_result = result_from_json(*prev, "prevResult");
         for (const auto* key : {"cni.dev/valid-attachments", "cni.dev/attachments"}) {
             if (const auto* list = detail::find(value, key)) {
                 config.valid_attachments = attachments(*list, key);

@@ -69,14 +69,18 @@ void validate_container_id(std::string_view id, std::string_view field) {
     for (std::size_t i = 0; i < id.size(); ++i) {
         const unsigned char c = static_cast<unsigned char>(id[i]);
         const bool ok = std::isalnum(c) || (i > 0 && (c == '_' || c == '.' || c == '-'));
-        if (!ok) invalid(field, "\"" + std::string(id) + "\" has an invalid character at position " + std::to_string(i));
+        if (!ok)
+            invalid(field, "\"" + std::string(id) + "\" has an invalid character at position " +
+                               std::to_string(i));
     }
 }
 
 void validate_ifname(std::string_view ifname, std::string_view field) {
     if (ifname.empty()) invalid(field, "empty");
-    if (ifname.size() > 15) invalid(field, "\"" + std::string(ifname) + "\" is longer than 15 characters");
-    if (ifname == "." || ifname == "..") invalid(field, "\"" + std::string(ifname) + "\" is not a valid name");
+    if (ifname.size() > 15)
+        invalid(field, "\"" + std::string(ifname) + "\" is longer than 15 characters");
+    if (ifname == "." || ifname == "..")
+        invalid(field, "\"" + std::string(ifname) + "\" is not a valid name");
     for (const char c : ifname) {
         if (c == '/' || c == ':' || std::isspace(static_cast<unsigned char>(c))) {
             invalid(field, "\"" + std::string(ifname) + "\" contains '/', ':' or whitespace");
@@ -90,8 +94,8 @@ Environment parse_environment(const EnvLookup& lookup) {
     const auto command = parse_command(command_text);
     if (!command) invalid("CNI_COMMAND", "unknown command \"" + command_text + "\"");
     env.command = *command;
-    const bool attachment = env.command == Command::Add || env.command == Command::Del ||
-                            env.command == Command::Check;
+    const bool attachment =
+        env.command == Command::Add || env.command == Command::Del || env.command == Command::Check;
     if (attachment) {
         env.container_id = required(lookup, "CNI_CONTAINERID");
         validate_container_id(env.container_id, "CNI_CONTAINERID");

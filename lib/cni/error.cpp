@@ -9,9 +9,8 @@ CniError::CniError(ErrorCode code, std::string message, std::string details)
 
 std::string error_json(ErrorCode code, std::string_view message, std::string_view details,
                        Version version) {
-    nlohmann::json json{{"cniVersion", to_string(version)},
-                        {"code", static_cast<int>(code)},
-                        {"msg", message}};
+    nlohmann::json json{
+        {"cniVersion", to_string(version)}, {"code", static_cast<int>(code)}, {"msg", message}};
     if (!details.empty()) json["details"] = details;
     return json.dump();
 }

@@ -22,21 +22,23 @@ inline const nlohmann::json* find(const nlohmann::json& object, std::string_view
     return it == object.end() || it->is_null() ? nullptr : &*it;
 }
 
-inline std::optional<std::string> optional_string(const nlohmann::json& object, std::string_view key,
-                                                  std::string_view parent) {
+inline std::optional<std::string> optional_string(const nlohmann::json& object,
+                                                  std::string_view key, std::string_view parent) {
     const auto* value = find(object, key);
     if (!value) return std::nullopt;
     if (!value->is_string()) throw ParseError(join(parent, key), "expected a string");
     return value->get<std::string>();
 }
 
-inline std::string required_string(const nlohmann::json& object, std::string_view key, std::string_view parent) {
+inline std::string required_string(const nlohmann::json& object, std::string_view key,
+                                   std::string_view parent) {
     auto value = optional_string(object, key, parent);
     if (!value) throw ParseError(join(parent, key), "missing");
     return *value;
 }
 
-inline std::optional<int> optional_int(const nlohmann::json& object, std::string_view key, std::string_view parent) {
+inline std::optional<int> optional_int(const nlohmann::json& object, std::string_view key,
+                                       std::string_view parent) {
     const auto* value = find(object, key);
     if (!value) return std::nullopt;
     if (!value->is_number_integer()) throw ParseError(join(parent, key), "expected an integer");

@@ -12,9 +12,12 @@ using nlohmann::json;
 
 namespace {
 
-json strings_to_json(const std::vector<std::string>& values) { return json(values); }
+json strings_to_json(const std::vector<std::string>& values) {
+    return json(values);
+}
 
-std::vector<std::string> strings_from_json(const json& object, std::string_view key, std::string_view parent) {
+std::vector<std::string> strings_from_json(const json& object, std::string_view key,
+                                           std::string_view parent) {
     std::vector<std::string> values;
     const auto* array = detail::optional_array(object, key, parent);
     if (!array) return values;
@@ -73,7 +76,9 @@ json to_json(const Result& result, Version version) {
     return out;
 }
 
-std::string to_json_text(const Result& result, Version version) { return to_json(result, version).dump(); }
+std::string to_json_text(const Result& result, Version version) {
+    return to_json(result, version).dump();
+}
 
 Dns dns_from_json(const json& value, std::string_view field) {
     detail::require_object(value, field);
@@ -111,13 +116,15 @@ Result result_from_json(const json& value, std::string_view field) {
             const auto f = index(name, i);
             detail::require_object(entry, f);
             IpConfig ip;
-            ip.address = net::Prefix::parse(detail::required_string(entry, "address", f), join(f, "address"));
+            ip.address = net::Prefix::parse(detail::required_string(entry, "address", f),
+                                            join(f, "address"));
             if (auto gw = detail::optional_string(entry, "gateway", f); gw && !gw->empty()) {
                 ip.gateway = net::Address::parse(*gw, join(f, "gateway"));
             }
             ip.interface = detail::optional_int(entry, "interface", f);
             if (ip.interface && *ip.interface >= static_cast<int>(result.interfaces.size())) {
-                throw ParseError(join(f, "interface"), "index " + std::to_string(*ip.interface) + " names no interface");
+                throw ParseError(join(f, "interface"),
+                                 "index " + std::to_string(*ip.interface) + " names no interface");
             }
             result.ips.push_back(std::move(ip));
         }
@@ -129,14 +136,16 @@ Result result_from_json(const json& value, std::string_view field) {
             const auto f = index(name, i);
             detail::require_object(entry, f);
             Route route;
-            route.dst = net::Prefix::parse(detail::required_string(entry, "dst", f), join(f, "dst"));
+            route.dst =
+                net::Prefix::parse(detail::required_string(entry, "dst", f), join(f, "dst"));
             if (auto gw = detail::optional_string(entry, "gw", f); gw && !gw->empty()) {
                 route.gw = net::Address::parse(*gw, join(f, "gw"));
             }
             result.routes.push_back(std::move(route));
         }
     }
-    if (const auto* dns = detail::find(value, "dns")) result.dns = dns_from_json(*dns, join(field, "dns"));
+    if (const auto* dns = detail::find(value, "dns"))
+        result.dns = dns_from_json(*dns, join(field, "dns"));
     return result;
 }
 

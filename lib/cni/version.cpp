@@ -13,8 +13,8 @@ constexpr std::array<std::pair<Version, std::string_view>, 5> names{{
     {Version::v1_0_0, "1.0.0"},
     {Version::v1_1_0, "1.1.0"},
 }};
-constexpr std::array<Version, 5> all{Version::v0_3_0, Version::v0_3_1, Version::v0_4_0, Version::v1_0_0,
-                                     Version::v1_1_0};
+constexpr std::array<Version, 5> all{Version::v0_3_0, Version::v0_3_1, Version::v0_4_0,
+                                     Version::v1_0_0, Version::v1_1_0};
 }  // namespace
 
 std::optional<Version> parse_version(std::string_view text) {
@@ -31,6 +31,8 @@ std::string_view to_string(Version version) {
     return "?";
 }
 
-std::span<const Version> supported_versions() { return all; }
+std::span<const Version> supported_versions() {
+    return all;
+}
 
 }  // namespace twill::cni

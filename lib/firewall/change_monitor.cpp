@@ -1,11 +1,10 @@
 #include "twill/firewall/change_monitor.hpp"
 
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
-
-#include <linux/netfilter.h>
-#include <linux/netfilter/nf_tables.h>
 
 #include <array>
 #include <cerrno>
@@ -68,8 +67,8 @@ bool ChangeMonitor::drain() {
         const ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
         if (n > 0) {
             std::size_t left = static_cast<std::size_t>(n);
-            for (auto* message = reinterpret_cast<const nlmsghdr*>(buffer.data()); NLMSG_OK(message, left);
-                 message = NLMSG_NEXT(message, left)) {
+            for (auto* message = reinterpret_cast<const nlmsghdr*>(buffer.data());
+                 NLMSG_OK(message, left); message = NLMSG_NEXT(message, left)) {
                 changed = changed || names_twill_table(message);
             }
             continue;
@@ -79,7 +78,8 @@ bool ChangeMonitor::drain() {
             changed = true;
             continue;
         }
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) throw_errno("read nftables notifications");
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            throw_errno("read nftables notifications");
         return changed;
     }
 }

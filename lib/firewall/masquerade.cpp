@@ -25,7 +25,8 @@ std::vector<std::string> Masquerade::dropping_forward_chains() {
     for (const auto& item : listing["nftables"]) {
         if (!item.contains("chain")) continue;
         const auto& chain = item["chain"];
-        if (chain.value("table", "") == table_name && chain.value("family", "") == table_family) continue;
+        if (chain.value("table", "") == table_name && chain.value("family", "") == table_family)
+            continue;
         if (chain.value("hook", "") == "forward" && chain.value("policy", "") == "drop") {
             result.push_back(chain.value("family", "") + " " + chain.value("table", "") + " " +
                              chain.value("name", ""));

@@ -18,7 +18,9 @@ Nftables::Nftables() : ctx_(nft_ctx_new(NFT_CTX_DEFAULT)) {
     }
 }
 
-Nftables::~Nftables() { nft_ctx_free(ctx_); }
+Nftables::~Nftables() {
+    nft_ctx_free(ctx_);
+}
 
 nlohmann::json Nftables::run(std::string_view commands, std::string_view what) {
     const std::string buffer(commands);
@@ -41,13 +43,16 @@ std::optional<nlohmann::json> Nftables::list_table(std::string_view family, std:
     try {
         return run(what, what);
     } catch (const Error& e) {
-        if (std::string_view(e.what()).find("No such file or directory") != std::string_view::npos) {
+        if (std::string_view(e.what()).find("No such file or directory") !=
+            std::string_view::npos) {
             return std::nullopt;
         }
         throw;
     }
 }
 
-nlohmann::json Nftables::list_chains() { return run("list chains", "list chains"); }
+nlohmann::json Nftables::list_chains() {
+    return run("list chains", "list chains");
+}
 
 }  // namespace twill::firewall

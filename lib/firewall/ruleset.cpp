@@ -11,7 +11,9 @@ constexpr std::string_view kForward = "forward";
 constexpr int kSrcnatPriority = 100;
 constexpr int kFilterPriority = 0;
 
-json table_object() { return {{"family", table_family}, {"name", table_name}}; }
+json table_object() {
+    return {{"family", table_family}, {"name", table_name}};
+}
 
 json prefix_value(const net::Prefix& prefix) {
     const int full = prefix.family() == net::Family::v4 ? 32 : 128;
@@ -20,7 +22,8 @@ json prefix_value(const net::Prefix& prefix) {
     return {{"prefix", {{"addr", network.address().to_string()}, {"len", network.length()}}}};
 }
 
-json match(const net::Prefix& network, std::string_view field, bool equal, const net::Prefix& prefix) {
+json match(const net::Prefix& network, std::string_view field, bool equal,
+           const net::Prefix& prefix) {
     const std::string protocol = network.family() == net::Family::v4 ? "ip" : "ip6";
     return {{"match",
              {{"op", equal ? "==" : "!="},
@@ -28,18 +31,29 @@ json match(const net::Prefix& network, std::string_view field, bool equal, const
               {"right", prefix_value(prefix)}}}};
 }
 
-json verdict(std::string_view name) { return {{std::string(name), nullptr}}; }
-json masquerade() { return {{"masquerade", {{"flags", "fully-random"}}}}; }
+json verdict(std::string_view name) {
+    return {{std::string(name), nullptr}};
+}
+json masquerade() {
+    return {{"masquerade", {{"flags", "fully-random"}}}};
+}
 
 json chain(std::string_view name, std::string_view type, std::string_view hook, int priority) {
     return {{"chain",
-             {{"family", table_family}, {"table", table_name}, {"name", name}, {"type", type},
-              {"hook", hook}, {"prio", priority}, {"policy", "accept"}}}};
+             {{"family", table_family},
+              {"table", table_name},
+              {"name", name},
+              {"type", type},
+              {"hook", hook},
+              {"prio", priority},
+              {"policy", "accept"}}}};
 }
 
 json rule(std::string_view chain_name, json expressions) {
     return {{"rule",
-             {{"family", table_family}, {"table", table_name}, {"chain", chain_name},
+             {{"family", table_family},
+              {"table", table_name},
+              {"chain", chain_name},
               {"expr", std::move(expressions)}}}};
 }
 
@@ -63,12 +77,16 @@ json desired_table(const MasqueradeSpec& spec) {
     objects.push_back({{"table", table_object()}});
     objects.push_back(chain(kPostrouting, "nat", "postrouting", kSrcnatPriority));
     objects.push_back(chain(kForward, "filter", "forward", kFilterPriority));
-    objects.push_back(rule(kPostrouting, {match(n, "saddr", true, n), match(n, "daddr", true, n), verdict("return")}));
-    objects.push_back(rule(kPostrouting, {match(n, "saddr", true, n),
-                                          match(n, "daddr", false, multicast(n.family())), masquerade()}));
-    objects.push_back(rule(kPostrouting, {match(n, "saddr", false, n), match(n, "daddr", true, spec.subnet),
-                                          verdict("return")}));
-    objects.push_back(rule(kPostrouting, {match(n, "saddr", false, n), match(n, "daddr", true, n), masquerade()}));
+    objects.push_back(rule(
+        kPostrouting, {match(n, "saddr", true, n), match(n, "daddr", true, n), verdict("return")}));
+    objects.push_back(
+        rule(kPostrouting, {match(n, "saddr", true, n),
+                            match(n, "daddr", false, multicast(n.family())), masquerade()}));
+    objects.push_back(rule(
+        kPostrouting,
+        {match(n, "saddr", false, n), match(n, "daddr", true, spec.subnet), verdict("return")}));
+    objects.push_back(rule(
+        kPostrouting, {match(n, "saddr", false, n), match(n, "daddr", true, n), masquerade()}));
     objects.push_back(rule(kForward, {match(n, "saddr", true, n), verdict("accept")}));
     objects.push_back(rule(kForward, {match(n, "daddr", true, n), verdict("accept")}));
     return objects;
@@ -92,9 +110,12 @@ std::optional<std::string> difference(const json& desired, const std::optional<j
     if (!actual) return "table inet twill missing";
     const std::size_t common = std::min(desired.size(), actual->size());
     for (std::size_t i = 0; i < common; ++i) {
-        if (desired[i] != (*actual)[i]) return describe(desired[i]) + " differs: " + (*actual)[i].dump();
+        if (desired[i] != (*actual)[i])
+            return describe(desired[i]) + " differs: " + (*actual)[i].dump();
     }
-    if (actual->size() > desired.size()) return "extra " + describe((*actual)[desired.size()]) + ": " + (*actual)[desired.size()].dump();
+    if (actual->size() > desired.size())
+        return "extra " + describe((*actual)[desired.size()]) + ": " +
+               (*actual)[desired.size()].dump();
     if (desired.size() > actual->size()) return describe(desired[actual->size()]) + " missing";
     return std::nullopt;
 }

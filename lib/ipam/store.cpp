@@ -19,7 +19,9 @@ namespace {
 constexpr const char* lock_name = "lock";
 constexpr const char* temp_name = ".reserving";
 
-std::string cursor_name(net::Family family) { return family == net::Family::v4 ? "last_reserved_ip.v4" : "last_reserved_ip.v6"; }
+std::string cursor_name(net::Family family) {
+    return family == net::Family::v4 ? "last_reserved_ip.v4" : "last_reserved_ip.v6";
+}
 
 void write_all(int fd, std::string_view content, const std::string& what) {
     while (!content.empty()) {
@@ -32,7 +34,8 @@ void write_all(int fd, std::string_view content, const std::string& what) {
     }
 }
 
-std::optional<std::string> read_at(int dir_fd, const std::string& name, const std::filesystem::path& dir) {
+std::optional<std::string> read_at(int dir_fd, const std::string& name,
+                                   const std::filesystem::path& dir) {
     sys::UniqueFd fd(::openat(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (!fd) {
         if (errno == ENOENT) return std::nullopt;
@@ -68,7 +71,7 @@ Attachment parse_owner(std::string_view content) {
 
 // The store's directory, opened and flock()ed for one operation.
 class LockedDir {
-public:
+  public:
     explicit LockedDir(const std::filesystem::path& dir) : dir_(dir) {
         fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!fd_ && errno == ENOENT) {
@@ -132,9 +135,11 @@ public:
         const auto name = address.to_string();
         remove_leftover_temp();
         {
-            sys::UniqueFd temp(::openat(fd_.get(), temp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+            sys::UniqueFd temp(
+                ::openat(fd_.get(), temp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
             if (!temp) throw_errno("create " + (dir_ / temp_name).string());
-            write_all(temp.get(), owner.container_id + "\n" + owner.ifname + "\n", (dir_ / temp_name).string());
+            write_all(temp.get(), owner.container_id + "\n" + owner.ifname + "\n",
+                      (dir_ / temp_name).string());
         }
         const int linked = ::linkat(fd_.get(), temp_name, fd_.get(), name.c_str(), 0);
         const int link_errno = errno;
@@ -157,12 +162,13 @@ public:
     // Best effort: a torn cursor only makes the next search start at the beginning.
     void set_cursor(const net::Address& address) const {
         const auto name = cursor_name(address.family());
-        sys::UniqueFd fd(::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        sys::UniqueFd fd(
+            ::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
         if (!fd) throw_errno("write " + (dir_ / name).string());
         write_all(fd.get(), address.to_string(), (dir_ / name).string());
     }
 
-private:
+  private:
     std::filesystem::path dir_;
     sys::UniqueFd fd_;
     sys::UniqueFd lock_;
@@ -172,7 +178,8 @@ private:
 
 Store::Store(std::filesystem::path dir) : dir_(std::move(dir)) {}
 
-net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& gateway, const Attachment& owner) {
+net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& gateway,
+                            const Attachment& owner) {
     const auto subnet = subnet_in.network();
     LockedDir dir(dir_);
     std::unordered_set<net::Address> taken;
@@ -188,8 +195,10 @@ net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& ga
     // Host offsets [first, last]: never the network address (offset 0), nor the IPv4
     // broadcast address; capped for huge IPv6 subnets, where the cap is never reached.
     const int host_bits = subnet.host_bits();
-    if (host_bits < 2) throw Exhausted("no free address in " + subnet.to_string() + ": subnet too small");
-    const std::uint64_t size = host_bits >= 63 ? (std::uint64_t{1} << 62) : (std::uint64_t{1} << host_bits);
+    if (host_bits < 2)
+        throw Exhausted("no free address in " + subnet.to_string() + ": subnet too small");
+    const std::uint64_t size =
+        host_bits >= 63 ? (std::uint64_t{1} << 62) : (std::uint64_t{1} << host_bits);
     const std::uint64_t first = 1;
     const std::uint64_t last = subnet.family() == net::Family::v4 ? size - 2 : size - 1;
     const std::uint64_t count = last - first + 1;
@@ -208,8 +217,8 @@ net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& ga
         dir.set_cursor(candidate);
         return candidate;
     }
-    throw Exhausted("no free address in " + subnet.to_string() + " (" + std::to_string(taken.size()) +
-                    " reserved in " + dir_.string() + ")");
+    throw Exhausted("no free address in " + subnet.to_string() + " (" +
+                    std::to_string(taken.size()) + " reserved in " + dir_.string() + ")");
 }
 
 std::vector<net::Address> Store::release(const Attachment& owner) {

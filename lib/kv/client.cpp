@@ -14,7 +14,9 @@ std::string describe_range(std::string_view key, bool prefix) {
     return text;
 }
 
-std::string lease_name(LeaseId id) { return "lease " + std::to_string(id); }
+std::string lease_name(LeaseId id) {
+    return "lease " + std::to_string(id);
+}
 }  // namespace
 
 Client::Client(ClientOptions options)
@@ -137,14 +139,20 @@ std::unique_ptr<Watch> Client::watch(std::string key, WatchOptions options,
     return std::make_unique<Watch>(connection_, std::move(key), options, std::move(callbacks));
 }
 
-std::uint64_t Client::reconnects() const noexcept { return connection_->reconnects(); }
+std::uint64_t Client::reconnects() const noexcept {
+    return connection_->reconnects();
+}
 
-bool Client::connected() const noexcept { return connection_->connected(); }
+bool Client::connected() const noexcept {
+    return connection_->connected();
+}
 
 std::string Client::current_endpoint() const {
     return connection_->address(connection_->preferred());
 }
 
-const ClientOptions& Client::options() const noexcept { return connection_->options(); }
+const ClientOptions& Client::options() const noexcept {
+    return connection_->options();
+}
 
 }  // namespace twill::kv

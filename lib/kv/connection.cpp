@@ -216,7 +216,8 @@ std::shared_ptr<Stubs> Connection::await_ready(std::size_t index, Deadline deadl
         const auto now = std::chrono::system_clock::now();
         if (now >= dial_deadline || (cancelled && cancelled())) break;
         // Short slices, so that `cancelled` is looked at while a connect hangs.
-        stubs->channel->WaitForStateChange(state, std::min(dial_deadline, now + std::chrono::milliseconds(100)));
+        stubs->channel->WaitForStateChange(
+            state, std::min(dial_deadline, now + std::chrono::milliseconds(100)));
     }
     failure = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                            "not connected within the dial timeout of " +
@@ -226,9 +227,12 @@ std::shared_ptr<Stubs> Connection::await_ready(std::size_t index, Deadline deadl
 
 bool Connection::retryable(const grpc::Status& status, Retry retry) noexcept {
     switch (status.error_code()) {
-        case grpc::StatusCode::UNAVAILABLE: return true;
-        case grpc::StatusCode::DEADLINE_EXCEEDED: return retry == Retry::Idempotent;
-        default: return false;
+        case grpc::StatusCode::UNAVAILABLE:
+            return true;
+        case grpc::StatusCode::DEADLINE_EXCEEDED:
+            return retry == Retry::Idempotent;
+        default:
+            return false;
     }
 }
 
@@ -253,10 +257,12 @@ void Connection::throw_error(std::string_view operation, std::string_view key,
     switch (status.error_code()) {
         case grpc::StatusCode::UNAVAILABLE:
         case grpc::StatusCode::DEADLINE_EXCEEDED:
-            throw UnavailableError(e.operation(), e.key(), e.code(), e.status_message(), e.endpoint());
+            throw UnavailableError(e.operation(), e.key(), e.code(), e.status_message(),
+                                   e.endpoint());
         case grpc::StatusCode::OUT_OF_RANGE:
             if (message.find("compacted") != std::string::npos) {
-                throw CompactedError(e.operation(), e.key(), e.code(), e.status_message(), e.endpoint());
+                throw CompactedError(e.operation(), e.key(), e.code(), e.status_message(),
+                                     e.endpoint());
             }
             break;
         case grpc::StatusCode::NOT_FOUND:
@@ -265,7 +271,8 @@ void Connection::throw_error(std::string_view operation, std::string_view key,
                                          e.endpoint());
             }
             break;
-        default: break;
+        default:
+            break;
     }
     throw e;
 }

@@ -4,8 +4,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
-#include <functional>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,7 +51,7 @@ enum class Retry {
 using Deadline = std::chrono::system_clock::time_point;
 
 class Connection {
-public:
+  public:
     explicit Connection(ClientOptions options);
 
     const ClientOptions& options() const noexcept { return options_; }
@@ -90,7 +90,7 @@ public:
     std::uint64_t reconnects() const noexcept { return reconnects_.load(); }
     bool connected() const noexcept { return connected_.load(); }
 
-private:
+  private:
     static bool retryable(const grpc::Status& status, Retry retry) noexcept;
 
     ClientOptions options_;
@@ -118,7 +118,8 @@ void Connection::call(std::string_view operation, std::string_view key, Retry re
             if (std::chrono::system_clock::now() >= deadline) break;
             const std::size_t index = (start + i) % size();
             if (cancelled && cancelled()) {
-                throw_error(operation, key, grpc::Status(grpc::StatusCode::CANCELLED, "stopped"), index);
+                throw_error(operation, key, grpc::Status(grpc::StatusCode::CANCELLED, "stopped"),
+                            index);
             }
             grpc::Status status;
             if (auto stubs = await_ready(index, deadline, status, cancelled)) {
@@ -139,7 +140,8 @@ void Connection::call(std::string_view operation, std::string_view key, Retry re
             }
             failed(index);
         }
-        const auto pause_end = std::min<Deadline>(deadline, std::chrono::system_clock::now() + backoff.next());
+        const auto pause_end =
+            std::min<Deadline>(deadline, std::chrono::system_clock::now() + backoff.next());
         while (std::chrono::system_clock::now() < pause_end && !(cancelled && cancelled())) {
             std::this_thread::sleep_for(std::min<std::chrono::system_clock::duration>(
                 std::chrono::milliseconds(50), pause_end - std::chrono::system_clock::now()));

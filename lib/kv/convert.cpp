@@ -12,10 +12,14 @@ std::string range_start(std::string_view key, bool prefix) {
 
 etcdserverpb::Compare::CompareResult compare_result(Compare::Op op) {
     switch (op) {
-        case Compare::Op::Equal: return etcdserverpb::Compare::EQUAL;
-        case Compare::Op::NotEqual: return etcdserverpb::Compare::NOT_EQUAL;
-        case Compare::Op::Less: return etcdserverpb::Compare::LESS;
-        case Compare::Op::Greater: return etcdserverpb::Compare::GREATER;
+        case Compare::Op::Equal:
+            return etcdserverpb::Compare::EQUAL;
+        case Compare::Op::NotEqual:
+            return etcdserverpb::Compare::NOT_EQUAL;
+        case Compare::Op::Less:
+            return etcdserverpb::Compare::LESS;
+        case Compare::Op::Greater:
+            return etcdserverpb::Compare::GREATER;
     }
     return etcdserverpb::Compare::EQUAL;
 }
@@ -49,8 +53,12 @@ void fill_compare(const Compare& in, etcdserverpb::Compare* out) {
 
 void fill_op(const TxnOp& in, etcdserverpb::RequestOp* out) {
     switch (in.type) {
-        case TxnOp::Type::Range: *out->mutable_request_range() = range_request(in.key, in.range); break;
-        case TxnOp::Type::Put: *out->mutable_request_put() = put_request(in.key, in.value, in.put); break;
+        case TxnOp::Type::Range:
+            *out->mutable_request_range() = range_request(in.key, in.range);
+            break;
+        case TxnOp::Type::Put:
+            *out->mutable_request_put() = put_request(in.key, in.value, in.put);
+            break;
         case TxnOp::Type::Delete:
             *out->mutable_request_delete_range() = delete_request(in.key, in.remove);
             break;
@@ -132,8 +140,8 @@ TxnResult from_proto(const etcdserverpb::TxnResponse& response) {
 
 WatchEvent from_proto(const mvccpb::Event& event) {
     WatchEvent result;
-    result.type = event.type() == mvccpb::Event::DELETE ? WatchEvent::Type::Delete
-                                                        : WatchEvent::Type::Put;
+    result.type =
+        event.type() == mvccpb::Event::DELETE ? WatchEvent::Type::Delete : WatchEvent::Type::Put;
     result.kv = from_proto(event.kv());
     if (event.has_prev_kv()) result.prev_kv = from_proto(event.prev_kv());
     return result;
@@ -160,7 +168,8 @@ etcdserverpb::PutRequest put_request(std::string_view key, std::string_view valu
     return request;
 }
 
-etcdserverpb::DeleteRangeRequest delete_request(std::string_view key, const DeleteOptions& options) {
+etcdserverpb::DeleteRangeRequest delete_request(std::string_view key,
+                                                const DeleteOptions& options) {
     etcdserverpb::DeleteRangeRequest request;
     request.set_key(range_start(key, options.prefix));
     if (options.prefix) request.set_range_end(prefix_range_end(key));

@@ -22,11 +22,12 @@ namespace {
 
 // etcd wants renewals well inside the TTL; a third leaves room for two lost rounds.
 std::chrono::milliseconds renewal_interval(std::int64_t ttl_seconds) {
-    return std::max(std::chrono::milliseconds(ttl_seconds * 1000 / 3), std::chrono::milliseconds(500));
+    return std::max(std::chrono::milliseconds(ttl_seconds * 1000 / 3),
+                    std::chrono::milliseconds(500));
 }
 
 class KeepAliveLoop {
-public:
+  public:
     explicit KeepAliveLoop(std::shared_ptr<KeepAliveState> state)
         : state_(std::move(state)), connection_(*state_->connection) {}
 
@@ -44,7 +45,7 @@ public:
         }
     }
 
-private:
+  private:
     // Renews until the stream breaks (returns why), the lease is lost or stop().
     grpc::Status stream(std::size_t index) {
         grpc::Status failure;
@@ -81,10 +82,13 @@ private:
         state_->control.detach();
         if (state_->lost.load()) {
             spdlog::info("etcd lease {} expired or was revoked", state_->id);
-            if (!state_->control.stopped() && state_->callbacks.on_lost) state_->callbacks.on_lost(state_->id);
+            if (!state_->control.stopped() && state_->callbacks.on_lost)
+                state_->callbacks.on_lost(state_->id);
             return grpc::Status::OK;
         }
-        if (status.ok()) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive stream closed by etcd");
+        if (status.ok())
+            status =
+                grpc::Status(grpc::StatusCode::UNAVAILABLE, "keep-alive stream closed by etcd");
         return status;
     }
 
@@ -105,12 +109,20 @@ LeaseKeepAlive::LeaseKeepAlive(std::shared_ptr<detail::Connection> connection, L
     thread_ = std::thread([state = state_] { detail::KeepAliveLoop(state).run(); });
 }
 
-LeaseKeepAlive::~LeaseKeepAlive() { detail::stop_thread(state_->control, thread_); }
+LeaseKeepAlive::~LeaseKeepAlive() {
+    detail::stop_thread(state_->control, thread_);
+}
 
-LeaseId LeaseKeepAlive::id() const noexcept { return state_->id; }
+LeaseId LeaseKeepAlive::id() const noexcept {
+    return state_->id;
+}
 
-bool LeaseKeepAlive::lost() const noexcept { return state_->lost.load(); }
+bool LeaseKeepAlive::lost() const noexcept {
+    return state_->lost.load();
+}
 
-std::chrono::seconds LeaseKeepAlive::ttl() const noexcept { return std::chrono::seconds(state_->ttl.load()); }
+std::chrono::seconds LeaseKeepAlive::ttl() const noexcept {
+    return std::chrono::seconds(state_->ttl.load());
+}
 
 }  // namespace twill::kv

@@ -11,7 +11,7 @@
 namespace twill::kv::detail {
 
 class StreamControl {
-public:
+  public:
     void stop() {
         std::lock_guard lock(mutex_);
         stopping_ = true;
@@ -44,7 +44,7 @@ public:
         context_ = nullptr;
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;

@@ -42,7 +42,7 @@ etcdserverpb::WatchRequest create_request(const WatchState& state, Revision star
 }
 
 class WatchLoop {
-public:
+  public:
     explicit WatchLoop(std::shared_ptr<WatchState> state)
         : state_(std::move(state)), connection_(*state_->connection) {}
 
@@ -64,7 +64,7 @@ public:
         }
     }
 
-private:
+  private:
     // Lists the key or prefix and delivers it as the new state; false after a failure.
     bool snapshot() {
         etcdserverpb::RangeResponse response;
@@ -72,18 +72,20 @@ private:
         options.prefix = state_->options.prefix;
         const auto request = range_request(state_->key, options);
         try {
-            connection_.call("watch list", describe(*state_), Retry::Idempotent,
-                             [&](Stubs& endpoint, grpc::ClientContext& context) {
-                                 return endpoint.kv->Range(&context, request, &response);
-                             },
-                             [this] { return state_->control.stopped(); });
+            connection_.call(
+                "watch list", describe(*state_), Retry::Idempotent,
+                [&](Stubs& endpoint, grpc::ClientContext& context) {
+                    return endpoint.kv->Range(&context, request, &response);
+                },
+                [this] { return state_->control.stopped(); });
         } catch (const KvError& e) {
             if (!state_->control.stopped()) report(e);
             return false;
         }
         const RangeResult result = from_proto(response);
         if (state_->control.stopped()) return true;
-        if (state_->callbacks.on_snapshot) state_->callbacks.on_snapshot(result.revision, result.kvs);
+        if (state_->callbacks.on_snapshot)
+            state_->callbacks.on_snapshot(result.revision, result.kvs);
         state_->revision.store(result.revision);
         next_ = result.revision + 1;
         need_snapshot_ = false;
@@ -110,12 +112,14 @@ private:
         grpc::Status status = stream->Finish();
         state_->control.detach();
         if (ended) return *ended;
-        if (status.ok()) status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch stream closed by etcd");
+        if (status.ok())
+            status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "watch stream closed by etcd");
         return status;
     }
 
     // Returns a status to end the stream with, or nullopt to keep reading.
-    std::optional<grpc::Status> handle(const etcdserverpb::WatchResponse& response, std::size_t index) {
+    std::optional<grpc::Status> handle(const etcdserverpb::WatchResponse& response,
+                                       std::size_t index) {
         if (response.created()) {
             state_->connected.store(true);
             connection_.succeeded(index);
@@ -156,7 +160,8 @@ private:
 
     void report(const KvError& error) {
         spdlog::debug("{}", error.what());
-        if (state_->callbacks.on_error && !state_->control.stopped()) state_->callbacks.on_error(error);
+        if (state_->callbacks.on_error && !state_->control.stopped())
+            state_->callbacks.on_error(error);
     }
 
     std::shared_ptr<WatchState> state_;
@@ -179,12 +184,20 @@ Watch::Watch(std::shared_ptr<detail::Connection> connection, std::string key, Wa
     thread_ = std::thread([state = state_] { detail::WatchLoop(state).run(); });
 }
 
-Watch::~Watch() { detail::stop_thread(state_->control, thread_); }
+Watch::~Watch() {
+    detail::stop_thread(state_->control, thread_);
+}
 
-const std::string& Watch::key() const noexcept { return state_->key; }
+const std::string& Watch::key() const noexcept {
+    return state_->key;
+}
 
-Revision Watch::revision() const noexcept { return state_->revision.load(); }
+Revision Watch::revision() const noexcept {
+    return state_->revision.load();
+}
 
-bool Watch::connected() const noexcept { return state_->connected.load(); }
+bool Watch::connected() const noexcept {
+    return state_->connected.load();
+}
 
 }  // namespace twill::kv

@@ -16,9 +16,13 @@ std::string_view field_or(std::string_view field, std::string_view fallback) {
 }
 }  // namespace
 
-std::string_view to_string(Family family) { return family == Family::v4 ? "IPv4" : "IPv6"; }
+std::string_view to_string(Family family) {
+    return family == Family::v4 ? "IPv4" : "IPv6";
+}
 
-int address_bits(Family family) { return family == Family::v4 ? 32 : 128; }
+int address_bits(Family family) {
+    return family == Family::v4 ? 32 : 128;
+}
 
 std::optional<Address> Address::try_parse(std::string_view text) {
     if (text.empty() || text.size() > INET6_ADDRSTRLEN) return std::nullopt;
@@ -90,8 +94,9 @@ bool Address::is_unspecified() const noexcept {
 
 bool Address::is_loopback() const noexcept {
     if (is_v4()) return bytes_[0] == 127;
-    return *this == Address::from_bytes(Family::v6, std::array<std::uint8_t, 16>{
-                                                        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1});
+    return *this ==
+           Address::from_bytes(Family::v6, std::array<std::uint8_t, 16>{0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                                                        0, 0, 0, 0, 0, 0, 1});
 }
 
 bool Address::is_multicast() const noexcept {
@@ -147,8 +152,9 @@ Address Address::plus(std::uint64_t n) const {
 
 std::uint64_t Address::host_index(int prefix_len) const {
     const int host = bits() - prefix_len;
-    if (host > 64) throw Error("host part of " + to_string() + "/" + std::to_string(prefix_len) +
-                               " exceeds 64 bits");
+    if (host > 64)
+        throw Error("host part of " + to_string() + "/" + std::to_string(prefix_len) +
+                    " exceeds 64 bits");
     std::uint64_t value = 0;
     auto b = bytes();
     for (std::size_t i = b.size() >= 8 ? b.size() - 8 : 0; i < b.size(); ++i) {
@@ -174,10 +180,14 @@ std::optional<MacAddress> MacAddress::try_parse(std::string_view text) {
         for (int j = 0; j < 2; ++j) {
             const char c = text[i * 3 + j];
             value <<= 4;
-            if (c >= '0' && c <= '9') value |= c - '0';
-            else if (c >= 'a' && c <= 'f') value |= c - 'a' + 10;
-            else if (c >= 'A' && c <= 'F') value |= c - 'A' + 10;
-            else return std::nullopt;
+            if (c >= '0' && c <= '9')
+                value |= c - '0';
+            else if (c >= 'a' && c <= 'f')
+                value |= c - 'a' + 10;
+            else if (c >= 'A' && c <= 'F')
+                value |= c - 'A' + 10;
+            else
+                return std::nullopt;
         }
         m.bytes_[i] = static_cast<std::uint8_t>(value);
     }
@@ -192,8 +202,7 @@ MacAddress MacAddress::parse(std::string_view text, std::string_view field) {
 
 MacAddress MacAddress::from_bytes(std::span<const std::uint8_t> bytes) {
     if (bytes.size() != 6) {
-        throw ParseError("MAC address",
-                         "needs 6 bytes, got " + std::to_string(bytes.size()));
+        throw ParseError("MAC address", "needs 6 bytes, got " + std::to_string(bytes.size()));
     }
     MacAddress m;
     std::copy(bytes.begin(), bytes.end(), m.bytes_.begin());
@@ -213,7 +222,8 @@ std::string MacAddress::to_string() const {
 
 }  // namespace twill::net
 
-std::size_t std::hash<twill::net::Address>::operator()(const twill::net::Address& a) const noexcept {
+std::size_t std::hash<twill::net::Address>::operator()(
+    const twill::net::Address& a) const noexcept {
     std::size_t h = static_cast<std::size_t>(a.family());
     for (auto b : a.bytes()) h = h * 131 + b;
     return h;

@@ -30,6 +30,8 @@ SystemError::SystemError(std::string_view what_failed, int errno_value)
 ParseError::ParseError(std::string_view field, std::string_view reason)
     : Error(describe_field(field, reason)), field_(field), reason_(reason) {}
 
-void throw_errno(std::string_view what_failed) { throw SystemError(what_failed, errno); }
+void throw_errno(std::string_view what_failed) {
+    throw SystemError(what_failed, errno);
+}
 
 }  // namespace twill

@@ -42,7 +42,8 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
         write_all(fd.get(), content, temp);
         if (::fsync(fd.get()) < 0) throw_errno("fsync " + temp.string());
         fd.reset();
-        if (::rename(temp.c_str(), path.c_str()) < 0) throw_errno("rename " + temp.string() + " to " + path.string());
+        if (::rename(temp.c_str(), path.c_str()) < 0)
+            throw_errno("rename " + temp.string() + " to " + path.string());
     } catch (...) {
         ::unlink(temp.c_str());
         throw;

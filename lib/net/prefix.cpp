@@ -8,7 +8,9 @@ namespace twill::net {
 
 namespace {
 
-bool bit_at(const Address& a, int bit) { return a.bytes()[bit / 8] & (0x80u >> (bit % 8)); }
+bool bit_at(const Address& a, int bit) {
+    return a.bytes()[bit / 8] & (0x80u >> (bit % 8));
+}
 
 // The bits [from, to) of `a` as a number; to - from <= 63.
 std::uint64_t bit_field(const Address& a, int from, int to) {
@@ -24,8 +26,10 @@ Address with_bit_field(const Address& a, int from, int to, std::uint64_t value) 
     std::copy(src.begin(), src.end(), bytes.begin());
     for (int bit = to - 1; bit >= from; --bit, value >>= 1) {
         const auto mask = static_cast<std::uint8_t>(0x80u >> (bit % 8));
-        if (value & 1) bytes[bit / 8] |= mask;
-        else bytes[bit / 8] &= static_cast<std::uint8_t>(~mask);
+        if (value & 1)
+            bytes[bit / 8] |= mask;
+        else
+            bytes[bit / 8] &= static_cast<std::uint8_t>(~mask);
     }
     return Address::from_bytes(a.family(), std::span(bytes.data(), src.size()));
 }
@@ -64,26 +68,37 @@ Prefix Prefix::parse(std::string_view text, std::string_view field) {
     const auto name = field_or(field, "prefix");
     const auto slash = text.find('/');
     if (slash == std::string_view::npos) {
-        throw ParseError(name, "\"" + std::string(text) + "\" has no prefix length (want a.b.c.d/len)");
+        throw ParseError(name,
+                         "\"" + std::string(text) + "\" has no prefix length (want a.b.c.d/len)");
     }
     auto address = Address::try_parse(text.substr(0, slash));
     if (!address) {
-        throw ParseError(name, "\"" + std::string(text.substr(0, slash)) +
-                                   "\" is not an IPv4 or IPv6 address");
+        throw ParseError(
+            name, "\"" + std::string(text.substr(0, slash)) + "\" is not an IPv4 or IPv6 address");
     }
     throw ParseError(name, "prefix length \"" + std::string(text.substr(slash + 1)) +
                                "\" out of range 0.." + std::to_string(address->bits()));
 }
 
-Prefix Prefix::host(Address address) { return Prefix(address, address.bits()); }
+Prefix Prefix::host(Address address) {
+    return Prefix(address, address.bits());
+}
 
-Prefix Prefix::network() const { return Prefix(address_.masked(length_), length_); }
+Prefix Prefix::network() const {
+    return Prefix(address_.masked(length_), length_);
+}
 
-bool Prefix::is_network() const { return address_.masked(length_) == address_; }
+bool Prefix::is_network() const {
+    return address_.masked(length_) == address_;
+}
 
-Address Prefix::first() const { return address_.masked(length_); }
+Address Prefix::first() const {
+    return address_.masked(length_);
+}
 
-Address Prefix::last() const { return address_.with_host_bits_set(length_); }
+Address Prefix::last() const {
+    return address_.with_host_bits_set(length_);
+}
 
 bool Prefix::contains(const Address& a) const {
     return a.family() == family() && a.masked(length_) == first();
@@ -93,7 +108,9 @@ bool Prefix::contains(const Prefix& p) const {
     return p.family() == family() && p.length_ >= length_ && contains(p.address_);
 }
 
-bool Prefix::overlaps(const Prefix& p) const { return contains(p) || p.contains(*this); }
+bool Prefix::overlaps(const Prefix& p) const {
+    return contains(p) || p.contains(*this);
+}
 
 std::string Prefix::to_string() const {
     return address_.to_string() + "/" + std::to_string(length_);
@@ -110,8 +127,8 @@ SubnetRange::SubnetRange(Prefix network, int subnet_len, std::optional<Address> 
     if (subnet_len <= network.length() || subnet_len > bits) {
         throw ParseError("SubnetLen", std::to_string(subnet_len) + " must be longer than the " +
                                           "Network's /" + std::to_string(network.length()) +
-                                          " and at most " + std::to_string(bits) +
-                                          " (Network " + network.to_string() + " too small)");
+                                          " and at most " + std::to_string(bits) + " (Network " +
+                                          network.to_string() + " too small)");
     }
     if (subnet_len - network.length() > 62) {
         throw ParseError("SubnetLen", std::to_string(subnet_len) + " splits " +
@@ -128,19 +145,22 @@ SubnetRange::SubnetRange(Prefix network, int subnet_len, std::optional<Address> 
             throw ParseError(field, a.to_string() + " is outside Network " + network.to_string());
         }
         if (a.masked(subnet_len) != a) {
-            throw ParseError(field, a.to_string() + " is not on a /" + std::to_string(subnet_len) +
-                                        " boundary");
+            throw ParseError(
+                field, a.to_string() + " is not on a /" + std::to_string(subnet_len) + " boundary");
         }
         return bit_field(a, network.length(), subnet_len);
     };
     first_index_ = min ? index_for(*min, "SubnetMin") : 1;
     last_index_ = max ? index_for(*max, "SubnetMax") : count - 1;
     if (first_index_ > last_index_) {
-        throw ParseError(min ? "SubnetMin" : "SubnetLen",
-                         "no subnet lies between SubnetMin " +
-                             with_bit_field(network.first(), network.length(), subnet_len, first_index_).to_string() +
-                             " and SubnetMax " +
-                             with_bit_field(network.first(), network.length(), subnet_len, last_index_).to_string());
+        throw ParseError(
+            min ? "SubnetMin" : "SubnetLen",
+            "no subnet lies between SubnetMin " +
+                with_bit_field(network.first(), network.length(), subnet_len, first_index_)
+                    .to_string() +
+                " and SubnetMax " +
+                with_bit_field(network.first(), network.length(), subnet_len, last_index_)
+                    .to_string());
     }
     min_ = at(0);
     max_ = at(size() - 1);
@@ -151,8 +171,9 @@ Prefix SubnetRange::at(std::uint64_t i) const {
         throw Error("subnet index " + std::to_string(i) + " out of range (size " +
                     std::to_string(size()) + ")");
     }
-    return Prefix(with_bit_field(network_.first(), network_.length(), subnet_len_, first_index_ + i),
-                  subnet_len_);
+    return Prefix(
+        with_bit_field(network_.first(), network_.length(), subnet_len_, first_index_ + i),
+        subnet_len_);
 }
 
 std::optional<std::uint64_t> SubnetRange::index_of(const Prefix& p) const {
@@ -162,10 +183,13 @@ std::optional<std::uint64_t> SubnetRange::index_of(const Prefix& p) const {
     return index - first_index_;
 }
 
-bool SubnetRange::contains(const Prefix& p) const { return index_of(p).has_value(); }
+bool SubnetRange::contains(const Prefix& p) const {
+    return index_of(p).has_value();
+}
 
 }  // namespace twill::net
 
 std::size_t std::hash<twill::net::Prefix>::operator()(const twill::net::Prefix& p) const noexcept {
-    return std::hash<twill::net::Address>{}(p.address()) * 131 + static_cast<std::size_t>(p.length());
+    return std::hash<twill::net::Address>{}(p.address()) * 131 +
+           static_cast<std::size_t>(p.length());
 }

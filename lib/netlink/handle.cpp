@@ -62,7 +62,8 @@ void check_link_name(const std::string& name, std::string_view field) {
     const bool bad_char = name.find_first_of("/: \t\n") != std::string::npos;
     if (name.empty() || name.size() >= IFNAMSIZ || bad_char || name == "." || name == "..")
         throw ParseError(field, "\"" + name + "\" is not a valid interface name (1.." +
-                                    std::to_string(IFNAMSIZ - 1) + " characters, no '/', ':' or spaces)");
+                                    std::to_string(IFNAMSIZ - 1) +
+                                    " characters, no '/', ':' or spaces)");
 }
 
 }  // namespace
@@ -163,42 +164,52 @@ namespace {
 
 // One change to one link: fills a libnl "changes" object, sends it.
 template <typename Fill>
-void change_link(detail::RtnlSocket& rtnl, Handle& handle, int index, const detail::Describe& operation,
-                 Fill fill) {
+void change_link(detail::RtnlSocket& rtnl, Handle& handle, int index,
+                 const detail::Describe& operation, Fill fill) {
     LibnlPtr<rtnl_link> changes(rtnl_link_alloc());
     if (!changes) throw SystemError("allocate link", ENOMEM);
     fill(changes.get());
     auto message = detail::build_link_change(index, changes.get());
-    rtnl.request(message.get(), [&] { return "set link " + device_name(handle, index) + " " + operation(); });
+    rtnl.request(message.get(),
+                 [&] { return "set link " + device_name(handle, index) + " " + operation(); });
 }
 
 }  // namespace
 
 void Handle::set_link_up(int index) {
-    change_link(socket_->rtnl, *this, index, [] { return std::string("up"); }, [](rtnl_link* l) { rtnl_link_set_flags(l, IFF_UP); });
+    change_link(
+        socket_->rtnl, *this, index, [] { return std::string("up"); },
+        [](rtnl_link* l) { rtnl_link_set_flags(l, IFF_UP); });
 }
 
 void Handle::set_link_down(int index) {
-    change_link(socket_->rtnl, *this, index, [] { return std::string("down"); }, [](rtnl_link* l) { rtnl_link_unset_flags(l, IFF_UP); });
+    change_link(
+        socket_->rtnl, *this, index, [] { return std::string("down"); },
+        [](rtnl_link* l) { rtnl_link_unset_flags(l, IFF_UP); });
 }
 
 void Handle::set_mtu(int index, std::uint32_t mtu) {
-    change_link(socket_->rtnl, *this, index, [&] { return "mtu " + std::to_string(mtu); },
-                [&](rtnl_link* l) { rtnl_link_set_mtu(l, mtu); });
+    change_link(
+        socket_->rtnl, *this, index, [&] { return "mtu " + std::to_string(mtu); },
+        [&](rtnl_link* l) { rtnl_link_set_mtu(l, mtu); });
 }
 
 void Handle::set_mac(int index, const net::MacAddress& mac) {
-    change_link(socket_->rtnl, *this, index, [&] { return "address " + mac.to_string(); },
-                [&](rtnl_link* l) { rtnl_link_set_addr(l, detail::to_nl_addr(mac).get()); });
+    change_link(
+        socket_->rtnl, *this, index, [&] { return "address " + mac.to_string(); },
+        [&](rtnl_link* l) { rtnl_link_set_addr(l, detail::to_nl_addr(mac).get()); });
 }
 
 void Handle::set_master(int index, int master_index) {
-    change_link(socket_->rtnl, *this, index, [&] { return "master " + device_name(*this, master_index); },
-                [&](rtnl_link* l) { rtnl_link_set_master(l, master_index); });
+    change_link(
+        socket_->rtnl, *this, index, [&] { return "master " + device_name(*this, master_index); },
+        [&](rtnl_link* l) { rtnl_link_set_master(l, master_index); });
 }
 
 void Handle::set_nomaster(int index) {
-    change_link(socket_->rtnl, *this, index, [] { return std::string("nomaster"); }, [](rtnl_link* l) { rtnl_link_set_master(l, 0); });
+    change_link(
+        socket_->rtnl, *this, index, [] { return std::string("nomaster"); },
+        [](rtnl_link* l) { rtnl_link_set_master(l, 0); });
 }
 
 void Handle::change_vxlan(int index, const VxlanInfo& info) {
@@ -210,7 +221,8 @@ void Handle::change_vxlan(int index, const VxlanInfo& info) {
         described.vxlan = info;
         return "change " + to_string(described);
     };
-    if (!current.vxlan) throw SystemError(describe() + " (" + current.name + " is no vxlan device)", EINVAL);
+    if (!current.vxlan)
+        throw SystemError(describe() + " (" + current.name + " is no vxlan device)", EINVAL);
     if (*current.vxlan == info) return;
     auto message = detail::build_vxlan_change(index, *current.vxlan, info);
     socket_->rtnl.request(message.get(), describe);
@@ -231,13 +243,15 @@ void Handle::set_hairpin(int port_index, bool on) {
     LibnlPtr<nl_msg> message(nlmsg_convert(header));
     if (!message) throw SystemError("allocate hairpin request", ENOMEM);
     socket_->rtnl.request(message.get(), [&] {
-        return "set bridge port " + device_name(*this, port_index) + " hairpin " + (on ? "on" : "off");
+        return "set bridge port " + device_name(*this, port_index) + " hairpin " +
+               (on ? "on" : "off");
     });
 }
 
 void Handle::delete_link(int index) {
     auto message = detail::build_link_delete(index);
-    socket_->rtnl.request(message.get(), [&] { return "delete link " + device_name(*this, index); });
+    socket_->rtnl.request(message.get(),
+                          [&] { return "delete link " + device_name(*this, index); });
 }
 
 // ---- addresses ----
@@ -246,7 +260,8 @@ void Handle::add_address(int link_index, const net::Prefix& address, AddressOpti
     auto message = detail::build_address(RTM_NEWADDR, NLM_F_EXCL, link_index, address,
                                          options.no_dad ? IFA_F_NODAD : 0);
     socket_->rtnl.request(message.get(), [&] {
-        return "add " + to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
+        return "add " +
+               to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
     });
 }
 
@@ -254,14 +269,16 @@ void Handle::replace_address(int link_index, const net::Prefix& address, Address
     auto message = detail::build_address(RTM_NEWADDR, NLM_F_REPLACE, link_index, address,
                                          options.no_dad ? IFA_F_NODAD : 0);
     socket_->rtnl.request(message.get(), [&] {
-        return "replace " + to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
+        return "replace " +
+               to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
     });
 }
 
 void Handle::delete_address(int link_index, const net::Prefix& address) {
     auto message = detail::build_address(RTM_DELADDR, 0, link_index, address);
     socket_->rtnl.request(message.get(), [&] {
-        return "delete " + to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
+        return "delete " +
+               to_string(InterfaceAddress{link_index, address, 0}, device_name(*this, link_index));
     });
 }
 
@@ -282,8 +299,8 @@ std::vector<InterfaceAddress> Handle::list_addresses(std::optional<int> link_ind
 // ---- routes ----
 
 namespace {
-void route_request(detail::RtnlSocket& rtnl, Handle& handle, int type, int flags, const Route& route,
-                   std::string_view operation) {
+void route_request(detail::RtnlSocket& rtnl, Handle& handle, int type, int flags,
+                   const Route& route, std::string_view operation) {
     auto message = detail::build_route(type, flags, route);
     rtnl.request(message.get(), [&] {
         return std::string(operation) + " " + to_string(route, device_name(handle, route.oif));
@@ -326,25 +343,29 @@ void neighbour_request(detail::RtnlSocket& rtnl, Handle& handle, int type, int f
                        const Neighbour& neighbour, std::string_view operation) {
     auto message = detail::build_neighbour(type, flags, neighbour);
     rtnl.request(message.get(), [&] {
-        return std::string(operation) + " " + to_string(neighbour, device_name(handle, neighbour.link_index));
+        return std::string(operation) + " " +
+               to_string(neighbour, device_name(handle, neighbour.link_index));
     });
 }
 
-void fdb_request(detail::RtnlSocket& rtnl, Handle& handle, int type, int flags, const FdbEntry& entry,
-                 std::string_view operation) {
+void fdb_request(detail::RtnlSocket& rtnl, Handle& handle, int type, int flags,
+                 const FdbEntry& entry, std::string_view operation) {
     auto message = detail::build_fdb(type, flags, entry);
     rtnl.request(message.get(), [&] {
-        return std::string(operation) + " " + to_string(entry, device_name(handle, entry.link_index));
+        return std::string(operation) + " " +
+               to_string(entry, device_name(handle, entry.link_index));
     });
 }
 }  // namespace
 
 void Handle::add_neighbour(const Neighbour& neighbour) {
-    neighbour_request(socket_->rtnl, *this, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL, neighbour, "add");
+    neighbour_request(socket_->rtnl, *this, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL, neighbour,
+                      "add");
 }
 
 void Handle::replace_neighbour(const Neighbour& neighbour) {
-    neighbour_request(socket_->rtnl, *this, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, neighbour, "replace");
+    neighbour_request(socket_->rtnl, *this, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, neighbour,
+                      "replace");
 }
 
 void Handle::delete_neighbour(const Neighbour& neighbour) {
@@ -359,7 +380,8 @@ std::vector<Neighbour> Handle::dump_neighbours(const NeighbourFilter& filter) {
             if (!is_ip_family(message)) return;  // AF_BRIDGE: the FDB
             const auto* header = static_cast<const ndmsg*>(NLMSG_DATA(message));
             if (filter.link_index && header->ndm_ifindex != *filter.link_index) return;
-            if (auto neighbour = detail::parse_neighbour(message); neighbour && filter.matches(*neighbour))
+            if (auto neighbour = detail::parse_neighbour(message);
+                neighbour && filter.matches(*neighbour))
                 neighbours.push_back(std::move(*neighbour));
         },
         [&] { neighbours.clear(); }, [] { return std::string("dump neighbours"); });

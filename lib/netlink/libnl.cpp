@@ -15,7 +15,9 @@ namespace twill::netlink::detail {
 
 namespace {
 
-int address_family(net::Family family) { return family == net::Family::v4 ? AF_INET : AF_INET6; }
+int address_family(net::Family family) {
+    return family == net::Family::v4 ? AF_INET : AF_INET6;
+}
 
 template <typename T>
 LibnlPtr<T> checked(T* object, std::string_view what) {
@@ -75,8 +77,8 @@ int check_libnl(int result, std::string_view what) {
 
 LibnlPtr<nl_addr> to_nl_addr(const net::Address& address) {
     const auto bytes = address.bytes();
-    auto result = checked(nl_addr_build(address_family(address.family()), bytes.data(), bytes.size()),
-                          "address");
+    auto result = checked(
+        nl_addr_build(address_family(address.family()), bytes.data(), bytes.size()), "address");
     nl_addr_set_prefixlen(result.get(), address.bits());
     return result;
 }
@@ -120,8 +122,8 @@ LibnlPtr<nl_msg> build_link_add(const BridgeSpec& spec) {
     auto link = new_link("bridge", "bridge " + spec.name);
     set_common(link.get(), spec.name, spec.mtu, spec.mac);
     nl_msg* message = nullptr;
-    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message), message,
-                "build request for bridge " + spec.name);
+    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message),
+                message, "build request for bridge " + spec.name);
 }
 
 LibnlPtr<nl_msg> build_link_add(const VxlanSpec& spec) {
@@ -131,8 +133,8 @@ LibnlPtr<nl_msg> build_link_add(const VxlanSpec& spec) {
     set_common(link.get(), spec.name, spec.mtu, spec.mac);
     set_vxlan_info(link.get(), spec.info, what, nullptr);
     nl_msg* message = nullptr;
-    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message), message,
-                "build request for " + what);
+    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message),
+                message, "build request for " + what);
 }
 
 namespace {
@@ -140,14 +142,17 @@ namespace {
 // the kernel refuses some attributes on a change even when their value stays the same.
 void set_vxlan_info(rtnl_link* link, const VxlanInfo& info, const std::string& what,
                     const VxlanInfo* current) {
-    if (!current || current->vni != info.vni) check_libnl(rtnl_link_vxlan_set_id(link, info.vni), what);
-    if (!current || current->port != info.port) check_libnl(rtnl_link_vxlan_set_port(link, info.port), what);
+    if (!current || current->vni != info.vni)
+        check_libnl(rtnl_link_vxlan_set_id(link, info.vni), what);
+    if (!current || current->port != info.port)
+        check_libnl(rtnl_link_vxlan_set_port(link, info.port), what);
     if (!current || current->learning != info.learning)
         check_libnl(rtnl_link_vxlan_set_learning(link, info.learning ? 1 : 0), what);
     if (info.local && (!current || current->local != info.local))
         check_libnl(rtnl_link_vxlan_set_local(link, to_nl_addr(*info.local).get()), what);
     if (info.underlay_index && (!current || current->underlay_index != info.underlay_index))
-        check_libnl(rtnl_link_vxlan_set_link(link, static_cast<std::uint32_t>(info.underlay_index)), what);
+        check_libnl(rtnl_link_vxlan_set_link(link, static_cast<std::uint32_t>(info.underlay_index)),
+                    what);
 }
 }  // namespace
 
@@ -162,8 +167,8 @@ LibnlPtr<nl_msg> build_link_add(const WireguardLinkSpec& spec) {
     auto link = new_link("wireguard", "wireguard " + spec.name);
     set_common(link.get(), spec.name, spec.mtu, std::nullopt);
     nl_msg* message = nullptr;
-    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message), message,
-                "build request for wireguard " + spec.name);
+    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message),
+                message, "build request for wireguard " + spec.name);
 }
 
 LibnlPtr<nl_msg> build_link_add(const VethSpec& spec, int peer_netns_fd) {
@@ -175,8 +180,8 @@ LibnlPtr<nl_msg> build_link_add(const VethSpec& spec, int peer_netns_fd) {
     set_common(peer.get(), spec.peer_name, spec.mtu, spec.peer_mac);
     if (peer_netns_fd >= 0) rtnl_link_set_ns_fd(peer.get(), peer_netns_fd);
     nl_msg* message = nullptr;
-    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message), message,
-                "build request for " + what);
+    return take(rtnl_link_build_add_request(link.get(), NLM_F_CREATE | NLM_F_EXCL, &message),
+                message, "build request for " + what);
 }
 
 LibnlPtr<nl_msg> build_link_change(int index, rtnl_link* changes) {
@@ -190,15 +195,17 @@ LibnlPtr<nl_msg> build_link_change(int index, rtnl_link* changes) {
 LibnlPtr<nl_msg> build_link_get(int index, std::string_view name) {
     const std::string name_string(name);
     nl_msg* message = nullptr;
-    return take(rtnl_link_build_get_request(index, name.empty() ? nullptr : name_string.c_str(), &message),
-                message, "build link request");
+    return take(
+        rtnl_link_build_get_request(index, name.empty() ? nullptr : name_string.c_str(), &message),
+        message, "build link request");
 }
 
 LibnlPtr<nl_msg> build_link_delete(int index) {
     auto link = new_link(nullptr, "link");
     rtnl_link_set_ifindex(link.get(), index);
     nl_msg* message = nullptr;
-    return take(rtnl_link_build_delete_request(link.get(), &message), message, "build link delete request");
+    return take(rtnl_link_build_delete_request(link.get(), &message), message,
+                "build link delete request");
 }
 
 std::optional<Link> parse_link(const nlmsghdr* message) {
@@ -216,8 +223,10 @@ std::optional<Link> parse_link(const nlmsghdr* message) {
         VxlanInfo info;
         std::uint32_t value = 0;
         if (rtnl_link_vxlan_get_id(link.get(), &value) == 0) info.vni = value;
-        if (rtnl_link_vxlan_get_port(link.get(), &value) == 0) info.port = static_cast<std::uint16_t>(value);
-        if (rtnl_link_vxlan_get_link(link.get(), &value) == 0) info.underlay_index = static_cast<int>(value);
+        if (rtnl_link_vxlan_get_port(link.get(), &value) == 0)
+            info.port = static_cast<std::uint16_t>(value);
+        if (rtnl_link_vxlan_get_link(link.get(), &value) == 0)
+            info.underlay_index = static_cast<int>(value);
         nl_addr* local = nullptr;
         if (rtnl_link_vxlan_get_local(link.get(), &local) == 0) {
             LibnlPtr<nl_addr> owned(local);
@@ -240,8 +249,9 @@ LibnlPtr<nl_msg> build_address(int type, int flags, int link_index, const net::P
     rtnl_addr_set_prefixlen(addr.get(), address.length());
     if (address_flags) rtnl_addr_set_flags(addr.get(), address_flags);
     nl_msg* message = nullptr;
-    const int result = type == RTM_NEWADDR ? rtnl_addr_build_add_request(addr.get(), flags, &message)
-                                           : rtnl_addr_build_delete_request(addr.get(), flags, &message);
+    const int result = type == RTM_NEWADDR
+                           ? rtnl_addr_build_add_request(addr.get(), flags, &message)
+                           : rtnl_addr_build_delete_request(addr.get(), flags, &message);
     return take(result, message, "build address request");
 }
 
@@ -263,8 +273,10 @@ std::optional<InterfaceAddress> parse_address(const nlmsghdr* message) {
 
 LibnlPtr<nl_msg> build_route(int type, int flags, const Route& route) {
     auto r = checked(rtnl_route_alloc(), "route");
-    rtnl_route_set_family(r.get(), static_cast<std::uint8_t>(address_family(route.destination.family())));
-    check_libnl(rtnl_route_set_dst(r.get(), to_nl_addr(route.destination).get()), "route destination");
+    rtnl_route_set_family(r.get(),
+                          static_cast<std::uint8_t>(address_family(route.destination.family())));
+    check_libnl(rtnl_route_set_dst(r.get(), to_nl_addr(route.destination).get()),
+                "route destination");
     rtnl_route_set_table(r.get(), route.table);
     rtnl_route_set_protocol(r.get(), route.protocol);
     rtnl_route_set_type(r.get(), static_cast<std::uint8_t>(route.type));
@@ -277,7 +289,9 @@ LibnlPtr<nl_msg> build_route(int type, int flags, const Route& route) {
         scope = device_route ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
     }
     rtnl_route_set_scope(r.get(), scope);
-    if (route.source) check_libnl(rtnl_route_set_pref_src(r.get(), to_nl_addr(*route.source).get()), "route source");
+    if (route.source)
+        check_libnl(rtnl_route_set_pref_src(r.get(), to_nl_addr(*route.source).get()),
+                    "route source");
     if (route.gateway || route.oif) {
         rtnl_nexthop* hop = rtnl_route_nh_alloc();
         if (!hop) throw SystemError("allocate route next hop", ENOMEM);
@@ -287,8 +301,9 @@ LibnlPtr<nl_msg> build_route(int type, int flags, const Route& route) {
         rtnl_route_add_nexthop(r.get(), hop);  // the route owns it now
     }
     nl_msg* message = nullptr;
-    const int result = type == RTM_NEWROUTE ? rtnl_route_build_add_request(r.get(), flags, &message)
-                                            : rtnl_route_build_del_request(r.get(), flags, &message);
+    const int result = type == RTM_NEWROUTE
+                           ? rtnl_route_build_add_request(r.get(), flags, &message)
+                           : rtnl_route_build_del_request(r.get(), flags, &message);
     return take(result, message, "build route request");
 }
 
@@ -302,7 +317,8 @@ std::optional<Route> parse_route(const nlmsghdr* message) {
     auto destination = address_from(dst, family);
     if (!destination) return std::nullopt;
     Route result;
-    result.destination = net::Prefix(*destination, dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0);
+    result.destination =
+        net::Prefix(*destination, dst ? static_cast<int>(nl_addr_get_prefixlen(dst)) : 0);
     result.table = rtnl_route_get_table(r.get());
     result.protocol = rtnl_route_get_protocol(r.get());
     result.scope = rtnl_route_get_scope(r.get());
@@ -324,13 +340,15 @@ LibnlPtr<nl_msg> build_neighbour(int type, int flags, const Neighbour& neighbour
     auto n = checked(rtnl_neigh_alloc(), "neighbour");
     rtnl_neigh_set_ifindex(n.get(), neighbour.link_index);
     rtnl_neigh_set_family(n.get(), address_family(neighbour.address.family()));
-    check_libnl(rtnl_neigh_set_dst(n.get(), to_nl_addr(neighbour.address).get()), "neighbour address");
+    check_libnl(rtnl_neigh_set_dst(n.get(), to_nl_addr(neighbour.address).get()),
+                "neighbour address");
     if (neighbour.lladdr) rtnl_neigh_set_lladdr(n.get(), to_nl_addr(*neighbour.lladdr).get());
     rtnl_neigh_set_state(n.get(), neighbour.state);
     if (neighbour.flags) rtnl_neigh_set_flags(n.get(), neighbour.flags);
     nl_msg* message = nullptr;
-    const int result = type == RTM_NEWNEIGH ? rtnl_neigh_build_add_request(n.get(), flags, &message)
-                                            : rtnl_neigh_build_delete_request(n.get(), flags, &message);
+    const int result = type == RTM_NEWNEIGH
+                           ? rtnl_neigh_build_add_request(n.get(), flags, &message)
+                           : rtnl_neigh_build_delete_request(n.get(), flags, &message);
     return take(result, message, "build neighbour request");
 }
 
@@ -339,14 +357,16 @@ LibnlPtr<nl_msg> build_fdb(int type, int flags, const FdbEntry& entry) {
     rtnl_neigh_set_ifindex(n.get(), entry.link_index);
     rtnl_neigh_set_lladdr(n.get(), to_nl_addr(entry.mac).get());
     // libnl ties dst's family to the object's family until the family is set: dst first.
-    if (entry.dst) check_libnl(rtnl_neigh_set_dst(n.get(), to_nl_addr(*entry.dst).get()), "fdb dst");
+    if (entry.dst)
+        check_libnl(rtnl_neigh_set_dst(n.get(), to_nl_addr(*entry.dst).get()), "fdb dst");
     rtnl_neigh_set_family(n.get(), AF_BRIDGE);
     rtnl_neigh_set_state(n.get(), entry.state);
     if (entry.flags) rtnl_neigh_set_flags(n.get(), entry.flags);
     if (entry.vlan) rtnl_neigh_set_vlan(n.get(), entry.vlan);
     nl_msg* message = nullptr;
-    const int result = type == RTM_NEWNEIGH ? rtnl_neigh_build_add_request(n.get(), flags, &message)
-                                            : rtnl_neigh_build_delete_request(n.get(), flags, &message);
+    const int result = type == RTM_NEWNEIGH
+                           ? rtnl_neigh_build_add_request(n.get(), flags, &message)
+                           : rtnl_neigh_build_delete_request(n.get(), flags, &message);
     return take(result, message, "build fdb request");
 }
 

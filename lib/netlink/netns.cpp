@@ -2,14 +2,13 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <thread>
-
-#include <spdlog/spdlog.h>
 
 #include "twill/error.hpp"
 #include "twill/sys/file.hpp"
@@ -20,7 +19,8 @@ namespace {
 
 void check_name(std::string_view name) {
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos)
-        throw ParseError("network namespace name", "\"" + std::string(name) + "\" is not a valid name");
+        throw ParseError("network namespace name",
+                         "\"" + std::string(name) + "\" is not a valid name");
 }
 
 // iproute2 makes the run directory a shared mount (bind-mounting it on itself first if it is
@@ -64,7 +64,9 @@ std::filesystem::path Netns::path_of(std::string_view name) {
     return std::filesystem::path(netns_run_dir) / std::string(name);
 }
 
-Netns Netns::open_name(std::string_view name) { return open_path(path_of(name)); }
+Netns Netns::open_name(std::string_view name) {
+    return open_path(path_of(name));
+}
 
 std::optional<Netns> Netns::try_open_name(std::string_view name) {
     try {
@@ -95,7 +97,8 @@ Netns Netns::create(std::string_view name) {
         if (::unshare(CLONE_NEWNET) != 0) {
             error = errno;
             step = "unshare";
-        } else if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) != 0) {
+        } else if (::mount("/proc/thread-self/ns/net", path.c_str(), "none", MS_BIND, nullptr) !=
+                   0) {
             error = errno;
             step = "bind-mount";
         }
@@ -153,7 +156,9 @@ OwnedNetns& OwnedNetns::operator=(OwnedNetns&& other) noexcept {
     return *this;
 }
 
-OwnedNetns::~OwnedNetns() { release(); }
+OwnedNetns::~OwnedNetns() {
+    release();
+}
 
 void OwnedNetns::release() noexcept {
     if (!netns_) return;

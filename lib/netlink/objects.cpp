@@ -15,31 +15,50 @@ std::string device(std::string_view dev, int index) {
 
 std::string nud_name(std::uint16_t state) {
     switch (state) {
-    case 0x01: return "incomplete";
-    case 0x02: return "reachable";
-    case 0x04: return "stale";
-    case 0x08: return "delay";
-    case 0x10: return "probe";
-    case 0x20: return "failed";
-    case 0x40: return "noarp";
-    case 0x80: return "permanent";
-    default: return "nud " + std::to_string(state);
+        case 0x01:
+            return "incomplete";
+        case 0x02:
+            return "reachable";
+        case 0x04:
+            return "stale";
+        case 0x08:
+            return "delay";
+        case 0x10:
+            return "probe";
+        case 0x20:
+            return "failed";
+        case 0x40:
+            return "noarp";
+        case 0x80:
+            return "permanent";
+        default:
+            return "nud " + std::to_string(state);
     }
 }
 
 }  // namespace
 
-bool Link::is_up() const noexcept { return flags & IFF_UP; }
-bool Link::has_carrier() const noexcept { return flags & IFF_LOWER_UP; }
+bool Link::is_up() const noexcept {
+    return flags & IFF_UP;
+}
+bool Link::has_carrier() const noexcept {
+    return flags & IFF_LOWER_UP;
+}
 
 std::string_view to_string(RouteType type) {
     switch (type) {
-    case RouteType::unicast: return "unicast";
-    case RouteType::local: return "local";
-    case RouteType::broadcast: return "broadcast";
-    case RouteType::blackhole: return "blackhole";
-    case RouteType::unreachable: return "unreachable";
-    case RouteType::prohibit: return "prohibit";
+        case RouteType::unicast:
+            return "unicast";
+        case RouteType::local:
+            return "local";
+        case RouteType::broadcast:
+            return "broadcast";
+        case RouteType::blackhole:
+            return "blackhole";
+        case RouteType::unreachable:
+            return "unreachable";
+        case RouteType::prohibit:
+            return "prohibit";
     }
     return "type?";
 }
@@ -56,7 +75,8 @@ bool NeighbourFilter::matches(const Neighbour& neighbour) const {
 }
 
 std::string to_string(const Link& link) {
-    std::string s = link.name.empty() ? "link if" + std::to_string(link.index) : "link " + link.name;
+    std::string s =
+        link.name.empty() ? "link if" + std::to_string(link.index) : "link " + link.name;
     if (!link.kind.empty()) s += " type " + link.kind;
     if (link.vxlan) {
         s += " id " + std::to_string(link.vxlan->vni);
@@ -80,7 +100,8 @@ std::string to_string(const Route& route, std::string_view dev) {
     if (route.oif) s += " dev " + device(dev, route.oif);
     if (route.table != route_table_main) s += " table " + std::to_string(route.table);
     s += " proto " + std::to_string(route.protocol);
-    if (route.scope && *route.scope != route_scope_universe) s += " scope " + std::to_string(*route.scope);
+    if (route.scope && *route.scope != route_scope_universe)
+        s += " scope " + std::to_string(*route.scope);
     if (route.source) s += " src " + route.source->to_string();
     if (route.priority) s += " metric " + std::to_string(route.priority);
     if (route.onlink) s += " onlink";
@@ -88,7 +109,8 @@ std::string to_string(const Route& route, std::string_view dev) {
 }
 
 std::string to_string(const Neighbour& neighbour, std::string_view dev) {
-    std::string s = "neighbour " + neighbour.address.to_string() + " dev " + device(dev, neighbour.link_index);
+    std::string s =
+        "neighbour " + neighbour.address.to_string() + " dev " + device(dev, neighbour.link_index);
     if (neighbour.lladdr) s += " lladdr " + neighbour.lladdr->to_string();
     return s + " " + nud_name(neighbour.state);
 }

@@ -24,11 +24,16 @@ constexpr int max_dump_attempts = 10;
 
 std::size_t family_header_size(std::uint16_t type) {
     switch (type) {
-    case RTM_GETLINK: return sizeof(ifinfomsg);
-    case RTM_GETADDR: return sizeof(ifaddrmsg);
-    case RTM_GETROUTE: return sizeof(rtmsg);
-    case RTM_GETNEIGH: return sizeof(ndmsg);
-    default: return sizeof(rtgenmsg);
+        case RTM_GETLINK:
+            return sizeof(ifinfomsg);
+        case RTM_GETADDR:
+            return sizeof(ifaddrmsg);
+        case RTM_GETROUTE:
+            return sizeof(rtmsg);
+        case RTM_GETNEIGH:
+            return sizeof(ndmsg);
+        default:
+            return sizeof(rtgenmsg);
     }
 }
 
@@ -55,9 +60,13 @@ LibnlPtr<nl_sock> open_route_socket(const Netns* netns) {
 RtnlSocket::RtnlSocket(const Netns* netns)
     : socket_(open_route_socket(netns)),
       buffer_(receive_buffer_size),
-      seq_(static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {}
+      seq_(
+          static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count())) {
+}
 
-int RtnlSocket::fd() const noexcept { return nl_socket_get_fd(socket_.get()); }
+int RtnlSocket::fd() const noexcept {
+    return nl_socket_get_fd(socket_.get());
+}
 
 void RtnlSocket::send(nlmsghdr* header, const Describe& describe) {
     for (;;) {
@@ -67,7 +76,8 @@ void RtnlSocket::send(nlmsghdr* header, const Describe& describe) {
     }
 }
 
-void RtnlSocket::request(nl_msg* message, const Describe& describe, const MessageHandler& on_reply) {
+void RtnlSocket::request(nl_msg* message, const Describe& describe,
+                         const MessageHandler& on_reply) {
     nlmsghdr* header = nlmsg_hdr(message);
     header->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
     header->nlmsg_seq = ++seq_;
@@ -78,22 +88,26 @@ void RtnlSocket::request(nl_msg* message, const Describe& describe, const Messag
 
 void RtnlSocket::dump(std::uint16_t type, std::uint8_t family, const MessageHandler& on_message,
                       const std::function<void()>& on_restart, const Describe& describe) {
-    alignas(nlmsghdr) char request[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(rtmsg) + sizeof(ifinfomsg))]{};
+    alignas(
+        nlmsghdr) char request[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(rtmsg) + sizeof(ifinfomsg))]{};
     for (int attempt = 1;; ++attempt) {
         nlmsghdr* header = mnl_nlmsg_put_header(request);
         header->nlmsg_type = type;
         header->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
         header->nlmsg_seq = ++seq_;
-        auto* family_header = static_cast<std::uint8_t*>(mnl_nlmsg_put_extra_header(header, family_header_size(type)));
+        auto* family_header = static_cast<std::uint8_t*>(
+            mnl_nlmsg_put_extra_header(header, family_header_size(type)));
         family_header[0] = family;  // every rtnetlink header starts with its family
         send(header, describe);
         if (!receive(header->nlmsg_seq, on_message, describe)) return;
-        if (attempt == max_dump_attempts) throw SystemError(describe() + " (kept changing during the dump)", EAGAIN);
+        if (attempt == max_dump_attempts)
+            throw SystemError(describe() + " (kept changing during the dump)", EAGAIN);
         if (on_restart) on_restart();
     }
 }
 
-bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message, const Describe& describe) {
+bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message,
+                         const Describe& describe) {
     bool interrupted = false;
     // A handler that throws must not leave the rest of the answer unread: the kernel keeps
     // a dump going on this socket (and refuses the next one with EBUSY) until it is read.
@@ -110,7 +124,8 @@ bool RtnlSocket::receive(std::uint32_t seq, const MessageHandler& on_message, co
         bool finished = false;
         int remaining = static_cast<int>(received);
         for (auto* message = reinterpret_cast<const nlmsghdr*>(buffer_.data());
-             !finished && mnl_nlmsg_ok(message, remaining); message = mnl_nlmsg_next(message, &remaining)) {
+             !finished && mnl_nlmsg_ok(message, remaining);
+             message = mnl_nlmsg_next(message, &remaining)) {
             if (message->nlmsg_seq != seq) continue;  // the tail of an abandoned earlier request
             if (message->nlmsg_flags & NLM_F_DUMP_INTR) interrupted = true;
             if (message->nlmsg_type == NLMSG_ERROR) {
@@ -149,7 +164,8 @@ KernelError parse_kernel_error(const nlmsghdr* message) {
         result.code = -err->error;
         if (message->nlmsg_flags & NLM_F_ACK_TLVS) {
             std::size_t offset = sizeof(nlmsgerr);
-            if (!(message->nlmsg_flags & NLM_F_CAPPED)) offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+            if (!(message->nlmsg_flags & NLM_F_CAPPED))
+                offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
             if (offset < payload_len) {
                 const char* text = nullptr;
                 mnl_attr_parse_payload(
@@ -170,7 +186,8 @@ KernelError parse_kernel_error(const nlmsghdr* message) {
 }
 
 void throw_kernel_error(const KernelError& error, const std::string& what) {
-    throw SystemError(error.message.empty() ? what : what + " [kernel: " + error.message + "]", error.code);
+    throw SystemError(error.message.empty() ? what : what + " [kernel: " + error.message + "]",
+                      error.code);
 }
 
 }  // namespace twill::netlink::detail

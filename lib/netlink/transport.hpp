@@ -23,7 +23,7 @@ using MessageHandler = std::function<void(const nlmsghdr*)>;
 using Describe = std::function<std::string()>;
 
 class RtnlSocket {
-public:
+  public:
     explicit RtnlSocket(const Netns* netns);
 
     int fd() const noexcept;
@@ -37,7 +37,7 @@ public:
     void dump(std::uint16_t type, std::uint8_t family, const MessageHandler& on_message,
               const std::function<void()>& on_restart, const Describe& describe);
 
-private:
+  private:
     // Reads answers to `seq` until the ack, error or end of dump. Returns whether a dump
     // was flagged interrupted.
     bool receive(std::uint32_t seq, const MessageHandler& on_message, const Describe& describe);

@@ -27,15 +27,16 @@ namespace {
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 
 class MessageBuffer {
-public:
-    MessageBuffer(std::size_t size, std::uint16_t family_id, std::uint8_t command, std::uint16_t flags,
-                  std::uint32_t seq)
+  public:
+    MessageBuffer(std::size_t size, std::uint16_t family_id, std::uint8_t command,
+                  std::uint16_t flags, std::uint32_t seq)
         : bytes_(size) {
         header_ = mnl_nlmsg_put_header(bytes_.data());
         header_->nlmsg_type = family_id;
         header_->nlmsg_flags = flags;
         header_->nlmsg_seq = seq;
-        auto* genl = static_cast<genlmsghdr*>(mnl_nlmsg_put_extra_header(header_, sizeof(genlmsghdr)));
+        auto* genl =
+            static_cast<genlmsghdr*>(mnl_nlmsg_put_extra_header(header_, sizeof(genlmsghdr)));
         genl->cmd = command;
         genl->version = WG_GENL_VERSION;
     }
@@ -46,7 +47,7 @@ public:
         return std::move(bytes_);
     }
 
-private:
+  private:
     GenlMessage bytes_;
     nlmsghdr* header_ = nullptr;
 };
@@ -72,13 +73,15 @@ bool put_peer(nlmsghdr* header, std::size_t size, const WireguardPeerChange& cha
                 address.sin_family = AF_INET;
                 address.sin_port = htons(peer.endpoint->port);
                 std::memcpy(&address.sin_addr, peer.endpoint->address.bytes().data(), 4);
-                fits = fits && mnl_attr_put_check(header, size, WGPEER_A_ENDPOINT, sizeof address, &address);
+                fits = fits && mnl_attr_put_check(header, size, WGPEER_A_ENDPOINT, sizeof address,
+                                                  &address);
             } else {
                 sockaddr_in6 address{};
                 address.sin6_family = AF_INET6;
                 address.sin6_port = htons(peer.endpoint->port);
                 std::memcpy(&address.sin6_addr, peer.endpoint->address.bytes().data(), 16);
-                fits = fits && mnl_attr_put_check(header, size, WGPEER_A_ENDPOINT, sizeof address, &address);
+                fits = fits && mnl_attr_put_check(header, size, WGPEER_A_ENDPOINT, sizeof address,
+                                                  &address);
             }
         }
         fits = fits && mnl_attr_put_u16_check(header, size, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
@@ -91,7 +94,8 @@ bool put_peer(nlmsghdr* header, std::size_t size, const WireguardPeerChange& cha
             const auto bytes = prefix.address().bytes();
             fits = fits && mnl_attr_put_u16_check(header, size, WGALLOWEDIP_A_FAMILY,
                                                   prefix.address().is_v4() ? AF_INET : AF_INET6);
-            fits = fits && mnl_attr_put_check(header, size, WGALLOWEDIP_A_IPADDR, bytes.size(), bytes.data());
+            fits = fits && mnl_attr_put_check(header, size, WGALLOWEDIP_A_IPADDR, bytes.size(),
+                                              bytes.data());
             fits = fits && mnl_attr_put_u8_check(header, size, WGALLOWEDIP_A_CIDR_MASK,
                                                  static_cast<std::uint8_t>(prefix.length()));
             if (fits) mnl_attr_nest_end(header, ip);
@@ -131,10 +135,17 @@ std::optional<net::Prefix> parse_allowed_ip(const nlattr* nest) {
     std::optional<std::uint8_t> mask;
     for_each_nested(nest, [&](const nlattr* attribute) {
         switch (mnl_attr_get_type(attribute)) {
-        case WGALLOWEDIP_A_FAMILY: family = mnl_attr_get_u16(attribute); break;
-        case WGALLOWEDIP_A_IPADDR: address = attribute; break;
-        case WGALLOWEDIP_A_CIDR_MASK: mask = mnl_attr_get_u8(attribute); break;
-        default: break;
+            case WGALLOWEDIP_A_FAMILY:
+                family = mnl_attr_get_u16(attribute);
+                break;
+            case WGALLOWEDIP_A_IPADDR:
+                address = attribute;
+                break;
+            case WGALLOWEDIP_A_CIDR_MASK:
+                mask = mnl_attr_get_u8(attribute);
+                break;
+            default:
+                break;
         }
     });
     if (!family || !address || !mask) return std::nullopt;
@@ -143,25 +154,30 @@ std::optional<net::Prefix> parse_allowed_ip(const nlattr* nest) {
     if ((*family != AF_INET && *family != AF_INET6) || mnl_attr_get_payload_len(address) != length)
         return std::nullopt;
     const auto* bytes = static_cast<const std::uint8_t*>(mnl_attr_get_payload(address));
-    return net::Prefix(net::Address::from_bytes(net_family, std::span<const std::uint8_t>(bytes, length)), *mask);
+    return net::Prefix(
+        net::Address::from_bytes(net_family, std::span<const std::uint8_t>(bytes, length)), *mask);
 }
 
 std::optional<WireguardEndpoint> parse_endpoint(const nlattr* attribute) {
     const auto length = mnl_attr_get_payload_len(attribute);
     const auto* payload = mnl_attr_get_payload(attribute);
-    if (length >= sizeof(sockaddr_in) && static_cast<const sockaddr*>(payload)->sa_family == AF_INET) {
+    if (length >= sizeof(sockaddr_in) &&
+        static_cast<const sockaddr*>(payload)->sa_family == AF_INET) {
         sockaddr_in address;
         std::memcpy(&address, payload, sizeof address);
         const auto* bytes = reinterpret_cast<const std::uint8_t*>(&address.sin_addr);
-        return WireguardEndpoint{net::Address::from_bytes(net::Family::v4, std::span<const std::uint8_t>(bytes, 4)),
-                                 ntohs(address.sin_port)};
+        return WireguardEndpoint{
+            net::Address::from_bytes(net::Family::v4, std::span<const std::uint8_t>(bytes, 4)),
+            ntohs(address.sin_port)};
     }
-    if (length >= sizeof(sockaddr_in6) && static_cast<const sockaddr*>(payload)->sa_family == AF_INET6) {
+    if (length >= sizeof(sockaddr_in6) &&
+        static_cast<const sockaddr*>(payload)->sa_family == AF_INET6) {
         sockaddr_in6 address;
         std::memcpy(&address, payload, sizeof address);
         const auto* bytes = reinterpret_cast<const std::uint8_t*>(&address.sin6_addr);
-        return WireguardEndpoint{net::Address::from_bytes(net::Family::v6, std::span<const std::uint8_t>(bytes, 16)),
-                                 ntohs(address.sin6_port)};
+        return WireguardEndpoint{
+            net::Address::from_bytes(net::Family::v6, std::span<const std::uint8_t>(bytes, 16)),
+            ntohs(address.sin6_port)};
     }
     return std::nullopt;
 }
@@ -171,18 +187,23 @@ void parse_peer(const nlattr* nest, WireguardDeviceConfig& config) {
     bool has_key = false;
     for_each_nested(nest, [&](const nlattr* attribute) {
         switch (mnl_attr_get_type(attribute)) {
-        case WGPEER_A_PUBLIC_KEY:
-            peer.public_key = key_of(attribute);
-            has_key = true;
-            break;
-        case WGPEER_A_ENDPOINT: peer.endpoint = parse_endpoint(attribute); break;
-        case WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL: peer.persistent_keepalive = mnl_attr_get_u16(attribute); break;
-        case WGPEER_A_ALLOWEDIPS:
-            for_each_nested(attribute, [&](const nlattr* ip) {
-                if (auto prefix = parse_allowed_ip(ip)) peer.allowed_ips.push_back(*prefix);
-            });
-            break;
-        default: break;
+            case WGPEER_A_PUBLIC_KEY:
+                peer.public_key = key_of(attribute);
+                has_key = true;
+                break;
+            case WGPEER_A_ENDPOINT:
+                peer.endpoint = parse_endpoint(attribute);
+                break;
+            case WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL:
+                peer.persistent_keepalive = mnl_attr_get_u16(attribute);
+                break;
+            case WGPEER_A_ALLOWEDIPS:
+                for_each_nested(attribute, [&](const nlattr* ip) {
+                    if (auto prefix = parse_allowed_ip(ip)) peer.allowed_ips.push_back(*prefix);
+                });
+                break;
+            default:
+                break;
         }
     });
     if (!has_key) return;
@@ -197,15 +218,18 @@ void parse_peer(const nlattr* nest, WireguardDeviceConfig& config) {
 
 }  // namespace
 
-GenlMessage build_wireguard_get(std::uint16_t family_id, std::uint32_t seq, std::string_view ifname) {
-    MessageBuffer buffer(MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(genlmsghdr)) + MNL_ATTR_HDRLEN + MNL_ALIGN(IFNAMSIZ),
-                         family_id, WG_CMD_GET_DEVICE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP, seq);
+GenlMessage build_wireguard_get(std::uint16_t family_id, std::uint32_t seq,
+                                std::string_view ifname) {
+    MessageBuffer buffer(
+        MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(genlmsghdr)) + MNL_ATTR_HDRLEN + MNL_ALIGN(IFNAMSIZ),
+        family_id, WG_CMD_GET_DEVICE, NLM_F_REQUEST | NLM_F_ACK | NLM_F_DUMP, seq);
     put_ifname(buffer.header(), ifname);
     return buffer.take();
 }
 
-std::vector<GenlMessage> build_wireguard_set(std::uint16_t family_id, std::uint32_t seq, std::string_view ifname,
-                                             const WireguardChange& change, std::size_t max_bytes) {
+std::vector<GenlMessage> build_wireguard_set(std::uint16_t family_id, std::uint32_t seq,
+                                             std::string_view ifname, const WireguardChange& change,
+                                             std::size_t max_bytes) {
     if (ifname.empty() || ifname.size() >= IFNAMSIZ)
         throw ParseError("ifname", "\"" + std::string(ifname) + "\" is not a valid interface name");
     std::vector<GenlMessage> messages;
@@ -217,16 +241,20 @@ std::vector<GenlMessage> build_wireguard_set(std::uint16_t family_id, std::uint3
         bool fits = mnl_attr_put_strz_check(header, buffer.size(), WGDEVICE_A_IFNAME, name.c_str());
         if (first) {
             if (change.private_key)
-                fits = fits && mnl_attr_put_check(header, buffer.size(), WGDEVICE_A_PRIVATE_KEY,
-                                                  change.private_key->size(), change.private_key->data());
+                fits = fits &&
+                       mnl_attr_put_check(header, buffer.size(), WGDEVICE_A_PRIVATE_KEY,
+                                          change.private_key->size(), change.private_key->data());
             if (change.listen_port)
-                fits = fits && mnl_attr_put_u16_check(header, buffer.size(), WGDEVICE_A_LISTEN_PORT, *change.listen_port);
+                fits = fits && mnl_attr_put_u16_check(header, buffer.size(), WGDEVICE_A_LISTEN_PORT,
+                                                      *change.listen_port);
             if (change.replace_peers)
-                fits = fits && mnl_attr_put_u32_check(header, buffer.size(), WGDEVICE_A_FLAGS, WGDEVICE_F_REPLACE_PEERS);
+                fits = fits && mnl_attr_put_u32_check(header, buffer.size(), WGDEVICE_A_FLAGS,
+                                                      WGDEVICE_F_REPLACE_PEERS);
         }
         if (!fits) {
-            throw Error("configure wireguard device " + name + ": the device attributes do not fit a " +
-                        std::to_string(max_bytes) + "-byte message");
+            throw Error("configure wireguard device " + name +
+                        ": the device attributes do not fit a " + std::to_string(max_bytes) +
+                        "-byte message");
         }
         return buffer;
     };
@@ -235,13 +263,14 @@ std::vector<GenlMessage> build_wireguard_set(std::uint16_t family_id, std::uint3
     while (next < change.peers.size()) {
         nlattr* peers = mnl_attr_nest_start_check(buffer.header(), buffer.size(), WGDEVICE_A_PEERS);
         std::size_t added = 0;
-        while (peers && next < change.peers.size() && put_peer(buffer.header(), buffer.size(), change.peers[next])) {
+        while (peers && next < change.peers.size() &&
+               put_peer(buffer.header(), buffer.size(), change.peers[next])) {
             ++next;
             ++added;
         }
         if (added == 0) {
-            throw Error("configure wireguard device " + std::string(ifname) + ": a peer does not fit a " +
-                        std::to_string(max_bytes) + "-byte message");
+            throw Error("configure wireguard device " + std::string(ifname) +
+                        ": a peer does not fit a " + std::to_string(max_bytes) + "-byte message");
         }
         mnl_attr_nest_end(buffer.header(), peers);
         if (next < change.peers.size()) {
@@ -253,7 +282,8 @@ std::vector<GenlMessage> build_wireguard_set(std::uint16_t family_id, std::uint3
     return messages;
 }
 
-void parse_wireguard_device(const std::uint8_t* message, std::size_t length, WireguardDeviceConfig& config) {
+void parse_wireguard_device(const std::uint8_t* message, std::size_t length,
+                            WireguardDeviceConfig& config) {
     if (length < MNL_NLMSG_HDRLEN + sizeof(genlmsghdr)) return;
     const auto* header = reinterpret_cast<const nlmsghdr*>(message);
     mnl_attr_parse(
@@ -261,16 +291,20 @@ void parse_wireguard_device(const std::uint8_t* message, std::size_t length, Wir
         [](const nlattr* attribute, void* data) {
             auto& config = *static_cast<WireguardDeviceConfig*>(data);
             switch (mnl_attr_get_type(attribute)) {
-            case WGDEVICE_A_PRIVATE_KEY: {
-                const auto key = key_of(attribute);
-                if (key != WireguardKey{}) config.private_key = key;
-                break;
-            }
-            case WGDEVICE_A_LISTEN_PORT: config.listen_port = mnl_attr_get_u16(attribute); break;
-            case WGDEVICE_A_PEERS:
-                for_each_nested(attribute, [&](const nlattr* peer) { parse_peer(peer, config); });
-                break;
-            default: break;
+                case WGDEVICE_A_PRIVATE_KEY: {
+                    const auto key = key_of(attribute);
+                    if (key != WireguardKey{}) config.private_key = key;
+                    break;
+                }
+                case WGDEVICE_A_LISTEN_PORT:
+                    config.listen_port = mnl_attr_get_u16(attribute);
+                    break;
+                case WGDEVICE_A_PEERS:
+                    for_each_nested(attribute,
+                                    [&](const nlattr* peer) { parse_peer(peer, config); });
+                    break;
+                default:
+                    break;
             }
             return MNL_CB_OK;
         },
@@ -282,7 +316,8 @@ void parse_wireguard_device(const std::uint8_t* message, std::size_t length, Wir
 struct WireguardNetlink::Socket {
     mnl_socket* socket = nullptr;
     std::uint32_t port_id = 0;
-    std::uint32_t seq = static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+    std::uint32_t seq =
+        static_cast<std::uint32_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     std::vector<char> buffer = std::vector<char>(receive_buffer_size);
 
     Socket() {
@@ -310,8 +345,8 @@ struct WireguardNetlink::Socket {
             const ssize_t length = mnl_socket_recvfrom(socket, buffer.data(), buffer.size());
             if (length < 0) throw_errno(what);
             int remaining = static_cast<int>(length);
-            for (auto* answer = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(answer, remaining);
-                 answer = mnl_nlmsg_next(answer, &remaining)) {
+            for (auto* answer = reinterpret_cast<const nlmsghdr*>(buffer.data());
+                 mnl_nlmsg_ok(answer, remaining); answer = mnl_nlmsg_next(answer, &remaining)) {
                 if (answer->nlmsg_seq != header->nlmsg_seq) continue;
                 if (answer->nlmsg_type == NLMSG_ERROR) {
                     const auto* error = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(answer));
@@ -339,20 +374,23 @@ WireguardNetlink::~WireguardNetlink() = default;
 
 std::optional<WireguardNetlink> WireguardNetlink::open() {
     auto socket = std::make_unique<Socket>();
-    MessageBuffer request(256, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, NLM_F_REQUEST | NLM_F_ACK, ++socket->seq);
+    MessageBuffer request(256, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, NLM_F_REQUEST | NLM_F_ACK,
+                          ++socket->seq);
     mnl_attr_put_strz(request.header(), CTRL_ATTR_FAMILY_NAME, WG_GENL_NAME);
     std::uint16_t id = 0;
     try {
-        socket->exchange(request.take(), "resolve generic netlink family " WG_GENL_NAME, [&](const nlmsghdr* answer) {
-            mnl_attr_parse(
-                answer, sizeof(genlmsghdr),
-                [](const nlattr* attribute, void* data) {
-                    if (mnl_attr_get_type(attribute) == CTRL_ATTR_FAMILY_ID)
-                        *static_cast<std::uint16_t*>(data) = mnl_attr_get_u16(attribute);
-                    return MNL_CB_OK;
-                },
-                &id);
-        });
+        socket->exchange(request.take(), "resolve generic netlink family " WG_GENL_NAME,
+                         [&](const nlmsghdr* answer) {
+                             mnl_attr_parse(
+                                 answer, sizeof(genlmsghdr),
+                                 [](const nlattr* attribute, void* data) {
+                                     if (mnl_attr_get_type(attribute) == CTRL_ATTR_FAMILY_ID)
+                                         *static_cast<std::uint16_t*>(data) =
+                                             mnl_attr_get_u16(attribute);
+                                     return MNL_CB_OK;
+                                 },
+                                 &id);
+                         });
     } catch (const SystemError& e) {
         if (e.code() == ENOENT) return std::nullopt;
         throw;
@@ -364,9 +402,11 @@ std::optional<WireguardNetlink> WireguardNetlink::open() {
 WireguardDeviceConfig WireguardNetlink::get_device(std::string_view ifname) {
     WireguardDeviceConfig config;
     const auto message = build_wireguard_get(family_id_, ++socket_->seq, ifname);
-    socket_->exchange(message, "get wireguard device " + std::string(ifname), [&](const nlmsghdr* answer) {
-        parse_wireguard_device(reinterpret_cast<const std::uint8_t*>(answer), answer->nlmsg_len, config);
-    });
+    socket_->exchange(message, "get wireguard device " + std::string(ifname),
+                      [&](const nlmsghdr* answer) {
+                          parse_wireguard_device(reinterpret_cast<const std::uint8_t*>(answer),
+                                                 answer->nlmsg_len, config);
+                      });
     return config;
 }
 

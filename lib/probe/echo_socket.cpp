@@ -25,7 +25,8 @@ constexpr std::uint8_t kEchoRequest4 = 8, kEchoReply4 = 0;
 
 std::uint16_t internet_checksum(const std::uint8_t* data, std::size_t size) {
     std::uint32_t sum = 0;
-    for (std::size_t i = 0; i + 1 < size; i += 2) sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
+    for (std::size_t i = 0; i + 1 < size; i += 2)
+        sum += static_cast<std::uint32_t>(data[i] << 8 | data[i + 1]);
     if (size % 2) sum += static_cast<std::uint32_t>(data[size - 1] << 8);
     while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<std::uint16_t>(~sum);
@@ -33,7 +34,8 @@ std::uint16_t internet_checksum(const std::uint8_t* data, std::size_t size) {
 
 std::uint16_t random_identifier() {
     std::uint16_t value = 0;
-    if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value)) throw_errno("getrandom for the ICMP identifier");
+    if (::getrandom(&value, sizeof value, 0) != static_cast<ssize_t>(sizeof value))
+        throw_errno("getrandom for the ICMP identifier");
     return value;
 }
 
@@ -47,22 +49,26 @@ EchoSocket::EchoSocket(net::Family family) : family_(family), identifier_(random
     fd_.reset(::socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol));
     if (!fd_) throw_errno(std::string("open ") + what);
     const int on = 1;
-    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) throw_errno(std::string("set SO_TIMESTAMPNS on the ") + what);
+    if (::setsockopt(fd_.get(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0)
+        throw_errno(std::string("set SO_TIMESTAMPNS on the ") + what);
     // Only echo replies reach the socket; everything else is filtered in the kernel.
     if (v4) {
         icmp_filter filter{};
         filter.data = ~(1U << kEchoReply4);
-        if (::setsockopt(fd_.get(), SOL_RAW, ICMP_FILTER, &filter, sizeof filter) < 0) throw_errno("set ICMP_FILTER on the raw ICMP socket");
+        if (::setsockopt(fd_.get(), SOL_RAW, ICMP_FILTER, &filter, sizeof filter) < 0)
+            throw_errno("set ICMP_FILTER on the raw ICMP socket");
     } else {
         icmp6_filter filter{};
         ICMP6_FILTER_SETBLOCKALL(&filter);
         ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
-        if (::setsockopt(fd_.get(), IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) < 0) throw_errno("set ICMP6_FILTER on the raw ICMPv6 socket");
+        if (::setsockopt(fd_.get(), IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter) < 0)
+            throw_errno("set ICMP6_FILTER on the raw ICMPv6 socket");
     }
 }
 
 int EchoSocket::send(const net::Address& to, std::uint64_t token) {
-    if (to.family() != family_) throw Error("probe " + to.to_string() + ": address family differs from the socket's");
+    if (to.family() != family_)
+        throw Error("probe " + to.to_string() + ": address family differs from the socket's");
     std::array<std::uint8_t, kEchoHeader + kPayload> packet{};
     packet[0] = family_ == net::Family::v4 ? kEchoRequest4 : ICMP6_ECHO_REQUEST;
     const std::uint16_t id = htons(identifier_), seq = htons(++sequence_);
@@ -88,7 +94,9 @@ int EchoSocket::send(const net::Address& to, std::uint64_t token) {
         std::memcpy(&sin6->sin6_addr, to.bytes().data(), 16);
         length = sizeof(sockaddr_in6);
     }
-    if (::sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&storage), length) < 0) return errno;
+    if (::sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<sockaddr*>(&storage),
+                 length) < 0)
+        return errno;
     return 0;
 }
 
@@ -133,18 +141,21 @@ std::size_t EchoSocket::receive(const std::function<void(const EchoReply&)>& on_
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS) continue;
             timespec stamp{};
             std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
-            const auto at = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec)));
+            const auto at = std::chrono::system_clock::time_point(
+                std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                    std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec)));
             const auto waited = std::chrono::system_clock::now() - at;
             if (waited > std::chrono::system_clock::duration::zero()) reply.received -= waited;
         }
         net::Address& from = reply.from;
         if (storage.ss_family == AF_INET) {
             const auto* sin = reinterpret_cast<const sockaddr_in*>(&storage);
-            from = net::Address::from_bytes(net::Family::v4, {reinterpret_cast<const std::uint8_t*>(&sin->sin_addr), 4});
+            from = net::Address::from_bytes(
+                net::Family::v4, {reinterpret_cast<const std::uint8_t*>(&sin->sin_addr), 4});
         } else if (storage.ss_family == AF_INET6) {
             const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&storage);
-            from = net::Address::from_bytes(net::Family::v6, {reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr), 16});
+            from = net::Address::from_bytes(
+                net::Family::v6, {reinterpret_cast<const std::uint8_t*>(&sin6->sin6_addr), 16});
         } else {
             continue;
         }

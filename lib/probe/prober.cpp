@@ -9,10 +9,13 @@ namespace twill::probe {
 namespace {
 
 // A bucket holds up to 20 ms worth of probes (at least one): bursts stay short.
-double bucket_capacity(double rate) { return std::max(1.0, rate * 0.02); }
+double bucket_capacity(double rate) {
+    return std::max(1.0, rate * 0.02);
+}
 
 std::chrono::nanoseconds seconds_of(double seconds) {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(seconds));
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(seconds));
 }
 
 // When a bucket refilling at `rate` next holds a whole token.
@@ -25,17 +28,22 @@ TimePoint token_time(double tokens, double rate, TimePoint now) {
 
 void validate(const ProbeOptions& options) {
     if (options.interval.count() <= 0) throw ParseError("--probe-interval", "must be positive");
-    if (!(options.rate > 0)) throw ParseError("--probe-rate", "must be a positive number of probes per second");
+    if (!(options.rate > 0))
+        throw ParseError("--probe-rate", "must be a positive number of probes per second");
     if (!(options.round_rate > 0)) throw ParseError("round rate", "must be positive");
     if (options.retries < 0) throw ParseError("retries", "must not be negative");
-    if (options.timeout && options.timeout->count() <= 0) throw ParseError("probe timeout", "must be positive");
+    if (options.timeout && options.timeout->count() <= 0)
+        throw ParseError("probe timeout", "must be positive");
 }
 
 std::string_view to_string(Reachability reachability) {
     switch (reachability) {
-        case Reachability::reachable: return "reachable";
-        case Reachability::unreachable: return "unreachable";
-        case Reachability::unknown: break;
+        case Reachability::reachable:
+            return "reachable";
+        case Reachability::unreachable:
+            return "unreachable";
+        case Reachability::unknown:
+            break;
     }
     return "unknown";
 }
@@ -44,7 +52,8 @@ std::vector<Microseconds> PeerHealth::rtt_history() const {
     std::vector<Microseconds> result;
     result.reserve(history_count_);
     for (std::size_t i = 0; i < history_count_; ++i) {
-        result.push_back(history_[(history_next_ + history_size - history_count_ + i) % history_size]);
+        result.push_back(
+            history_[(history_next_ + history_size - history_count_ + i) % history_size]);
     }
     return result;
 }
@@ -59,7 +68,8 @@ void PeerHealth::record_rtt(Microseconds rtt) {
 Prober::Prober(ProbeOptions options) : options_(options) {
     validate(options_);
     timeout_ = options_.timeout.value_or(
-        std::max(std::chrono::milliseconds(1), std::min(std::chrono::milliseconds(1000), options_.interval / 4)));
+        std::max(std::chrono::milliseconds(1),
+                 std::min(std::chrono::milliseconds(1000), options_.interval / 4)));
     bucket_.tokens = bucket_capacity(options_.rate);
 }
 
@@ -70,7 +80,8 @@ std::chrono::nanoseconds Prober::effective_interval() const {
 
 void Prober::refill(double& tokens, TimePoint& refilled, double rate, TimePoint now) const {
     if (refilled != TimePoint{} && now > refilled) {
-        tokens = std::min(bucket_capacity(rate), tokens + std::chrono::duration<double>(now - refilled).count() * rate);
+        tokens = std::min(bucket_capacity(rate),
+                          tokens + std::chrono::duration<double>(now - refilled).count() * rate);
     }
     if (now > refilled) refilled = now;
 }
@@ -88,7 +99,8 @@ const PeerHealth* Prober::find(const Key& key) const {
 
 void Prober::set_targets(std::vector<Target> targets, TimePoint now) {
     const auto by_key = [](const Target& a, const Target& b) { return a.key < b.key; };
-    if (!std::is_sorted(targets.begin(), targets.end(), by_key)) std::sort(targets.begin(), targets.end(), by_key);
+    if (!std::is_sorted(targets.begin(), targets.end(), by_key))
+        std::sort(targets.begin(), targets.end(), by_key);
     // One merge walk over the table and the sorted targets.
     std::vector<Key> added;
     auto it = peers_.begin();
@@ -96,7 +108,8 @@ void Prober::set_targets(std::vector<Target> targets, TimePoint now) {
         while (it != peers_.end() && it->first < target.key) it = remove(it);
         if (it != peers_.end() && it->first == target.key) {
             // Another node on a freed subnet is another peer: nothing of the old one carries over.
-            if (it->second.health.address == target.address && it->second.health.node == target.node) {
+            if (it->second.health.address == target.address &&
+                it->second.health.node == target.node) {
                 ++it;
                 continue;
             }
@@ -187,7 +200,9 @@ std::vector<Probe> Prober::take_due(TimePoint now) {
             round.queue.pop_front();
             const auto it = peers_.find(key);
             const auto outcome = round.outcomes.find(key);
-            if (it == peers_.end() || outcome == round.outcomes.end() || round.decided.contains(key)) continue;
+            if (it == peers_.end() || outcome == round.outcomes.end() ||
+                round.decided.contains(key))
+                continue;
             probes.push_back(send(key, it->second, now, id));
             ++outcome->second.attempts;
             round.tokens -= 1;
@@ -196,7 +211,8 @@ std::vector<Probe> Prober::take_due(TimePoint now) {
     return probes;
 }
 
-std::optional<Microseconds> Prober::on_reply(std::uint64_t token, const net::Address& from, TimePoint now) {
+std::optional<Microseconds> Prober::on_reply(std::uint64_t token, const net::Address& from,
+                                             TimePoint now) {
     const auto it = outstanding_.find(token);
     if (it == outstanding_.end()) return std::nullopt;
     const auto probe = it->second;
@@ -228,7 +244,8 @@ std::size_t Prober::expire(TimePoint now) {
     return lost;
 }
 
-void Prober::record_success(const Key& key, Peer& peer, Microseconds rtt, TimePoint now, std::uint64_t round) {
+void Prober::record_success(const Key& key, Peer& peer, Microseconds rtt, TimePoint now,
+                            std::uint64_t round) {
     auto& health = peer.health;
     health.record_rtt(rtt);
     health.last_success = now;
@@ -292,12 +309,14 @@ void Prober::set_state(PeerHealth& health, Reachability state) {
 TimePoint Prober::next_wakeup(TimePoint now) const {
     TimePoint next = TimePoint::max();
     if (!outstanding_.empty()) next = std::min(next, outstanding_.begin()->second.sent + timeout_);
-    const auto tokens_at = token_time(bucket_.tokens, options_.rate, std::max(now, bucket_.refilled));
+    const auto tokens_at =
+        token_time(bucket_.tokens, options_.rate, std::max(now, bucket_.refilled));
     if (!urgent_.empty()) next = std::min(next, tokens_at);
     if (!periodic_.empty()) next = std::min(next, std::max(periodic_.begin()->first, tokens_at));
     for (const auto& [id, round] : rounds_) {
         if (!round.queue.empty()) {
-            next = std::min(next, token_time(round.tokens, options_.round_rate, std::max(now, round.refilled)));
+            next = std::min(
+                next, token_time(round.tokens, options_.round_rate, std::max(now, round.refilled)));
         }
     }
     return next;
@@ -310,7 +329,8 @@ std::uint64_t Prober::start_round(TimePoint now) {
     round.refilled = now;
     for (const auto& [key, peer] : peers_) {
         round.queue.push_back(key);
-        round.outcomes[key] = RoundOutcome{peer.health.node, peer.health.address, false, std::nullopt, 0};
+        round.outcomes[key] =
+            RoundOutcome{peer.health.node, peer.health.address, false, std::nullopt, 0};
     }
     round.pending = peers_.size();
     return id;
@@ -331,7 +351,8 @@ ProbeSummary Prober::summary() const {
     s.reachable = reachable_;
     s.unreachable = unreachable_;
     s.unknown = s.peers - reachable_ - unreachable_;
-    s.effective_interval = std::chrono::duration_cast<std::chrono::milliseconds>(effective_interval());
+    s.effective_interval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(effective_interval());
     s.stretched = s.effective_interval > options_.interval;
     return s;
 }

@@ -15,10 +15,12 @@ std::string_view kind_name(DeviceSpec::Kind kind) {
 }
 
 std::string describe(const DeviceSpec& spec) {
-    std::string s = std::string(kind_name(spec.kind)) + " " + spec.name + " mtu " + std::to_string(spec.mtu);
+    std::string s =
+        std::string(kind_name(spec.kind)) + " " + spec.name + " mtu " + std::to_string(spec.mtu);
     if (spec.mac) s += " address " + spec.mac->to_string();
     if (spec.vxlan) {
-        s += " id " + std::to_string(spec.vxlan->vni) + " dstport " + std::to_string(spec.vxlan->port);
+        s += " id " + std::to_string(spec.vxlan->vni) + " dstport " +
+             std::to_string(spec.vxlan->port);
         if (spec.vxlan->local) s += " local " + spec.vxlan->local->to_string();
         s += spec.vxlan->learning ? " learning" : " nolearning";
     }
@@ -27,13 +29,16 @@ std::string describe(const DeviceSpec& spec) {
 
 // Why the existing link cannot be fixed in place, or "" when it can.
 std::string needs_recreate(const netlink::Link& link, const DeviceSpec& spec) {
-    if (link.kind != kind_name(spec.kind)) return "kind " + link.kind + ", want " + std::string(kind_name(spec.kind));
+    if (link.kind != kind_name(spec.kind))
+        return "kind " + link.kind + ", want " + std::string(kind_name(spec.kind));
     if (spec.kind == DeviceSpec::Kind::vxlan && spec.vxlan) {
         if (!link.vxlan) return "no VXLAN parameters";
         const auto& have = *link.vxlan;
         const auto& want = *spec.vxlan;
-        if (have.vni != want.vni) return "VNI " + std::to_string(have.vni) + ", want " + std::to_string(want.vni);
-        if (have.port != want.port) return "port " + std::to_string(have.port) + ", want " + std::to_string(want.port);
+        if (have.vni != want.vni)
+            return "VNI " + std::to_string(have.vni) + ", want " + std::to_string(want.vni);
+        if (have.port != want.port)
+            return "port " + std::to_string(have.port) + ", want " + std::to_string(want.port);
         if (have.local != want.local) {
             return "local " + (have.local ? have.local->to_string() : "none") + ", want " +
                    (want.local ? want.local->to_string() : "none");
@@ -48,7 +53,8 @@ netlink::Link create(netlink::Handle& handle, const DeviceSpec& spec) {
     if (spec.kind == DeviceSpec::Kind::bridge) {
         return handle.create_bridge({spec.name, spec.mtu, spec.mac});
     }
-    return handle.create_vxlan({spec.name, spec.vxlan.value_or(netlink::VxlanInfo{}), spec.mtu, spec.mac});
+    return handle.create_vxlan(
+        {spec.name, spec.vxlan.value_or(netlink::VxlanInfo{}), spec.mtu, spec.mac});
 }
 
 template <class Op>
@@ -109,15 +115,20 @@ std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const Dev
         const bool present = std::any_of(addresses.begin(), addresses.end(),
                                          [&](const auto& a) { return a.prefix == want; });
         if (!present) {
-            record(report, dry_run, {"address", Action::added, want.to_string() + " dev " + spec.name, "", false},
+            record(report, dry_run,
+                   {"address", Action::added, want.to_string() + " dev " + spec.name, "", false},
                    [&] { handle.add_address(index, want); });
         }
     }
     for (const auto& have : addresses) {
         if (have.prefix.address().is_link_local()) continue;
-        if (std::find(spec.addresses.begin(), spec.addresses.end(), have.prefix) != spec.addresses.end()) continue;
-        record(report, dry_run, {"address", Action::deleted, have.prefix.to_string() + " dev " + spec.name, "", true},
-               [&] { handle.delete_address(index, have.prefix); });
+        if (std::find(spec.addresses.begin(), spec.addresses.end(), have.prefix) !=
+            spec.addresses.end())
+            continue;
+        record(
+            report, dry_run,
+            {"address", Action::deleted, have.prefix.to_string() + " dev " + spec.name, "", true},
+            [&] { handle.delete_address(index, have.prefix); });
     }
     if (!link->is_up()) {
         record(report, dry_run, {"link", Action::replaced, spec.name + " up", "was down", false},

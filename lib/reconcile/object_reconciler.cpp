@@ -21,7 +21,9 @@ bool in_neighbour_scope(const Ownership& owned, const net::Address& a) {
                        [&](const net::Prefix& p) { return p.contains(a); });
 }
 
-using PreviousObjects = std::unordered_map<std::string, std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>>;
+using PreviousObjects =
+    std::unordered_map<std::string,
+                       std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>>;
 
 // Whether `object` is what was desired under its key last time.
 template <class Object>
@@ -34,9 +36,9 @@ bool wanted_before(const PreviousObjects& previous, const std::string& key, cons
 
 // Applies one kind's diff, recording each change. `ops` has add/replace/remove for the kind.
 template <class Object, class KeyFn, class PrintFn, class AddFn, class ReplaceFn, class RemoveFn>
-void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn print,
-           AddFn add, ReplaceFn replace, RemoveFn remove, bool dry_run,
-           const PreviousObjects& previous, Report& report) {
+void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn print, AddFn add,
+           ReplaceFn replace, RemoveFn remove, bool dry_run, const PreviousObjects& previous,
+           Report& report) {
     auto run = [&](Action action, const Object& object, const std::string& detail, bool drift,
                    const std::string& object_key, auto&& op) {
         Change change{std::string(kind), action, print(object), detail, drift};
@@ -59,7 +61,8 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
     }
     for (const auto& r : diff.replace) {
         const auto k = key(r.desired);
-        run(Action::replaced, r.desired, "was: " + print(r.actual), wanted_before(previous, k, r.desired), k, replace);
+        run(Action::replaced, r.desired, "was: " + print(r.actual),
+            wanted_before(previous, k, r.desired), k, replace);
     }
     for (const auto& a : diff.remove) {
         const auto k = key(a);
@@ -94,7 +97,8 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     report.actual = routes.size() + neighbours.size() + fdb.size();
 
     auto route_diff = compute_diff(desired.routes, routes, route_key, same_route);
-    auto neighbour_diff = compute_diff(desired.neighbours, neighbours, neighbour_key, same_neighbour);
+    auto neighbour_diff =
+        compute_diff(desired.neighbours, neighbours, neighbour_key, same_neighbour);
     auto fdb_diff = compute_diff(desired.fdb, fdb, fdb_key, same_fdb);
 
     auto print_route = [](const netlink::Route& r) { return netlink::to_string(r); };
@@ -103,18 +107,20 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
 
     // Order matters for the kernel: FDB and neighbours first, so a route never points at a
     // next hop that cannot be resolved yet; deletions of routes before their neighbours.
-    apply("fdb", fdb_diff, fdb_key, print_fdb,
-          [&](const auto& e) { handle_.replace_fdb(e); },
-          [&](const auto& e) { handle_.replace_fdb(e); },
-          [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, previous_, report);
-    apply("neighbour", neighbour_diff, neighbour_key, print_neighbour,
-          [&](const auto& n) { handle_.replace_neighbour(n); },
-          [&](const auto& n) { handle_.replace_neighbour(n); },
-          [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, previous_, report);
-    apply("route", route_diff, route_key, print_route,
-          [&](const auto& r) { handle_.replace_route(r); },
-          [&](const auto& r) { handle_.replace_route(r); },
-          [&](const auto& r) { handle_.delete_route(r); }, dry_run, previous_, report);
+    apply(
+        "fdb", fdb_diff, fdb_key, print_fdb, [&](const auto& e) { handle_.replace_fdb(e); },
+        [&](const auto& e) { handle_.replace_fdb(e); },
+        [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, previous_, report);
+    apply(
+        "neighbour", neighbour_diff, neighbour_key, print_neighbour,
+        [&](const auto& n) { handle_.replace_neighbour(n); },
+        [&](const auto& n) { handle_.replace_neighbour(n); },
+        [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, previous_, report);
+    apply(
+        "route", route_diff, route_key, print_route,
+        [&](const auto& r) { handle_.replace_route(r); },
+        [&](const auto& r) { handle_.replace_route(r); },
+        [&](const auto& r) { handle_.delete_route(r); }, dry_run, previous_, report);
 
     for (const auto& e : report.errors) spdlog::warn("reconcile: {}", e);
 

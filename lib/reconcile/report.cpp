@@ -4,9 +4,12 @@ namespace twill::reconcile {
 
 std::string_view to_string(Action action) {
     switch (action) {
-        case Action::added: return "added";
-        case Action::replaced: return "replaced";
-        case Action::deleted: return "deleted";
+        case Action::added:
+            return "added";
+        case Action::replaced:
+            return "replaced";
+        case Action::deleted:
+            return "deleted";
     }
     return "?";
 }

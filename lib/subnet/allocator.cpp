@@ -11,10 +11,14 @@ namespace twill::subnet {
 
 std::string_view to_string(AcquireOutcome outcome) {
     switch (outcome) {
-        case AcquireOutcome::kept: return "kept";
-        case AcquireOutcome::taken_over: return "taken over";
-        case AcquireOutcome::reclaimed: return "reclaimed";
-        case AcquireOutcome::allocated: return "allocated";
+        case AcquireOutcome::kept:
+            return "kept";
+        case AcquireOutcome::taken_over:
+            return "taken over";
+        case AcquireOutcome::reclaimed:
+            return "reclaimed";
+        case AcquireOutcome::allocated:
+            return "allocated";
     }
     return "unknown";
 }
@@ -139,8 +143,8 @@ std::string describe_full(const net::SubnetRange& range) {
 OwnLease acquire_subnet(kv::Client& client, const NetworkConfig& config, const LeaseValue& self,
                         const LeaseOptions& options) {
     if (options.ttl < kMinLeaseTtl) {
-        throw ParseError("subnet-lease-ttl", std::to_string(options.ttl.count()) +
-                                                 "s is below the minimum of 5s");
+        throw ParseError("subnet-lease-ttl",
+                         std::to_string(options.ttl.count()) + "s is below the minimum of 5s");
     }
     if (self.node.empty()) throw ParseError("node-name", "empty");
     auto remembered =
@@ -175,27 +179,29 @@ OwnLease acquire_subnet(kv::Client& client, const NetworkConfig& config, const L
         for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
             const auto listing = list_subnets(client, options.prefix);
 
-            if (const auto* own = find_own_key(listing, config, options.prefix, self.node,
-                                               remembered)) {
+            if (const auto* own =
+                    find_own_key(listing, config, options.prefix, self.node, remembered)) {
                 const auto subnet = *parse_subnet_key(options.prefix, own->key);
-                OwnLease lease{subnet, own->key, own->lease, own->mod_revision, self,
-                               AcquireOutcome::kept};
+                OwnLease lease{
+                    subnet, own->key, own->lease, own->mod_revision, self, AcquireOutcome::kept};
                 if (remembered && remembered->subnet == subnet &&
                     remembered->etcd_lease == own->lease && lease_alive(client, own->lease)) {
                     if (try_decode(own->value) == self) return finish(lease);
-                    auto result = conditional_put(
-                        client, kv::Compare::mod_revision(own->key, kv::Compare::Op::Equal,
-                                                          own->mod_revision),
-                        own->key, self, own->lease);
+                    auto result =
+                        conditional_put(client,
+                                        kv::Compare::mod_revision(own->key, kv::Compare::Op::Equal,
+                                                                  own->mod_revision),
+                                        own->key, self, own->lease);
                     if (!result.succeeded) continue;
                     lease.mod_revision = result.revision;
                     return finish(lease);
                 }
                 if (own->lease != 0 && lease_alive(client, own->lease)) {
-                    spdlog::warn("node {}: taking over {} from live etcd lease {:x} that this "
-                                 "daemon does not remember (state dir lost, or another twilld "
-                                 "runs with this node name: a configuration error it will report)",
-                                 self.node, own->key, own->lease);
+                    spdlog::warn(
+                        "node {}: taking over {} from live etcd lease {:x} that this "
+                        "daemon does not remember (state dir lost, or another twilld "
+                        "runs with this node name: a configuration error it will report)",
+                        self.node, own->key, own->lease);
                 }
                 const auto id = fresh_lease();
                 auto result = conditional_put(

@@ -13,8 +13,10 @@ using detail::optional_string;
 
 std::string_view to_string(BackendType type) {
     switch (type) {
-        case BackendType::vxlan: return "vxlan";
-        case BackendType::wireguard: return "wireguard";
+        case BackendType::vxlan:
+            return "vxlan";
+        case BackendType::wireguard:
+            return "wireguard";
     }
     return "unknown";
 }
@@ -44,8 +46,10 @@ void collect_ignored(const nlohmann::json& object, const std::set<std::string>& 
 int default_subnet_len(const net::Prefix& network, int smallest_network, int default_len,
                        std::string_view field) {
     if (network.length() > smallest_network) {
-        throw ParseError(field, network.to_string() + " is too small: the minimum useful "
-                                "network prefix is /" + std::to_string(smallest_network));
+        throw ParseError(field, network.to_string() +
+                                    " is too small: the minimum useful "
+                                    "network prefix is /" +
+                                    std::to_string(smallest_network));
     }
     if (network.length() <= default_len - 2) return default_len;
     return network.length() + 2;
@@ -69,10 +73,9 @@ net::SubnetRange parse_range(const nlohmann::json& object, const char* network_f
     }
     const int bits = network.address().bits();
     auto len = optional_integer(object, len_field, len_field, 0, bits);
-    const int subnet_len = len && *len != 0
-                               ? static_cast<int>(*len)
-                               : default_subnet_len(network, smallest_network, default_len,
-                                                    network_field);
+    const int subnet_len = len && *len != 0 ? static_cast<int>(*len)
+                                            : default_subnet_len(network, smallest_network,
+                                                                 default_len, network_field);
     try {
         return net::SubnetRange(network, subnet_len, optional_address(object, min_field),
                                 optional_address(object, max_field));
@@ -92,13 +95,14 @@ BackendConfig parse_backend(const nlohmann::json& config, std::vector<std::strin
     const auto& backend = *it;
     const auto type_name = optional_string(backend, "Type", "Backend.Type").value_or("vxlan");
     if (type_name == "udp") {
-        throw ParseError("Backend.Type", "\"udp\": flannel's udp backend is not supported by "
-                                         "twill (use \"vxlan\" or \"wireguard\")");
+        throw ParseError("Backend.Type",
+                         "\"udp\": flannel's udp backend is not supported by "
+                         "twill (use \"vxlan\" or \"wireguard\")");
     }
     const auto type = backend_type_from_string(type_name);
     if (!type) {
-        throw ParseError("Backend.Type", "unknown backend \"" + type_name +
-                                             "\" (want \"vxlan\" or \"wireguard\")");
+        throw ParseError("Backend.Type",
+                         "unknown backend \"" + type_name + "\" (want \"vxlan\" or \"wireguard\")");
     }
     if (*type == BackendType::vxlan) {
         collect_ignored(backend, {"Type", "VNI", "Port"}, "Backend.", ignored);
@@ -115,10 +119,10 @@ BackendConfig parse_backend(const nlohmann::json& config, std::vector<std::strin
     wireguard.listen_port = static_cast<std::uint16_t>(
         optional_integer(backend, "ListenPort", "Backend.ListenPort", 1, 65535)
             .value_or(wireguard.listen_port));
-    wireguard.persistent_keepalive_interval = static_cast<std::uint32_t>(
-        optional_integer(backend, "PersistentKeepaliveInterval",
-                         "Backend.PersistentKeepaliveInterval", 0, 65535)
-            .value_or(0));
+    wireguard.persistent_keepalive_interval =
+        static_cast<std::uint32_t>(optional_integer(backend, "PersistentKeepaliveInterval",
+                                                    "Backend.PersistentKeepaliveInterval", 0, 65535)
+                                       .value_or(0));
     return wireguard;
 }
 
@@ -127,11 +131,11 @@ BackendConfig parse_backend(const nlohmann::json& config, std::vector<std::strin
 NetworkConfig parse_network_config(std::string_view json) {
     const auto config = detail::parse_object(json, "config");
     std::vector<std::string> ignored;
-    collect_ignored(config,
-                    {"Network", "SubnetLen", "SubnetMin", "SubnetMax", "Backend", "EnableIPv4",
-                     "EnableIPv6", "IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin",
-                     "IPv6SubnetMax"},
-                    "", ignored);
+    collect_ignored(
+        config,
+        {"Network", "SubnetLen", "SubnetMin", "SubnetMax", "Backend", "EnableIPv4", "EnableIPv6",
+         "IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin", "IPv6SubnetMax"},
+        "", ignored);
     if (!optional_bool(config, "EnableIPv4", "EnableIPv4").value_or(true)) {
         throw ParseError("EnableIPv4", "false (an IPv6-only network) is not supported yet");
     }

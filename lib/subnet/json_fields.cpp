@@ -43,7 +43,8 @@ std::optional<std::int64_t> optional_integer(const nlohmann::json& object, const
     const auto range = std::to_string(min) + ".." + std::to_string(max);
     if (value->is_number_unsigned()) {
         const auto v = value->get<std::uint64_t>();
-        if (v > static_cast<std::uint64_t>(max) || (min > 0 && v < static_cast<std::uint64_t>(min))) {
+        if (v > static_cast<std::uint64_t>(max) ||
+            (min > 0 && v < static_cast<std::uint64_t>(min))) {
             throw ParseError(field, std::to_string(v) + " out of range " + range);
         }
         return static_cast<std::int64_t>(v);

@@ -8,11 +8,16 @@ namespace twill::subnet {
 
 std::string_view to_string(KeeperState state) {
     switch (state) {
-        case KeeperState::idle: return "idle";
-        case KeeperState::held: return "held";
-        case KeeperState::reacquiring: return "reacquiring";
-        case KeeperState::conflict: return "conflict";
-        case KeeperState::stopped: return "stopped";
+        case KeeperState::idle:
+            return "idle";
+        case KeeperState::held:
+            return "held";
+        case KeeperState::reacquiring:
+            return "reacquiring";
+        case KeeperState::conflict:
+            return "conflict";
+        case KeeperState::stopped:
+            return "stopped";
     }
     return "unknown";
 }
@@ -158,8 +163,10 @@ void SubnetKeeper::handle(const Event& event) {
     std::vector<kv::WatchEvent> events = event.events;
     if (event.type == Event::Type::key_snapshot) {
         kv::WatchEvent now;
-        if (event.kvs.empty()) now.type = kv::WatchEvent::Type::Delete;
-        else now.kv = event.kvs.front();
+        if (event.kvs.empty())
+            now.type = kv::WatchEvent::Type::Delete;
+        else
+            now.kv = event.kvs.front();
         events = {now};
     }
     for (const auto& change : events) {
@@ -178,10 +185,10 @@ void SubnetKeeper::handle(const Event& event) {
         } catch (const ParseError&) {
         }
         if (value && value->node == lease->value.node) {
-            const auto message =
-                "another daemon with node name " + value->node + " took over " + lease->key +
-                " (etcd lease " + fmt::format("{:x}", change.kv.lease) +
-                "): two daemons with one node name is a configuration error";
+            const auto message = "another daemon with node name " + value->node + " took over " +
+                                 lease->key + " (etcd lease " +
+                                 fmt::format("{:x}", change.kv.lease) +
+                                 "): two daemons with one node name is a configuration error";
             spdlog::error("{}", message);
             keep_alive_.reset();
             watch_.reset();
@@ -263,8 +270,10 @@ void SubnetKeeper::run() {
     std::optional<std::chrono::steady_clock::time_point> retry_at;
     auto ready = [this] { return stopping_ || !queue_.empty(); };
     while (!stopping_) {
-        if (retry_at) wake_.wait_until(lock, *retry_at, ready);
-        else wake_.wait(lock, ready);
+        if (retry_at)
+            wake_.wait_until(lock, *retry_at, ready);
+        else
+            wake_.wait(lock, ready);
         if (stopping_) break;
         auto events = std::move(queue_);
         queue_.clear();
@@ -272,8 +281,10 @@ void SubnetKeeper::run() {
         for (const auto& event : events) handle(event);
         bool retry = false;
         const auto state = this->state();
-        if (state == KeeperState::reacquiring) retry = !try_reacquire();
-        else if (state == KeeperState::held && publish_pending_) retry = !try_publish();
+        if (state == KeeperState::reacquiring)
+            retry = !try_reacquire();
+        else if (state == KeeperState::held && publish_pending_)
+            retry = !try_publish();
         lock.lock();
         retry_at.reset();
         if (retry) retry_at = std::chrono::steady_clock::now() + backoff_.next();

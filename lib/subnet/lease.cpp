@@ -26,8 +26,8 @@ WireguardLeaseData WireguardLeaseData::from_base64(std::string_view text, std::s
     if (sodium_base642bin(data.public_key.data(), data.public_key.size(), text.data(), text.size(),
                           nullptr, &length, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
         length != data.public_key.size() || end != text.data() + text.size()) {
-        throw ParseError(field, "\"" + std::string(text) +
-                                    "\" is not the base64 of a 32-byte WireGuard key");
+        throw ParseError(
+            field, "\"" + std::string(text) + "\" is not the base64 of a 32-byte WireGuard key");
     }
     return data;
 }
@@ -68,8 +68,8 @@ std::optional<net::Prefix> parse_subnet_key(std::string_view prefix, std::string
     const auto digits = name.substr(dash + 1);
     int length = -1;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
-    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() ||
-        length < 0 || length > address->bits()) {
+    if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || length < 0 ||
+        length > address->bits()) {
         return std::nullopt;
     }
     net::Prefix subnet(*address, length);

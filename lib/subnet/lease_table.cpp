@@ -10,13 +10,20 @@ namespace twill::subnet {
 
 std::string_view to_string(IgnoreReason reason) {
     switch (reason) {
-        case IgnoreReason::bad_key: return "bad_key";
-        case IgnoreReason::outside_range: return "outside_range";
-        case IgnoreReason::bad_value: return "bad_value";
-        case IgnoreReason::bad_public_ip: return "bad_public_ip";
-        case IgnoreReason::bad_backend_data: return "bad_backend_data";
-        case IgnoreReason::wrong_backend: return "wrong_backend";
-        case IgnoreReason::overlap: return "overlap";
+        case IgnoreReason::bad_key:
+            return "bad_key";
+        case IgnoreReason::outside_range:
+            return "outside_range";
+        case IgnoreReason::bad_value:
+            return "bad_value";
+        case IgnoreReason::bad_public_ip:
+            return "bad_public_ip";
+        case IgnoreReason::bad_backend_data:
+            return "bad_backend_data";
+        case IgnoreReason::wrong_backend:
+            return "wrong_backend";
+        case IgnoreReason::overlap:
+            return "overlap";
     }
     return "unknown";
 }
@@ -85,12 +92,11 @@ std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::
     }
     if (!config.range.contains(*subnet)) {
         const auto& range = config.range;
-        return Rejection{IgnoreReason::outside_range,
-                         subnet->to_string() + " is not one of Network " +
-                             range.network().to_string() + "'s /" +
-                             std::to_string(range.subnet_len()) + " subnets from " +
-                             range.min().address().to_string() + " to " +
-                             range.max().address().to_string()};
+        return Rejection{
+            IgnoreReason::outside_range,
+            subnet->to_string() + " is not one of Network " + range.network().to_string() + "'s /" +
+                std::to_string(range.subnet_len()) + " subnets from " +
+                range.min().address().to_string() + " to " + range.max().address().to_string()};
     }
     LeaseValue value;
     try {
@@ -107,8 +113,9 @@ std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::
         return wrong_backend(value.backend_type(), config);
     }
     if (auto rejection = check_backend_data(value.backend_data)) return *rejection;
-    return Lease{*subnet, std::move(value), entry.key, entry.create_revision, entry.mod_revision,
-                 entry.etcd_lease};
+    return Lease{
+        *subnet,         std::move(value), entry.key, entry.create_revision, entry.mod_revision,
+        entry.etcd_lease};
 }
 
 LeaseTable::LeaseTable(NetworkConfig config, std::string prefix)
@@ -131,8 +138,10 @@ std::vector<LeaseChange> LeaseTable::erase(std::string_view key) {
 std::vector<LeaseChange> LeaseTable::apply(const std::vector<Mutation>& batch) {
     Before before;
     for (const auto& mutation : batch) {
-        if (mutation.entry) apply_put(*mutation.entry, before);
-        else apply_erase(mutation.key, before);
+        if (mutation.entry)
+            apply_put(*mutation.entry, before);
+        else
+            apply_erase(mutation.key, before);
     }
     return settle(before);
 }
@@ -195,17 +204,20 @@ std::vector<LeaseChange> LeaseTable::settle(const Before& before) {
                     continue;
                 }
                 if (!entry.overlap_reported) {
-                    spdlog::warn("ignoring subnet lease {} (mod revision {}): {} is leased by {} "
-                                 "created earlier (create revision {} < {})",
-                                 key, entry.raw.mod_revision, subnet.to_string(), now->key,
-                                 now->create_revision, create_revision);
+                    spdlog::warn(
+                        "ignoring subnet lease {} (mod revision {}): {} is leased by {} "
+                        "created earlier (create revision {} < {})",
+                        key, entry.raw.mod_revision, subnet.to_string(), now->key,
+                        now->create_revision, create_revision);
                     ++total_[IgnoreReason::overlap];
                     entry.overlap_reported = true;
                 }
             }
         }
-        if (now) winners_.insert_or_assign(subnet, *now);
-        else winners_.erase(subnet);
+        if (now)
+            winners_.insert_or_assign(subnet, *now);
+        else
+            winners_.erase(subnet);
         if (old != now) changes.push_back(LeaseChange{subnet, old, now});
     }
     return changes;
@@ -215,8 +227,10 @@ std::map<IgnoreReason, std::size_t> LeaseTable::ignored_now() const {
     std::map<IgnoreReason, std::size_t> counts;
     for (auto reason : kIgnoreReasons) counts[reason] = 0;
     for (const auto& [key, entry] : entries_) {
-        if (entry.rejection) ++counts[entry.rejection->reason];
-        else if (winners_.at(entry.lease->subnet).key != key) ++counts[IgnoreReason::overlap];
+        if (entry.rejection)
+            ++counts[entry.rejection->reason];
+        else if (winners_.at(entry.lease->subnet).key != key)
+            ++counts[IgnoreReason::overlap];
     }
     return counts;
 }

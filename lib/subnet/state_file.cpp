@@ -26,9 +26,8 @@ std::optional<RememberedLease> load_remembered_lease(const std::filesystem::path
         auto subnet = detail::optional_string(object, "subnet", "subnet");
         if (!subnet) throw ParseError("subnet", "missing");
         lease.subnet = net::Prefix::parse(*subnet, "subnet");
-        lease.etcd_lease = detail::optional_integer(object, "etcdLease", "etcdLease", 0,
-                                                    INT64_MAX)
-                               .value_or(0);
+        lease.etcd_lease =
+            detail::optional_integer(object, "etcdLease", "etcdLease", 0, INT64_MAX).value_or(0);
         return lease;
     } catch (const ParseError& e) {
         spdlog::warn("ignoring {}: {}", path.string(), e.what());

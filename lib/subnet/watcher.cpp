@@ -50,7 +50,9 @@ LeaseWatcher::LeaseWatcher(kv::Client& client, NetworkConfig config, std::string
     watch_ = client.watch(subnets_key_prefix(prefix), options, std::move(callbacks));
 }
 
-LeaseWatcher::~LeaseWatcher() { watch_.reset(); }
+LeaseWatcher::~LeaseWatcher() {
+    watch_.reset();
+}
 
 void LeaseWatcher::on_snapshot(kv::Revision revision, const std::vector<kv::KeyValue>& kvs) {
     std::vector<LeaseChange> changes;
@@ -78,8 +80,7 @@ void LeaseWatcher::on_events(const std::vector<kv::WatchEvent>& events, kv::Revi
     deliver(std::move(changes), revision, /*snapshot=*/false);
 }
 
-void LeaseWatcher::deliver(std::vector<LeaseChange> changes, kv::Revision revision,
-                           bool snapshot) {
+void LeaseWatcher::deliver(std::vector<LeaseChange> changes, kv::Revision revision, bool snapshot) {
     progressed_.notify_all();
     if (on_update_) on_update_(LeaseUpdate{std::move(changes), revision, snapshot});
 }
@@ -102,8 +103,7 @@ bool LeaseWatcher::synced() const {
 bool LeaseWatcher::wait_for_revision(kv::Revision revision,
                                      std::chrono::milliseconds timeout) const {
     std::unique_lock lock(mutex_);
-    return progressed_.wait_for(lock, timeout,
-                                [&] { return synced_ && revision_ >= revision; });
+    return progressed_.wait_for(lock, timeout, [&] { return synced_ && revision_ >= revision; });
 }
 
 std::map<IgnoreReason, std::size_t> LeaseWatcher::ignored_now() const {
@@ -116,6 +116,8 @@ std::map<IgnoreReason, std::uint64_t> LeaseWatcher::ignored_total() const {
     return table_.ignored_total();
 }
 
-bool LeaseWatcher::connected() const { return watch_ && watch_->connected(); }
+bool LeaseWatcher::connected() const {
+    return watch_ && watch_->connected();
+}
 
 }  // namespace twill::subnet

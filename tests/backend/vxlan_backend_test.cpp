@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "twill/backend/vxlan_backend.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace twill;
 using backend::VxlanBackend;

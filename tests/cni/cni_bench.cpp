@@ -50,12 +50,13 @@ double elapsed_us(Clock::time_point start) {
 
 // Runs one plugin process with the CNI environment and `config_path` on stdin; returns its
 // wall time. Throws with the plugin's output when it fails.
-double run_plugin(const fs::path& program, const std::vector<std::string>& env, const fs::path& config_path,
-                  const fs::path& output_path) {
+double run_plugin(const fs::path& program, const std::vector<std::string>& env,
+                  const fs::path& config_path, const fs::path& output_path) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, config_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, output_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     std::vector<char*> envp;
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
@@ -77,13 +78,18 @@ double run_plugin(const fs::path& program, const std::vector<std::string>& env, 
     return us;
 }
 
-std::vector<std::string> cni_env(const char* command, const std::string& id, const fs::path& netns) {
-    return {std::string("CNI_COMMAND=") + command, "CNI_CONTAINERID=" + id, "CNI_NETNS=" + netns.string(),
-            "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+std::vector<std::string> cni_env(const char* command, const std::string& id,
+                                 const fs::path& netns) {
+    return {std::string("CNI_COMMAND=") + command,
+            "CNI_CONTAINERID=" + id,
+            "CNI_NETNS=" + netns.string(),
+            "CNI_IFNAME=eth0",
+            "CNI_PATH=/usr/lib/cni",
+            "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
 }
 
-Samples bench_plugin(const fs::path& program, const std::string& config, const fs::path& pod, const fs::path& dir,
-                     int cycles, const std::string& label) {
+Samples bench_plugin(const fs::path& program, const std::string& config, const fs::path& pod,
+                     const fs::path& dir, int cycles, const std::string& label) {
     const auto config_path = dir / (label + ".json");
     std::ofstream(config_path) << config;
     const auto output = dir / (label + ".out");
@@ -96,11 +102,12 @@ Samples bench_plugin(const fs::path& program, const std::string& config, const f
     return samples;
 }
 
-Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge, const net::Prefix& subnet,
-                    const net::Address& gateway, int cycles) {
+Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge,
+                    const net::Prefix& subnet, const net::Address& gateway, int cycles) {
     Samples samples;
     for (int i = 0; i < cycles; ++i) {
-        const auto address = net::Prefix(subnet.first().plus(2 + static_cast<std::uint64_t>(i % 200)), subnet.length());
+        const auto address = net::Prefix(
+            subnet.first().plus(2 + static_cast<std::uint64_t>(i % 200)), subnet.length());
         auto start = Clock::now();
         {
             auto pod = netlink::Netns::open_path(pod_ns.description());
@@ -136,19 +143,21 @@ Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge, con
 }
 
 // Process start alone: the plugin answering VERSION (no config work, no netlink).
-std::vector<double> bench_start(const fs::path& program, const fs::path& dir, int cycles, const std::string& label) {
+std::vector<double> bench_start(const fs::path& program, const fs::path& dir, int cycles,
+                                const std::string& label) {
     const auto config_path = dir / (label + "-version.json");
     std::ofstream(config_path) << R"({"cniVersion":"1.0.0"})";
     std::vector<double> samples;
     for (int i = 0; i < cycles; ++i) {
-        samples.push_back(run_plugin(program, {"CNI_COMMAND=VERSION"}, config_path, dir / (label + "-version.out")));
+        samples.push_back(run_plugin(program, {"CNI_COMMAND=VERSION"}, config_path,
+                                     dir / (label + "-version.out")));
     }
     return samples;
 }
 
 void print_row(const std::string& name, const Samples& s) {
-    std::printf("%-34s %9.0f %9.0f %9.0f %9.0f\n", name.c_str(), percentile(s.add_us, 0.5), percentile(s.add_us, 0.99),
-                percentile(s.del_us, 0.5), percentile(s.del_us, 0.99));
+    std::printf("%-34s %9.0f %9.0f %9.0f %9.0f\n", name.c_str(), percentile(s.add_us, 0.5),
+                percentile(s.add_us, 0.99), percentile(s.del_us, 0.5), percentile(s.del_us, 0.99));
 }
 
 }  // namespace
@@ -159,9 +168,12 @@ int main(int argc, char** argv) {
     std::string prefix = "twbench-" + std::to_string(::getpid()) + "-";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
-        if (flag == "--plugin") plugin = argv[i + 1];
-        else if (flag == "--cycles") cycles = std::stoi(argv[i + 1]);
-        else if (flag == "--prefix") prefix = argv[i + 1];
+        if (flag == "--plugin")
+            plugin = argv[i + 1];
+        else if (flag == "--cycles")
+            cycles = std::stoi(argv[i + 1]);
+        else if (flag == "--prefix")
+            prefix = argv[i + 1];
     }
     if (plugin.empty() || cycles < 1) {
         std::cerr << "usage: cni_bench --plugin PATH [--cycles N] [--prefix NAME-]\n";
@@ -179,7 +191,8 @@ int main(int argc, char** argv) {
         host.set_link_up(host.get_link("lo").index);
         netlink::Handle(pod).set_link_up(netlink::Handle(pod).get_link("lo").index);
 
-        cni::NodeSubnet subnet{net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.3.0/24"),
+        cni::NodeSubnet subnet{net::Prefix::parse("10.244.0.0/16"),
+                               net::Prefix::parse("10.244.3.0/24"),
                                net::Address::parse("10.244.3.1"), "twill0", 1450};
         netlink::BridgeSpec bridge;
         bridge.name = subnet.bridge;
@@ -189,8 +202,9 @@ int main(int argc, char** argv) {
         sys::make_directories(dir / "run");
         cni::write_node_subnet(dir / "run", subnet);
 
-        const std::string twill_config = R"({"cniVersion":"1.0.0","name":"twill","type":"twill","runDir":")" +
-                                         (dir / "run").string() + R"(","dataDir":")" + (dir / "twill").string() + "\"}";
+        const std::string twill_config =
+            R"({"cniVersion":"1.0.0","name":"twill","type":"twill","runDir":")" +
+            (dir / "run").string() + R"(","dataDir":")" + (dir / "twill").string() + "\"}";
         const std::string reference_config =
             R"({"cniVersion":"1.0.0","name":"ref","type":"bridge","bridge":"cni0","isGateway":true,"hairpinMode":true,)"
             R"("mtu":1450,"ipam":{"type":"host-local","dataDir":")" +
@@ -198,9 +212,11 @@ int main(int argc, char** argv) {
             R"(","ranges":[[{"subnet":"10.245.3.0/24","gateway":"10.245.3.1"}]],"routes":[{"dst":"0.0.0.0/0"}]}})";
 
         const auto twill = bench_plugin(plugin, twill_config, pod.path(), dir, cycles, "twill");
-        const auto reference = bench_plugin("/usr/lib/cni/bridge", reference_config, pod.path(), dir, cycles, "ref");
-        const auto floor = bench_floor(pod.netns(), subnet.bridge, net::Prefix::parse("10.246.3.0/24"),
-                                       net::Address::parse("10.246.3.1"), cycles);
+        const auto reference =
+            bench_plugin("/usr/lib/cni/bridge", reference_config, pod.path(), dir, cycles, "ref");
+        const auto floor =
+            bench_floor(pod.netns(), subnet.bridge, net::Prefix::parse("10.246.3.0/24"),
+                        net::Address::parse("10.246.3.1"), cycles);
         const auto twill_start = bench_start(plugin, dir, cycles, "twill");
         const auto bridge_start = bench_start("/usr/lib/cni/bridge", dir, cycles, "bridge");
         fs::remove_all(dir);
@@ -217,8 +233,8 @@ int main(int argc, char** argv) {
         print_row("netlink floor (in-process)", floor);
         std::printf("%-34s %9.0f %9.0f   (VERSION: exec, load, exit)\n", "process start: twill",
                     percentile(twill_start, 0.5), percentile(twill_start, 0.99));
-        std::printf("%-34s %9.0f %9.0f\n", "process start: bridge (Go)", percentile(bridge_start, 0.5),
-                    percentile(bridge_start, 0.99));
+        std::printf("%-34s %9.0f %9.0f\n", "process start: bridge (Go)",
+                    percentile(bridge_start, 0.5), percentile(bridge_start, 0.99));
         return 0;
     } catch (const std::exception& e) {
         std::cerr << "cni_bench: " << e.what() << "\n";

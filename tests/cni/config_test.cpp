@@ -1,8 +1,9 @@
+#include "twill/cni/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "twill/cni/config.hpp"
 #include "twill/cni/error.hpp"
 
 namespace twill::cni {
@@ -64,8 +65,9 @@ TEST(CniConfig, ReadsPluginKeysDnsAndPrevResult) {
 
 TEST(CniConfig, ReadsBothGcAttachmentKeys) {
     for (const auto* key : {"cni.dev/valid-attachments", "cni.dev/attachments"}) {
-        const auto config = parse_config(std::string(R"({"cniVersion":"1.1.0","name":"n","type":"twill",")") + key +
-                                         R"(":[{"containerID":"c1","ifname":"eth0"},{"containerID":"c2","ifname":"net1"}]})");
+        const auto config = parse_config(
+            std::string(R"({"cniVersion":"1.1.0","name":"n","type":"twill",")") + key +
+            R"(":[{"containerID":"c1","ifname":"eth0"},{"containerID":"c2","ifname":"net1"}]})");
         ASSERT_TRUE(config.valid_attachments) << key;
         ASSERT_EQ(config.valid_attachments->size(), 2u);
         EXPECT_EQ((*config.valid_attachments)[1].container_id, "c2");
@@ -80,9 +82,12 @@ TEST(CniConfig, DecodeErrorsAreCode6) {
 }
 
 TEST(CniConfig, UnsupportedVersionIsCode1) {
-    EXPECT_EQ(code_of(R"({"cniVersion":"0.2.0","name":"n","type":"twill"})"), ErrorCode::IncompatibleVersion);
-    EXPECT_EQ(code_of(R"({"cniVersion":"2.0.0","name":"n","type":"twill"})"), ErrorCode::IncompatibleVersion);
-    EXPECT_NE(message_of(R"({"cniVersion":"2.0.0","name":"n","type":"twill"})").find("cniVersion"), std::string::npos);
+    EXPECT_EQ(code_of(R"({"cniVersion":"0.2.0","name":"n","type":"twill"})"),
+              ErrorCode::IncompatibleVersion);
+    EXPECT_EQ(code_of(R"({"cniVersion":"2.0.0","name":"n","type":"twill"})"),
+              ErrorCode::IncompatibleVersion);
+    EXPECT_NE(message_of(R"({"cniVersion":"2.0.0","name":"n","type":"twill"})").find("cniVersion"),
+              std::string::npos);
 }
 
 TEST(CniConfig, InvalidFieldsAreCode7AndNamed) {
@@ -96,7 +101,8 @@ TEST(CniConfig, InvalidFieldsAreCode7AndNamed) {
         {R"({"cniVersion":"1.0.0","name":"n","type":"twill","runDir":"relative"})", "runDir"},
         {R"({"cniVersion":"1.0.0","name":"n","type":"twill","dataDir":5})", "dataDir"},
         {R"({"cniVersion":"1.0.0","name":"n","type":"twill","logLevel":"loud"})", "logLevel"},
-        {R"({"cniVersion":"1.0.0","name":"n","type":"twill","dns":{"nameservers":"x"}})", "dns.nameservers"},
+        {R"({"cniVersion":"1.0.0","name":"n","type":"twill","dns":{"nameservers":"x"}})",
+         "dns.nameservers"},
         {R"({"cniVersion":"1.0.0","name":"n","type":"twill","prevResult":{"ips":[{"address":"10.0.0.300/24"}]}})",
          "prevResult.ips[0].address"},
         {R"({"cniVersion":"1.0.0","name":"n","type":"twill","prevResult":{"ips":[{"address":"10.0.0.3/24","interface":2}]}})",
@@ -106,7 +112,8 @@ TEST(CniConfig, InvalidFieldsAreCode7AndNamed) {
     };
     for (const auto& [text, field] : cases) {
         EXPECT_EQ(code_of(text), ErrorCode::InvalidConfig) << text;
-        EXPECT_NE(message_of(text).find(field), std::string::npos) << message_of(text) << " should name " << field;
+        EXPECT_NE(message_of(text).find(field), std::string::npos)
+            << message_of(text) << " should name " << field;
     }
 }
 
@@ -117,13 +124,16 @@ TEST(CniConfig, PeekVersionReadsWhatItCan) {
 }
 
 TEST(CniError, JsonHasSpecFields) {
-    const auto text = error_json(CniError(ErrorCode::TryAgainLater, "not ready", "subnet.json missing"), Version::v1_0_0);
+    const auto text = error_json(
+        CniError(ErrorCode::TryAgainLater, "not ready", "subnet.json missing"), Version::v1_0_0);
     const auto json = nlohmann::json::parse(text);
     EXPECT_EQ(json["cniVersion"], "1.0.0");
     EXPECT_EQ(json["code"], 11);
     EXPECT_EQ(json["msg"], "not ready");
     EXPECT_EQ(json["details"], "subnet.json missing");
-    EXPECT_FALSE(nlohmann::json::parse(error_json(ErrorCode::InvalidConfig, "x", "", Version::v0_3_1)).contains("details"));
+    EXPECT_FALSE(
+        nlohmann::json::parse(error_json(ErrorCode::InvalidConfig, "x", "", Version::v0_3_1))
+            .contains("details"));
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
+#include "twill/cni/environment.hpp"
+
 #include <gtest/gtest.h>
 
 #include <map>
 
-#include "twill/cni/environment.hpp"
 #include "twill/cni/error.hpp"
 
 namespace twill::cni {
@@ -55,7 +56,8 @@ TEST(CniEnvironment, EachCommandNeedsItsVariables) {
             auto env = add_env();
             env.values["CNI_COMMAND"] = command;
             env.values.erase(missing);
-            EXPECT_NE(error_of(env).find(missing), std::string::npos) << command << " without " << missing;
+            EXPECT_NE(error_of(env).find(missing), std::string::npos)
+                << command << " without " << missing;
         }
     }
     auto del = add_env();
@@ -72,9 +74,14 @@ TEST(CniEnvironment, RejectsBadValuesNamingTheVariable) {
     EXPECT_NE(error_of(FakeEnv{}).find("CNI_COMMAND"), std::string::npos);
     EXPECT_NE(error_of(FakeEnv{{{"CNI_COMMAND", "FROB"}}}).find("CNI_COMMAND"), std::string::npos);
     const std::vector<std::pair<std::string, std::string>> bad{
-        {"CNI_CONTAINERID", "-leading-dash"}, {"CNI_CONTAINERID", "a/b"},
-        {"CNI_IFNAME", "sixteen-chars-xx"}, {"CNI_IFNAME", "a/b"}, {"CNI_IFNAME", ".."},
-        {"CNI_IFNAME", "eth 0"}, {"CNI_ARGS", "novalue"}, {"CNI_ARGS", "=x"},
+        {"CNI_CONTAINERID", "-leading-dash"},
+        {"CNI_CONTAINERID", "a/b"},
+        {"CNI_IFNAME", "sixteen-chars-xx"},
+        {"CNI_IFNAME", "a/b"},
+        {"CNI_IFNAME", ".."},
+        {"CNI_IFNAME", "eth 0"},
+        {"CNI_ARGS", "novalue"},
+        {"CNI_ARGS", "=x"},
     };
     for (const auto& [name, value] : bad) {
         auto env = add_env();

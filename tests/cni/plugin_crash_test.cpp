@@ -19,7 +19,7 @@ namespace {
 using nlohmann::json;
 
 class CniPluginCrash : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         ASSERT_TRUE(std::filesystem::exists(CniNode::plugin_path())) << CniNode::plugin_path();
@@ -28,7 +28,9 @@ protected:
     std::optional<CniNode> world;
 };
 
-int exit_code_of(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+int exit_code_of(int status) {
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 TEST_F(CniPluginCrash, HundredConcurrentAddsGetDistinctAddresses) {
     constexpr int count = 100;
@@ -39,15 +41,18 @@ TEST_F(CniPluginCrash, HundredConcurrentAddsGetDistinctAddresses) {
         std::vector<ChildProcess> children;
         std::vector<std::filesystem::path> outputs;
         for (int i = 0; i < count; ++i) {
-            outputs.push_back(world->dir / (std::string(command) + "-" + std::to_string(i) + ".out"));
-            children.push_back(world->start(CniNode::attachment_env(command, "ctr" + std::to_string(i), pods[i]->path()),
-                                            config, outputs.back()));
+            outputs.push_back(world->dir /
+                              (std::string(command) + "-" + std::to_string(i) + ".out"));
+            children.push_back(world->start(
+                CniNode::attachment_env(command, "ctr" + std::to_string(i), pods[i]->path()),
+                config, outputs.back()));
         }
         std::vector<std::string> results;
         for (int i = 0; i < count; ++i) {
             const auto status = children[i].wait_for(std::chrono::seconds(120));
             const auto output = sys::read_file(outputs[i]).value_or("");
-            EXPECT_TRUE(status && exit_code_of(*status) == 0) << command << " " << i << ": " << output;
+            EXPECT_TRUE(status && exit_code_of(*status) == 0)
+                << command << " " << i << ": " << output;
             results.push_back(output);
         }
         return results;
@@ -56,7 +61,8 @@ TEST_F(CniPluginCrash, HundredConcurrentAddsGetDistinctAddresses) {
     std::set<std::string> addresses;
     for (const auto& output : run_all("ADD")) {
         const auto result = json::parse(output, nullptr, false);
-        if (result.is_object() && result.contains("ips")) addresses.insert(result["ips"][0]["address"].get<std::string>());
+        if (result.is_object() && result.contains("ips"))
+            addresses.insert(result["ips"][0]["address"].get<std::string>());
     }
     EXPECT_EQ(addresses.size(), static_cast<std::size_t>(count));
     EXPECT_EQ(world->reservations().size(), static_cast<std::size_t>(count));
@@ -73,9 +79,12 @@ TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
     // How long an ADD takes here (sanitizer builds are slow), to kill at points within it.
     const auto& probe = world->add_pod("probe");
     const auto started = std::chrono::steady_clock::now();
-    ASSERT_EQ(world->run(CniNode::attachment_env("ADD", "probe", probe.path()), config).exit_code, 0);
-    const auto add_time = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
-    ASSERT_EQ(world->run(CniNode::attachment_env("DEL", "probe", probe.path()), config).exit_code, 0);
+    ASSERT_EQ(world->run(CniNode::attachment_env("ADD", "probe", probe.path()), config).exit_code,
+              0);
+    const auto add_time = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    ASSERT_EQ(world->run(CniNode::attachment_env("DEL", "probe", probe.path()), config).exit_code,
+              0);
 
     std::mt19937 random(static_cast<unsigned>(::getpid()));
     std::uniform_int_distribution<long> delay(0, add_time.count());
@@ -86,7 +95,8 @@ TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
         const auto& pod = world->add_pod("k" + std::to_string(i));
         const std::string id = "killed" + std::to_string(i);
         const auto output = world->dir / ("kill-" + std::to_string(i) + ".out");
-        auto child = world->start(CniNode::attachment_env("ADD", id, pod.path()), config.dump(), output);
+        auto child =
+            world->start(CniNode::attachment_env("ADD", id, pod.path()), config.dump(), output);
         std::this_thread::sleep_for(std::chrono::microseconds(delay(random)));
         const int status = child.stop(SIGKILL);
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) survivors.insert(id);
@@ -101,7 +111,8 @@ TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
             const auto result = world->run({"CNI_COMMAND=GC"}, gc);
             EXPECT_EQ(result.exit_code, 0) << result.output;
         }
-        EXPECT_TRUE(world->reservations().empty()) << "left after kill: " << *world->reservations().begin();
+        EXPECT_TRUE(world->reservations().empty())
+            << "left after kill: " << *world->reservations().begin();
         EXPECT_TRUE(world->host_veths().empty());
         netlink::Handle in_pod(pod);
         EXPECT_FALSE(in_pod.find_link("eth0"));
@@ -109,14 +120,15 @@ TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
             EXPECT_TRUE(name == "lock" || name.starts_with("last_reserved_ip")) << name;
         }
     }
-    std::cout << survivors.size() << " of " << rounds << " killed ADDs had finished (ADD takes " << add_time.count()
-              << " us here)\n";
+    std::cout << survivors.size() << " of " << rounds << " killed ADDs had finished (ADD takes "
+              << add_time.count() << " us here)\n";
 
     // The store still works and hands out distinct addresses after all that.
     std::set<std::string> addresses;
     for (int i = 0; i < 5; ++i) {
         const auto& pod = world->add_pod("after" + std::to_string(i));
-        const auto add = world->run(CniNode::attachment_env("ADD", "after" + std::to_string(i), pod.path()), config);
+        const auto add = world->run(
+            CniNode::attachment_env("ADD", "after" + std::to_string(i), pod.path()), config);
         ASSERT_EQ(add.exit_code, 0) << add.output;
         addresses.insert(add.json["ips"][0]["address"].get<std::string>());
     }

@@ -46,8 +46,12 @@ CniNode::~CniNode() {
     std::filesystem::remove_all(dir, ignored);
 }
 
-void CniNode::write_subnet() { cni::write_node_subnet(run_dir, subnet); }
-void CniNode::remove_subnet() { std::filesystem::remove(run_dir / cni::node_subnet_file_name); }
+void CniNode::write_subnet() {
+    cni::write_node_subnet(run_dir, subnet);
+}
+void CniNode::remove_subnet() {
+    std::filesystem::remove(run_dir / cni::node_subnet_file_name);
+}
 
 nlohmann::json CniNode::config(std::string_view version, const nlohmann::json& extra) const {
     nlohmann::json config{{"cniVersion", version},
@@ -59,9 +63,12 @@ nlohmann::json CniNode::config(std::string_view version, const nlohmann::json& e
     return config;
 }
 
-std::vector<std::string> CniNode::attachment_env(std::string_view command, std::string_view container_id,
-                                                 const std::filesystem::path& netns, std::string_view ifname) {
-    std::vector<std::string> env{"CNI_COMMAND=" + std::string(command), "CNI_CONTAINERID=" + std::string(container_id),
+std::vector<std::string> CniNode::attachment_env(std::string_view command,
+                                                 std::string_view container_id,
+                                                 const std::filesystem::path& netns,
+                                                 std::string_view ifname) {
+    std::vector<std::string> env{"CNI_COMMAND=" + std::string(command),
+                                 "CNI_CONTAINERID=" + std::string(container_id),
                                  "CNI_IFNAME=" + std::string(ifname), "CNI_PATH=/usr/lib/cni"};
     if (!netns.empty()) env.push_back("CNI_NETNS=" + netns.string());
     return env;
@@ -79,8 +86,8 @@ PluginOutcome CniNode::run(const std::vector<std::string>& env, const std::strin
     SpawnOptions options{.netns = node.netns.path(), .env = env, .log_file = std::nullopt};
     // The plugin reads its config from stdin, which run_command does not feed: let a shell
     // redirect it and then become the plugin.
-    const auto result = run_command({"/bin/sh", "-c", "exec \"$0\" < \"$1\"", program.string(), config_path.string()},
-                                    options);
+    const auto result = run_command(
+        {"/bin/sh", "-c", "exec \"$0\" < \"$1\"", program.string(), config_path.string()}, options);
     PluginOutcome outcome{result.exit_code, result.output, nullptr};
     outcome.json = nlohmann::json::parse(result.output, nullptr, false);
     if (outcome.json.is_discarded()) outcome.json = nullptr;
@@ -91,7 +98,9 @@ ChildProcess CniNode::start(const std::vector<std::string>& env, const std::stri
                             const std::filesystem::path& output) {
     const auto config_path = write_config(config);
     SpawnOptions options{.netns = node.netns.path(), .env = env, .log_file = output};
-    return ChildProcess({"/bin/sh", "-c", "exec \"$0\" < \"$1\"", plugin_path().string(), config_path.string()}, options);
+    return ChildProcess(
+        {"/bin/sh", "-c", "exec \"$0\" < \"$1\"", plugin_path().string(), config_path.string()},
+        options);
 }
 
 std::set<std::string> CniNode::store_files() const {

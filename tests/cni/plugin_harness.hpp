@@ -21,7 +21,7 @@ struct PluginOutcome {
 };
 
 class CniNode {
-public:
+  public:
     // Names the built plugin in `plugin` ("twill"), found in $TWILL_BUILD_DIR/bin.
     CniNode();
     ~CniNode();
@@ -36,12 +36,17 @@ public:
 
     void write_subnet();
     void remove_subnet();
-    const netlink::OwnedNetns& add_pod(std::string_view name) { return topology.add_namespace(name); }
+    const netlink::OwnedNetns& add_pod(std::string_view name) {
+        return topology.add_namespace(name);
+    }
 
     // {"cniVersion":version,"name":"twill","type":"twill","runDir":…,"dataDir":…} + extra.
-    nlohmann::json config(std::string_view version, const nlohmann::json& extra = nlohmann::json::object()) const;
-    static std::vector<std::string> attachment_env(std::string_view command, std::string_view container_id,
-                                                   const std::filesystem::path& netns, std::string_view ifname = "eth0");
+    nlohmann::json config(std::string_view version,
+                          const nlohmann::json& extra = nlohmann::json::object()) const;
+    static std::vector<std::string> attachment_env(std::string_view command,
+                                                   std::string_view container_id,
+                                                   const std::filesystem::path& netns,
+                                                   std::string_view ifname = "eth0");
 
     // Runs a plugin (twill by default, or a reference plugin from /usr/lib/cni) to completion.
     PluginOutcome run(const std::vector<std::string>& env, const std::string& config,
@@ -60,7 +65,7 @@ public:
     // veth links in the node namespace whose name starts with "tw" (host ends).
     std::set<std::string> host_veths() const;
 
-private:
+  private:
     std::filesystem::path write_config(const std::string& config);
     int counter_ = 0;
 };

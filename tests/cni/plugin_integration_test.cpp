@@ -25,7 +25,7 @@ std::string short_name(std::string version) {
 }
 
 class CniPlugin : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         ASSERT_TRUE(std::filesystem::exists(CniNode::plugin_path())) << CniNode::plugin_path();
@@ -33,7 +33,8 @@ protected:
     }
 
     // The code of a failed run, after checking the reply is a spec error in `version`.
-    int error_code(const PluginOutcome& outcome, std::string_view version, std::string_view names = {}) {
+    int error_code(const PluginOutcome& outcome, std::string_view version,
+                   std::string_view names = {}) {
         EXPECT_NE(outcome.exit_code, 0) << outcome.output;
         if (!outcome.json.is_object() || !outcome.json.contains("code")) {
             ADD_FAILURE() << "not a CNI error: " << outcome.output;
@@ -63,7 +64,8 @@ TEST_F(CniPlugin, EveryVerbOnEveryVersion) {
         SCOPED_TRACE("cniVersion " + version);
         const auto& pod = world->add_pod("p" + short_name(version));
         const std::string id = "ctr" + short_name(version);
-        const auto config = world->config(version, {{"dns", {{"nameservers", {"10.43.0.10"}}, {"search", {"svc"}}}}});
+        const auto config = world->config(
+            version, {{"dns", {{"nameservers", {"10.43.0.10"}}, {"search", {"svc"}}}}});
 
         const auto add = world->run(CniNode::attachment_env("ADD", id, pod.path()), config);
         ASSERT_EQ(add.exit_code, 0) << add.output;
@@ -100,8 +102,8 @@ TEST_F(CniPlugin, EveryVerbOnEveryVersion) {
         EXPECT_EQ(addresses[0].prefix, address);
         bool default_route = false;
         for (const auto& route : in_pod.dump_routes()) {
-            default_route |= route.destination.length() == 0 && route.gateway == world->subnet.gateway &&
-                             route.oif == eth0.index;
+            default_route |= route.destination.length() == 0 &&
+                             route.gateway == world->subnet.gateway && route.oif == eth0.index;
         }
         EXPECT_TRUE(default_route);
         netlink::Handle in_node(world->node.netns);
@@ -109,12 +111,15 @@ TEST_F(CniPlugin, EveryVerbOnEveryVersion) {
         EXPECT_EQ(host_end.master, in_node.get_link("twill0").index);
         EXPECT_TRUE(host_end.is_up());
         EXPECT_EQ(host_end.mtu, 1450u);
-        const auto details = run_command({"ip", "-n", world->node.netns_name(), "-d", "link", "show", host_name});
+        const auto details =
+            run_command({"ip", "-n", world->node.netns_name(), "-d", "link", "show", host_name});
         EXPECT_NE(details.output.find("hairpin on"), std::string::npos) << details.output;
-        const auto ping = run_command({"ping", "-c", "1", "-W", "5", address.address().to_string()},
-                                      {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt});
+        const auto ping =
+            run_command({"ping", "-c", "1", "-W", "5", address.address().to_string()},
+                        {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt});
         EXPECT_EQ(ping.exit_code, 0) << ping.output;
-        EXPECT_EQ(sys::read_file(world->data_dir / "twill" / address.address().to_string()), id + "\neth0\n");
+        EXPECT_EQ(sys::read_file(world->data_dir / "twill" / address.address().to_string()),
+                  id + "\neth0\n");
 
         auto with_prev = config;
         with_prev["prevResult"] = r;
@@ -128,7 +133,8 @@ TEST_F(CniPlugin, EveryVerbOnEveryVersion) {
 
         const auto status = world->run({"CNI_COMMAND=STATUS"}, config);
         auto gc_config = config;
-        gc_config["cni.dev/valid-attachments"] = json::array({{{"containerID", id}, {"ifname", "eth0"}}});
+        gc_config["cni.dev/valid-attachments"] =
+            json::array({{{"containerID", id}, {"ifname", "eth0"}}});
         const auto gc = world->run({"CNI_COMMAND=GC"}, gc_config);
         if (version == "1.1.0") {
             EXPECT_EQ(status.exit_code, 0) << status.output;
@@ -139,7 +145,8 @@ TEST_F(CniPlugin, EveryVerbOnEveryVersion) {
             EXPECT_EQ(error_code(gc, version, "GC"), 1);
         }
 
-        const auto version_reply = world->run({"CNI_COMMAND=VERSION"}, json{{"cniVersion", version}});
+        const auto version_reply =
+            world->run({"CNI_COMMAND=VERSION"}, json{{"cniVersion", version}});
         EXPECT_EQ(version_reply.exit_code, 0);
         EXPECT_EQ(version_reply.json["supportedVersions"], json(versions));
 
@@ -162,7 +169,8 @@ TEST_F(CniPlugin, DelSucceedsWhenTheNamespaceIsGone) {
     ASSERT_EQ(add.exit_code, 0) << add.output;
     pod.reset();  // the runtime removed the sandbox before DEL
     for (const auto& netns : {path, std::filesystem::path()}) {
-        const auto del = world->run(CniNode::attachment_env("DEL", "c1", netns), world->config("1.0.0"));
+        const auto del =
+            world->run(CniNode::attachment_env("DEL", "c1", netns), world->config("1.0.0"));
         EXPECT_EQ(del.exit_code, 0) << del.output;
     }
     EXPECT_TRUE(world->reservations().empty());
@@ -181,16 +189,22 @@ TEST_F(CniPlugin, EveryErrorCodeOnEveryVersion) {
         auto no_netns = env;
         std::erase_if(no_netns, [](const std::string& e) { return e.starts_with("CNI_NETNS="); });
         EXPECT_EQ(error_code(world->run(no_netns, config), version, "CNI_NETNS"), 4);
-        EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c1", pod.path(), "bad/name"), config), version,
-                             "CNI_IFNAME"),
-                  4);
-        EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "-bad", pod.path()), config), version,
-                             "CNI_CONTAINERID"),
+        EXPECT_EQ(
+            error_code(
+                world->run(CniNode::attachment_env("ADD", "c1", pod.path(), "bad/name"), config),
+                version, "CNI_IFNAME"),
+            4);
+        EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "-bad", pod.path()), config),
+                             version, "CNI_CONTAINERID"),
                   4);
         EXPECT_EQ(error_code(world->run({"CNI_COMMAND=FROB"}, config), version, "CNI_COMMAND"), 4);
 
-        EXPECT_EQ(error_code(world->run(env, world->config(version, {{"runDir", "relative"}})), version, "runDir"), 7);
-        EXPECT_EQ(error_code(world->run(env, world->config(version, {{"name", "../x"}})), version, "name"), 7);
+        EXPECT_EQ(error_code(world->run(env, world->config(version, {{"runDir", "relative"}})),
+                             version, "runDir"),
+                  7);
+        EXPECT_EQ(error_code(world->run(env, world->config(version, {{"name", "../x"}})), version,
+                             "name"),
+                  7);
         auto no_name = config;
         no_name.erase("name");
         EXPECT_EQ(error_code(world->run(env, no_name), version, "name"), 7);
@@ -198,16 +212,21 @@ TEST_F(CniPlugin, EveryErrorCodeOnEveryVersion) {
         world->remove_subnet();
         EXPECT_EQ(error_code(world->run(env, config), version, "subnet.json"), 11);
         if (version == "1.1.0") {
-            EXPECT_EQ(error_code(world->run({"CNI_COMMAND=STATUS"}, config), version, "subnet.json"), 50);
+            EXPECT_EQ(
+                error_code(world->run({"CNI_COMMAND=STATUS"}, config), version, "subnet.json"), 50);
         }
         world->write_subnet();
 
-        EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c1", "/var/run/netns/twill-no-such-ns"), config),
+        EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c1",
+                                                                "/var/run/netns/twill-no-such-ns"),
+                                        config),
                              version, "CNI_NETNS"),
                   3);
         expect_nothing_allocated();
     }
-    EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c1", pod.path()), std::string("{not json")), "1.1.0"),
+    EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c1", pod.path()),
+                                    std::string("{not json")),
+                         "1.1.0"),
               6);
     EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c1", pod.path()),
                                     world->config("0.2.0").dump()),
@@ -221,7 +240,8 @@ TEST_F(CniPlugin, CheckFindsWhatChanged) {
     const auto env_add = CniNode::attachment_env("ADD", "c1", pod.path());
     const auto add = world->run(env_add, world->config("1.0.0"));
     ASSERT_EQ(add.exit_code, 0) << add.output;
-    const auto ip = net::Prefix::parse(add.json["ips"][0]["address"].get<std::string>()).address().to_string();
+    const auto ip =
+        net::Prefix::parse(add.json["ips"][0]["address"].get<std::string>()).address().to_string();
     const auto host_name = add.json["interfaces"][0]["name"].get<std::string>();
     auto config = world->config("1.0.0");
     config["prevResult"] = add.json;
@@ -246,7 +266,8 @@ TEST_F(CniPlugin, CheckFindsWhatChanged) {
 
     run_command({"ip", "-n", world->node.netns_name(), "link", "set", host_name, "nomaster"});
     check_fails_naming("not on twill0");
-    run_command({"ip", "-n", world->node.netns_name(), "link", "set", host_name, "master", "twill0"});
+    run_command(
+        {"ip", "-n", world->node.netns_name(), "link", "set", host_name, "master", "twill0"});
     ASSERT_EQ(world->run(env, config).exit_code, 0);
 
     run_command({"ip", "-n", pod_ns, "addr", "flush", "dev", "eth0"});
@@ -257,7 +278,9 @@ TEST_F(CniPlugin, CheckFindsWhatChanged) {
     auto no_prev = world->config("1.0.0");
     EXPECT_EQ(error_code(world->run(env, no_prev), "1.0.0", "prevResult"), 7);
 
-    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "c1", pod.path()), world->config("1.0.0")).exit_code, 0);
+    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "c1", pod.path()), world->config("1.0.0"))
+                  .exit_code,
+              0);
     expect_nothing_allocated();
 }
 
@@ -279,14 +302,16 @@ TEST_F(CniPlugin, FailedAddLeavesNothing) {
         route.oif = d0.index;
         in_pod.add_route(route);
     }
-    const auto failed = world->run(CniNode::attachment_env("ADD", "c1", pod.path()), world->config("1.0.0"));
+    const auto failed =
+        world->run(CniNode::attachment_env("ADD", "c1", pod.path()), world->config("1.0.0"));
     EXPECT_NE(failed.exit_code, 0);
     EXPECT_NE(failed.output.find("File exists"), std::string::npos) << failed.output;
     expect_nothing_allocated();
     EXPECT_FALSE(netlink::Handle(pod).find_link("eth0"));
 
     // The pod interface name is taken: the veth cannot be made; the reservation goes.
-    const auto failed_again = world->run(CniNode::attachment_env("ADD", "c2", pod.path(), "d0"), world->config("1.0.0"));
+    const auto failed_again =
+        world->run(CniNode::attachment_env("ADD", "c2", pod.path(), "d0"), world->config("1.0.0"));
     EXPECT_NE(failed_again.exit_code, 0);
     expect_nothing_allocated();
 
@@ -294,8 +319,9 @@ TEST_F(CniPlugin, FailedAddLeavesNothing) {
     world->subnet.bridge = "nosuch0";
     world->write_subnet();
     const auto& pod2 = world->add_pod("pod2");
-    EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c3", pod2.path()), world->config("1.0.0")), "1.0.0",
-                         "nosuch0"),
+    EXPECT_EQ(error_code(world->run(CniNode::attachment_env("ADD", "c3", pod2.path()),
+                                    world->config("1.0.0")),
+                         "1.0.0", "nosuch0"),
               11);
     expect_nothing_allocated();
 }
@@ -305,10 +331,12 @@ TEST_F(CniPlugin, ExhaustedSubnetFailsCleanly) {
     world->write_subnet();
     const auto& a = world->add_pod("a");
     const auto& b = world->add_pod("b");
-    const auto first = world->run(CniNode::attachment_env("ADD", "a", a.path()), world->config("1.0.0"));
+    const auto first =
+        world->run(CniNode::attachment_env("ADD", "a", a.path()), world->config("1.0.0"));
     ASSERT_EQ(first.exit_code, 0) << first.output;
     EXPECT_EQ(first.json["ips"][0]["address"], "10.244.3.2/30");
-    const auto second = world->run(CniNode::attachment_env("ADD", "b", b.path()), world->config("1.0.0"));
+    const auto second =
+        world->run(CniNode::attachment_env("ADD", "b", b.path()), world->config("1.0.0"));
     EXPECT_NE(second.exit_code, 0);
     EXPECT_NE(second.output.find("no free address"), std::string::npos) << second.output;
     EXPECT_EQ(world->reservations(), std::set<std::string>{"10.244.3.2"});
@@ -317,13 +345,17 @@ TEST_F(CniPlugin, ExhaustedSubnetFailsCleanly) {
 
 TEST_F(CniPlugin, NodeSubnetChangeDropsOldReservations) {
     const auto& a = world->add_pod("a");
-    ASSERT_EQ(world->run(CniNode::attachment_env("ADD", "a", a.path()), world->config("1.0.0")).exit_code, 0);
+    ASSERT_EQ(
+        world->run(CniNode::attachment_env("ADD", "a", a.path()), world->config("1.0.0")).exit_code,
+        0);
     world->subnet.subnet = net::Prefix::parse("10.244.7.0/24");
     world->subnet.gateway = net::Address::parse("10.244.7.1");
     world->write_subnet();
-    run_command({"ip", "-n", world->node.netns_name(), "addr", "add", "10.244.7.1/24", "dev", "twill0"});
+    run_command(
+        {"ip", "-n", world->node.netns_name(), "addr", "add", "10.244.7.1/24", "dev", "twill0"});
     const auto& b = world->add_pod("b");
-    const auto add = world->run(CniNode::attachment_env("ADD", "b", b.path()), world->config("1.0.0"));
+    const auto add =
+        world->run(CniNode::attachment_env("ADD", "b", b.path()), world->config("1.0.0"));
     ASSERT_EQ(add.exit_code, 0) << add.output;
     EXPECT_EQ(world->reservations(), std::set<std::string>{"10.244.7.2"});
 }
@@ -333,13 +365,17 @@ TEST_F(CniPlugin, GcReleasesWhatIsNotValid) {
     std::map<std::string, std::string> host_of;
     for (const auto& id : ids) {
         const auto& pod = world->add_pod(id);
-        const auto add = world->run(CniNode::attachment_env("ADD", id, pod.path()), world->config("1.1.0"));
+        const auto add =
+            world->run(CniNode::attachment_env("ADD", id, pod.path()), world->config("1.1.0"));
         ASSERT_EQ(add.exit_code, 0) << add.output;
         host_of[id] = add.json["interfaces"][0]["name"];
     }
     auto config = world->config("1.1.0");
-    EXPECT_EQ(error_code(world->run({"CNI_COMMAND=GC"}, config), "1.1.0", "cni.dev/valid-attachments"), 7);
-    config["cni.dev/valid-attachments"] = json::array({{{"containerID", "c2"}, {"ifname", "eth0"}}});
+    EXPECT_EQ(
+        error_code(world->run({"CNI_COMMAND=GC"}, config), "1.1.0", "cni.dev/valid-attachments"),
+        7);
+    config["cni.dev/valid-attachments"] =
+        json::array({{{"containerID", "c2"}, {"ifname", "eth0"}}});
     const auto gc = world->run({"CNI_COMMAND=GC"}, config);
     EXPECT_EQ(gc.exit_code, 0) << gc.output;
     EXPECT_EQ(world->reservations().size(), 1u);
@@ -352,9 +388,11 @@ TEST_F(CniPlugin, GcReleasesWhatIsNotValid) {
 
 TEST_F(CniPlugin, LogsGoToStderrOnlyWhenAsked) {
     const auto& pod = world->add_pod("pod");
-    const auto quiet = world->run(CniNode::attachment_env("ADD", "c1", pod.path()), world->config("1.0.0"));
+    const auto quiet =
+        world->run(CniNode::attachment_env("ADD", "c1", pod.path()), world->config("1.0.0"));
     ASSERT_EQ(quiet.exit_code, 0);
-    EXPECT_TRUE(json::parse(quiet.output, nullptr, false).is_object()) << quiet.output;  // nothing but the result
+    EXPECT_TRUE(json::parse(quiet.output, nullptr, false).is_object())
+        << quiet.output;  // nothing but the result
     const auto loud = world->run(CniNode::attachment_env("DEL", "c1", pod.path()),
                                  world->config("1.0.0", {{"logLevel", "debug"}}));
     EXPECT_EQ(loud.exit_code, 0);
@@ -365,39 +403,54 @@ TEST_F(CniPlugin, ChainWithPortmapAndBandwidth) {
     // The chain containerd runs for a pod with a hostPort and a bandwidth annotation, with
     // Debian's reference plugins after twill; they rely on the host veth in the result.
     const std::filesystem::path reference_dir = "/usr/lib/cni";
-    ASSERT_TRUE(std::filesystem::exists(reference_dir / "portmap")) << "containernetworking-plugins missing";
+    ASSERT_TRUE(std::filesystem::exists(reference_dir / "portmap"))
+        << "containernetworking-plugins missing";
     const auto& pod = world->add_pod("web");
     const std::string id = "web1";
     const int host_port = 18080;
     const std::vector<json> plugins{
         world->config("1.0.0"),
-        json{{"cniVersion", "1.0.0"}, {"name", "twill"}, {"type", "portmap"}, {"capabilities", {{"portMappings", true}}},
+        json{{"cniVersion", "1.0.0"},
+             {"name", "twill"},
+             {"type", "portmap"},
+             {"capabilities", {{"portMappings", true}}},
              {"runtimeConfig",
-              {{"portMappings", json::array({{{"hostPort", host_port}, {"containerPort", 80}, {"protocol", "tcp"}}})}}}},
-        json{{"cniVersion", "1.0.0"}, {"name", "twill"}, {"type", "bandwidth"}, {"capabilities", {{"bandwidth", true}}},
+              {{"portMappings",
+                json::array(
+                    {{{"hostPort", host_port}, {"containerPort", 80}, {"protocol", "tcp"}}})}}}},
+        json{{"cniVersion", "1.0.0"},
+             {"name", "twill"},
+             {"type", "bandwidth"},
+             {"capabilities", {{"bandwidth", true}}},
              {"runtimeConfig",
               {{"bandwidth",
-                {{"ingressRate", 100000000}, {"ingressBurst", 10000000}, {"egressRate", 100000000},
+                {{"ingressRate", 100000000},
+                 {"ingressBurst", 10000000},
+                 {"egressRate", 100000000},
                  {"egressBurst", 10000000}}}}}},
     };
     auto program_of = [&](const json& plugin) {
-        return plugin["type"] == "twill" ? CniNode::plugin_path() : reference_dir / plugin["type"].get<std::string>();
+        return plugin["type"] == "twill" ? CniNode::plugin_path()
+                                         : reference_dir / plugin["type"].get<std::string>();
     };
     json result;
     for (const auto& plugin : plugins) {
         auto config = plugin;
         if (!result.is_null()) config["prevResult"] = result;
-        const auto add = world->run(CniNode::attachment_env("ADD", id, pod.path()), config, program_of(plugin));
+        const auto add =
+            world->run(CniNode::attachment_env("ADD", id, pod.path()), config, program_of(plugin));
         ASSERT_EQ(add.exit_code, 0) << plugin["type"] << ": " << add.output;
         result = add.json;
     }
     ASSERT_GE(result["interfaces"].size(), 2u) << result.dump();  // bandwidth adds its ifb
     const auto host_name = result["interfaces"][0]["name"].get<std::string>();
-    const auto pod_ip = net::Prefix::parse(result["ips"][0]["address"].get<std::string>()).address().to_string();
+    const auto pod_ip =
+        net::Prefix::parse(result["ips"][0]["address"].get<std::string>()).address().to_string();
 
     // bandwidth shaped the host end (and made an ifb for ingress).
-    const auto qdisc = run_command({"tc", "qdisc", "show", "dev", host_name},
-                                   {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt});
+    const auto qdisc =
+        run_command({"tc", "qdisc", "show", "dev", host_name},
+                    {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt});
     EXPECT_NE(qdisc.output.find("tbf"), std::string::npos) << qdisc.output;
 
     // A server in the pod answers on the node's address at the host port.
@@ -406,15 +459,17 @@ TEST_F(CniPlugin, ChainWithPortmapAndBandwidth) {
     std::ofstream(www / "index.html") << "hello from " << pod_ip << "\n";
     ChildProcess server({"busybox", "httpd", "-f", "-p", "80", "-h", www.string()},
                         {.netns = pod.path(), .env = {}, .log_file = world->dir / "httpd.log"});
-    const auto url = "http://" + world->node.address().to_string() + ":" + std::to_string(host_port) + "/";
+    const auto url =
+        "http://" + world->node.address().to_string() + ":" + std::to_string(host_port) + "/";
     std::string reply;
     for (int attempt = 0; attempt < 100 && reply.find(pod_ip) == std::string::npos; ++attempt) {
         if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(100));
         // (busybox-static's wget crashes with -T; run_command's timeout bounds it instead)
-        reply = run_command({"busybox", "wget", "-q", "-O", "-", url},
-                            {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt},
-                            std::chrono::seconds(5))
-                    .output;
+        reply =
+            run_command({"busybox", "wget", "-q", "-O", "-", url},
+                        {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt},
+                        std::chrono::seconds(5))
+                .output;
     }
     EXPECT_NE(reply.find("hello from " + pod_ip), std::string::npos) << url << ": " << reply;
     server.stop();
@@ -422,15 +477,19 @@ TEST_F(CniPlugin, ChainWithPortmapAndBandwidth) {
     for (auto it = plugins.rbegin(); it != plugins.rend(); ++it) {
         auto config = *it;
         config["prevResult"] = result;
-        const auto del = world->run(CniNode::attachment_env("DEL", id, pod.path()), config, program_of(*it));
+        const auto del =
+            world->run(CniNode::attachment_env("DEL", id, pod.path()), config, program_of(*it));
         EXPECT_EQ(del.exit_code, 0) << (*it)["type"] << ": " << del.output;
     }
     expect_nothing_allocated();
     netlink::Handle in_node(world->node.netns);
     for (const auto& link : in_node.list_links()) {
-        EXPECT_TRUE(link.name == "lo" || link.name == "eth0" || link.name == "twill0") << "left behind: " << link.name;
+        EXPECT_TRUE(link.name == "lo" || link.name == "eth0" || link.name == "twill0")
+            << "left behind: " << link.name;
     }
-    const auto rules = run_command({"iptables-save"}, {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt});
+    const auto rules =
+        run_command({"iptables-save"},
+                    {.netns = world->node.netns.path(), .env = {}, .log_file = std::nullopt});
     EXPECT_EQ(rules.output.find(id), std::string::npos) << rules.output;
 }
 

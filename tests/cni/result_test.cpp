@@ -1,8 +1,9 @@
+#include "twill/cni/result.hpp"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "twill/cni/result.hpp"
 #include "twill/error.hpp"
 
 namespace twill::cni {
@@ -10,8 +11,10 @@ namespace {
 
 Result sample() {
     Result r;
-    r.interfaces.push_back({"tw0123456789ab", net::MacAddress::parse("02:00:00:00:00:01"), 1450, ""});
-    r.interfaces.push_back({"eth0", net::MacAddress::parse("02:00:00:00:00:02"), 1450, "/var/run/netns/pod"});
+    r.interfaces.push_back(
+        {"tw0123456789ab", net::MacAddress::parse("02:00:00:00:00:01"), 1450, ""});
+    r.interfaces.push_back(
+        {"eth0", net::MacAddress::parse("02:00:00:00:00:02"), 1450, "/var/run/netns/pod"});
     r.ips.push_back({net::Prefix::parse("10.244.3.5/24"), net::Address::parse("10.244.3.1"), 1});
     r.routes.push_back({net::Prefix::parse("0.0.0.0/0"), net::Address::parse("10.244.3.1")});
     r.dns.nameservers = {"10.43.0.10"};
@@ -68,7 +71,8 @@ TEST(CniResult, ParseErrorsNameTheField) {
     } catch (const ParseError& e) {
         EXPECT_EQ(e.field(), "prevResult.interfaces[0].mac");
     }
-    EXPECT_THROW(result_from_json(nlohmann::json::parse(R"({"routes":[{"gw":"10.0.0.1"}]})")), ParseError);
+    EXPECT_THROW(result_from_json(nlohmann::json::parse(R"({"routes":[{"gw":"10.0.0.1"}]})")),
+                 ParseError);
     EXPECT_THROW(result_from_json(nlohmann::json::parse("[]")), ParseError);
 }
 

@@ -15,7 +15,7 @@ namespace {
 using Action = Outcome::Action;
 
 class MasqueradeNetns : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         ns_.emplace("twfw" + std::to_string(::getpid()));
@@ -33,7 +33,8 @@ protected:
         return result.output;
     }
     int rule_handle(const std::string& chain) {
-        const auto listing = nlohmann::json::parse(nft_ok({"-j", "list", "chain", "inet", "twill", chain}));
+        const auto listing =
+            nlohmann::json::parse(nft_ok({"-j", "list", "chain", "inet", "twill", chain}));
         for (const auto& item : listing["nftables"]) {
             if (item.contains("rule")) return item["rule"]["handle"].get<int>();
         }
@@ -44,7 +45,8 @@ protected:
         return ns_->netns().run([&] { return Masquerade().reconcile(spec, dry_run); });
     }
 
-    const MasqueradeSpec spec_{net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.3.0/24")};
+    const MasqueradeSpec spec_{net::Prefix::parse("10.244.0.0/16"),
+                               net::Prefix::parse("10.244.3.0/24")};
     std::optional<netlink::OwnedNetns> ns_;
 };
 
@@ -52,10 +54,15 @@ TEST_F(MasqueradeNetns, CreatesTheTableAndThenLeavesAMatchingOneUntouched) {
     EXPECT_EQ(reconcile(spec_).action, Action::created);
     const auto listed = nft_ok({"list", "table", "inet", "twill"});
     EXPECT_NE(listed.find("masquerade fully-random"), std::string::npos) << listed;
-    EXPECT_NE(listed.find("ip saddr 10.244.0.0/16 ip daddr 10.244.0.0/16 return"), std::string::npos) << listed;
-    EXPECT_NE(listed.find("ip saddr != 10.244.0.0/16 ip daddr 10.244.3.0/24 return"), std::string::npos);
-    EXPECT_NE(listed.find("type nat hook postrouting priority srcnat; policy accept;"), std::string::npos);
-    EXPECT_NE(listed.find("type filter hook forward priority filter; policy accept;"), std::string::npos);
+    EXPECT_NE(listed.find("ip saddr 10.244.0.0/16 ip daddr 10.244.0.0/16 return"),
+              std::string::npos)
+        << listed;
+    EXPECT_NE(listed.find("ip saddr != 10.244.0.0/16 ip daddr 10.244.3.0/24 return"),
+              std::string::npos);
+    EXPECT_NE(listed.find("type nat hook postrouting priority srcnat; policy accept;"),
+              std::string::npos);
+    EXPECT_NE(listed.find("type filter hook forward priority filter; policy accept;"),
+              std::string::npos);
 
     // Handles change on any re-add: a matching table keeps them.
     const auto with_handles = nft_ok({"-a", "list", "ruleset"});
@@ -98,7 +105,8 @@ TEST_F(MasqueradeNetns, DryRunChangesNothing) {
 
 TEST_F(MasqueradeNetns, OffRemovesOnlyTwillsTable) {
     nft_ok({"add", "table", "ip", "other"});
-    nft_ok({"add", "chain", "ip", "other", "forward_in", "{ type filter hook forward priority 0; policy drop; }"});
+    nft_ok({"add", "chain", "ip", "other", "forward_in",
+            "{ type filter hook forward priority 0; policy drop; }"});
     nft_ok({"add", "rule", "ip", "other", "forward_in", "ip", "saddr", "192.0.2.0/24", "accept"});
     const auto other_before = nft_ok({"-a", "list", "table", "ip", "other"});
 

@@ -11,7 +11,9 @@ MasqueradeSpec spec() {
     return {net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.3.0/24")};
 }
 
-json rule_exprs(const json& table, std::size_t index) { return table.at(index).at("rule").at("expr"); }
+json rule_exprs(const json& table, std::size_t index) {
+    return table.at(index).at("rule").at("expr");
+}
 
 TEST(Ruleset, TableHasTwoBaseChainsThenFlannelsRules) {
     const auto table = desired_table(spec());
@@ -60,20 +62,23 @@ TEST(Ruleset, OutsideToOwnSubnetReturnsOutsideToNetworkMasquerades) {
 }
 
 TEST(Ruleset, Ipv6NetworkUsesIp6PayloadAndItsMulticast) {
-    const auto table = desired_table({net::Prefix::parse("fd00:10::/56"), net::Prefix::parse("fd00:10:0:3::/64")});
+    const auto table =
+        desired_table({net::Prefix::parse("fd00:10::/56"), net::Prefix::parse("fd00:10:0:3::/64")});
     const auto exprs = rule_exprs(table, 4);
     EXPECT_EQ(exprs[0]["match"]["left"]["payload"]["protocol"], "ip6");
     EXPECT_EQ(exprs[1]["match"]["right"]["prefix"]["addr"], "ff00::");
 }
 
 TEST(Ruleset, SubnetRenderedByItsNetworkAddress) {
-    const auto table = desired_table({net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.3.1/24")});
+    const auto table =
+        desired_table({net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.3.1/24")});
     EXPECT_EQ(rule_exprs(table, 5)[1]["match"]["right"]["prefix"]["addr"], "10.244.3.0");
 }
 
 // A listing as libnftables prints it: metainfo first, handles everywhere.
 json listing_of(const json& objects) {
-    json items = json::array({json::parse(R"({"metainfo":{"version":"1.0.6","json_schema_version":1}})")});
+    json items =
+        json::array({json::parse(R"({"metainfo":{"version":"1.0.6","json_schema_version":1}})")});
     int handle = 1;
     for (auto object : objects) {
         for (auto& [kind, body] : object.items()) body["handle"] = handle++;
@@ -117,7 +122,8 @@ TEST(Ruleset, DeletedAndExtraRulesDiffer) {
 
 TEST(Ruleset, OtherSubnetOrNetworkDiffers) {
     const auto desired = desired_table(spec());
-    const auto moved = desired_table({net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.4.0/24")});
+    const auto moved =
+        desired_table({net::Prefix::parse("10.244.0.0/16"), net::Prefix::parse("10.244.4.0/24")});
     EXPECT_TRUE(difference(desired, moved));
 }
 

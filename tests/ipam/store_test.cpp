@@ -1,3 +1,5 @@
+#include "twill/ipam/store.hpp"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -7,7 +9,6 @@
 #include <set>
 #include <thread>
 
-#include "twill/ipam/store.hpp"
 #include "twill/sys/file.hpp"
 
 namespace twill::ipam {
@@ -16,7 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class StoreTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         char dir_template[] = "/tmp/twill-ipam-XXXXXX";
         root_ = ::mkdtemp(dir_template);
@@ -26,7 +27,8 @@ protected:
 
     std::set<std::string> files() const {
         std::set<std::string> names;
-        for (const auto& e : fs::directory_iterator(dir_)) names.insert(e.path().filename().string());
+        for (const auto& e : fs::directory_iterator(dir_))
+            names.insert(e.path().filename().string());
         return names;
     }
 
@@ -52,8 +54,10 @@ TEST_F(StoreTest, FillsTheSubnetWithoutNetworkGatewayOrBroadcast) {
     const auto small = net::Prefix::parse("10.0.0.8/29");  // hosts .9-.14, gateway .9
     const auto gw = net::Address::parse("10.0.0.9");
     std::set<std::string> got;
-    for (int i = 0; i < 5; ++i) got.insert(store.reserve(small, gw, {"c" + std::to_string(i), "eth0"}).to_string());
-    EXPECT_EQ(got, (std::set<std::string>{"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13", "10.0.0.14"}));
+    for (int i = 0; i < 5; ++i)
+        got.insert(store.reserve(small, gw, {"c" + std::to_string(i), "eth0"}).to_string());
+    EXPECT_EQ(got, (std::set<std::string>{"10.0.0.10", "10.0.0.11", "10.0.0.12", "10.0.0.13",
+                                          "10.0.0.14"}));
     EXPECT_THROW(store.reserve(small, gw, {"c9", "eth0"}), Exhausted);
     EXPECT_EQ(store.release({"c2", "eth0"}).size(), 1u);
     EXPECT_EQ(store.reserve(small, gw, {"c9", "eth0"}).to_string(), "10.0.0.12");
@@ -108,12 +112,14 @@ TEST_F(StoreTest, ReadsHostLocalStyleCrLf) {
     sys::make_directories(dir_);
     sys::write_file_atomic(dir_ / "10.244.3.9", "c1\r\neth0");
     Store store(dir_);
-    EXPECT_EQ(store.release({"c1", "eth0"}), std::vector<net::Address>{net::Address::parse("10.244.3.9")});
+    EXPECT_EQ(store.release({"c1", "eth0"}),
+              std::vector<net::Address>{net::Address::parse("10.244.3.9")});
 }
 
 TEST_F(StoreTest, DropsReservationsOutsideTheCurrentSubnet) {
     Store store(dir_);
-    store.reserve(net::Prefix::parse("10.244.9.0/24"), net::Address::parse("10.244.9.1"), {"old", "eth0"});
+    store.reserve(net::Prefix::parse("10.244.9.0/24"), net::Address::parse("10.244.9.1"),
+                  {"old", "eth0"});
     sys::write_file_atomic(dir_ / "fd00::5", "v6\neth0\n");
     store.reserve(subnet_, gateway_, {"new", "eth0"});
     std::set<std::string> owners;
@@ -146,7 +152,8 @@ TEST_F(StoreTest, ConcurrentWritersNeverShareAnAddress) {
             threads.emplace_back([&, w] {
                 Store store(dir_);  // own fds, so flock() excludes the other threads too
                 for (int i = 0; i < per_writer; ++i) {
-                    got[w].push_back(store.reserve(subnet_, gateway_, {"c" + std::to_string(w * 100 + i), "eth0"}));
+                    got[w].push_back(store.reserve(subnet_, gateway_,
+                                                   {"c" + std::to_string(w * 100 + i), "eth0"}));
                 }
             });
         }

@@ -11,7 +11,9 @@ namespace {
 using std::chrono::milliseconds;
 
 TEST(Backoff, GrowsExponentiallyWithinJitterAndCapsAtMax) {
-    Backoff backoff({.initial = milliseconds(100), .max = milliseconds(2000), .multiplier = 2.0,
+    Backoff backoff({.initial = milliseconds(100),
+                     .max = milliseconds(2000),
+                     .multiplier = 2.0,
                      .jitter = 0.5});
     double base = 100;
     for (int attempt = 0; attempt < 12; ++attempt) {
@@ -25,8 +27,8 @@ TEST(Backoff, GrowsExponentiallyWithinJitterAndCapsAtMax) {
 }
 
 TEST(Backoff, ResetStartsOverFromInitial) {
-    Backoff backoff({.initial = milliseconds(50), .max = milliseconds(2000), .multiplier = 4.0,
-                     .jitter = 0.0});
+    Backoff backoff(
+        {.initial = milliseconds(50), .max = milliseconds(2000), .multiplier = 4.0, .jitter = 0.0});
     EXPECT_EQ(backoff.next(), milliseconds(50));
     EXPECT_EQ(backoff.next(), milliseconds(200));
     EXPECT_EQ(backoff.next(), milliseconds(800));

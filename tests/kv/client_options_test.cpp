@@ -24,12 +24,14 @@ std::string parse_failure(ClientOptions options) {
 TEST(ClientOptions, ParsesCommaListOfEndpoints) {
     EXPECT_EQ(ClientOptions::parse_endpoints("https://10.0.0.1:2379, https://10.0.0.2:2379,"),
               (std::vector<std::string>{"https://10.0.0.1:2379", "https://10.0.0.2:2379"}));
-    EXPECT_EQ(ClientOptions::parse_endpoints("127.0.0.1:2379"), std::vector<std::string>{"127.0.0.1:2379"});
+    EXPECT_EQ(ClientOptions::parse_endpoints("127.0.0.1:2379"),
+              std::vector<std::string>{"127.0.0.1:2379"});
     EXPECT_TRUE(ClientOptions::parse_endpoints("").empty());
 }
 
 TEST(ClientOptions, AcceptsHostPortAndUrls) {
-    EXPECT_NO_THROW(Client(with_endpoints({"127.0.0.1:2379", "http://localhost:2379/", "[::1]:2379"})));
+    EXPECT_NO_THROW(
+        Client(with_endpoints({"127.0.0.1:2379", "http://localhost:2379/", "[::1]:2379"})));
     EXPECT_NO_THROW(Client(with_endpoints({"https://127.0.0.1:2379"})));
 }
 
@@ -39,7 +41,8 @@ TEST(ClientOptions, RejectsBadEndpointsNamingThem) {
     EXPECT_NE(no_port.find("\"127.0.0.1\""), std::string::npos) << no_port;
     EXPECT_NE(no_port.find("port"), std::string::npos) << no_port;
     EXPECT_NE(parse_failure(with_endpoints({"127.0.0.1:70000"})).find("port"), std::string::npos);
-    EXPECT_NE(parse_failure(with_endpoints({"unix:///run/etcd.sock"})).find("scheme"), std::string::npos);
+    EXPECT_NE(parse_failure(with_endpoints({"unix:///run/etcd.sock"})).find("scheme"),
+              std::string::npos);
     EXPECT_NE(parse_failure(with_endpoints({"::1:2379"})).find("brackets"), std::string::npos);
     EXPECT_NE(parse_failure(with_endpoints({"http://h:1/v3"})).find("path"), std::string::npos);
     EXPECT_NE(parse_failure(with_endpoints({":2379"})).find("host"), std::string::npos);

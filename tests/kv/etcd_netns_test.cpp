@@ -13,7 +13,7 @@ using twill::testing::run_command;
 
 // A namespace with loopback up, removed on destruction (on failure too).
 class ScratchNetns {
-public:
+  public:
     ScratchNetns() : name_("twkv" + std::to_string(::getpid())) {
         auto added = run_command({"ip", "netns", "add", name_});
         if (added.exit_code != 0) throw Error("ip netns add " + name_ + ": " + added.output);
@@ -22,14 +22,15 @@ public:
     ~ScratchNetns() { run_command({"ip", "netns", "del", name_}); }
     std::filesystem::path path() const { return "/var/run/netns/" + name_; }
 
-private:
+  private:
     std::string name_;
 };
 
 TEST(EtcdInNetns, ServesInsideTheNamespaceAndSurvivesRestart) {
     TWILL_REQUIRE_ROOT();
     ScratchNetns netns;
-    twill::testing::EtcdServer etcd({.tls = true, .netns = netns.path(), .listen_address = "127.0.0.1"});
+    twill::testing::EtcdServer etcd(
+        {.tls = true, .netns = netns.path(), .listen_address = "127.0.0.1"});
     etcd.etcdctl({"put", "/netns/a", "1"});
     const auto revision = etcd.current_revision();
     EXPECT_GE(revision, 2);

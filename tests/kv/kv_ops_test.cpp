@@ -8,14 +8,16 @@ namespace twill::kv {
 namespace {
 
 class KvOps : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() { etcd_ = new twill::testing::EtcdServer(); }
     static void TearDownTestSuite() {
         delete etcd_;
         etcd_ = nullptr;
     }
     void SetUp() override {
-        prefix_ = "/test/" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "/";
+        prefix_ = "/test/" +
+                  std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
+                  "/";
     }
 
     static twill::testing::EtcdServer* etcd_;
@@ -138,7 +140,8 @@ TEST_F(KvOps, TxnComparesOnValueVersionAndOrder) {
     client_.put(key, "b");  // version 2
     using Op = Compare::Op;
     auto holds = [&](Compare compare) {
-        return client_.txn({.compare = {std::move(compare)}, .success = {}, .failure = {}}).succeeded;
+        return client_.txn({.compare = {std::move(compare)}, .success = {}, .failure = {}})
+            .succeeded;
     };
     EXPECT_TRUE(holds(Compare::value_is(key, Op::Equal, "b")));
     EXPECT_TRUE(holds(Compare::value_is(key, Op::NotEqual, "a")));
@@ -157,10 +160,10 @@ TEST_F(KvOps, TxnMultipleOpsAndDelete) {
     const std::string a = prefix_ + "a";
     const std::string b = prefix_ + "b";
     client_.put(a, "1");
-    const auto result = client_.txn({.compare = {Compare::value_is(a, Compare::Op::Equal, "1")},
-                                     .success = {TxnOp::delete_key(a, {.prev_kv = true}),
-                                                 TxnOp::put_kv(b, "2"), TxnOp::get(b)},
-                                     .failure = {}});
+    const auto result = client_.txn(
+        {.compare = {Compare::value_is(a, Compare::Op::Equal, "1")},
+         .success = {TxnOp::delete_key(a, {.prev_kv = true}), TxnOp::put_kv(b, "2"), TxnOp::get(b)},
+         .failure = {}});
     ASSERT_TRUE(result.succeeded);
     ASSERT_EQ(result.results.size(), 3u);
     EXPECT_EQ(std::get<DeleteResult>(result.results[0]).deleted, 1);
@@ -179,7 +182,8 @@ TEST_F(KvOps, RangeAtCompactedRevisionThrowsCompactedError) {
         FAIL() << "range at a compacted revision succeeded";
     } catch (const CompactedError& e) {
         EXPECT_EQ(e.code(), StatusCode::OutOfRange);
-        EXPECT_NE(std::string(e.what()).find("etcd range " + prefix_ + "x"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("etcd range " + prefix_ + "x"), std::string::npos)
+            << e.what();
     }
 }
 

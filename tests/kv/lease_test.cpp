@@ -14,7 +14,7 @@ using namespace std::chrono_literals;
 using testing::eventually;
 
 class Lease : public ::testing::Test {
-protected:
+  protected:
     twill::testing::EtcdServer etcd_;
     Client client_{etcd_.client_options()};
 };
@@ -41,11 +41,12 @@ TEST_F(Lease, KeepAliveHoldsKeyPastTtlAndStoppingLetsItExpire) {
     client_.put("/lease/kept", "1", {.lease = lease.id});
     std::atomic<int> renewals{0};
     std::atomic<bool> lost{false};
-    auto keep = client_.keep_alive(lease.id, {.on_renewed = [&](LeaseId id, std::chrono::seconds ttl) {
-                                                  EXPECT_EQ(id, lease.id);
-                                                  EXPECT_GT(ttl, 0s);
-                                                  ++renewals;
-                                              },
+    auto keep = client_.keep_alive(lease.id, {.on_renewed =
+                                                  [&](LeaseId id, std::chrono::seconds ttl) {
+                                                      EXPECT_EQ(id, lease.id);
+                                                      EXPECT_GT(ttl, 0s);
+                                                      ++renewals;
+                                                  },
                                               .on_lost = [&](LeaseId) { lost = true; },
                                               .on_error = {}});
     // Well past the TTL, renewed several times (every TTL/3).
@@ -68,9 +69,10 @@ TEST_F(Lease, RevokeDeletesAttachedKeysAndKeepAliveReportsLoss) {
 
     std::atomic<int> renewals{0};
     std::atomic<int> lost{0};
-    auto keep = client_.keep_alive(lease.id, {.on_renewed = [&](LeaseId, std::chrono::seconds) { ++renewals; },
-                                              .on_lost = [&](LeaseId) { ++lost; },
-                                              .on_error = {}});
+    auto keep = client_.keep_alive(
+        lease.id, {.on_renewed = [&](LeaseId, std::chrono::seconds) { ++renewals; },
+                   .on_lost = [&](LeaseId) { ++lost; },
+                   .on_error = {}});
     ASSERT_TRUE(eventually([&] { return renewals >= 1; }));
 
     client_.lease_revoke(lease.id);
@@ -86,7 +88,8 @@ TEST_F(Lease, RevokeDeletesAttachedKeysAndKeepAliveReportsLoss) {
 
 TEST_F(Lease, KeepAliveOfUnknownLeaseReportsLossAtOnce) {
     std::atomic<bool> lost{false};
-    auto keep = client_.keep_alive(987654321, {.on_renewed = {}, .on_lost = [&](LeaseId) { lost = true; }, .on_error = {}});
+    auto keep = client_.keep_alive(
+        987654321, {.on_renewed = {}, .on_lost = [&](LeaseId) { lost = true; }, .on_error = {}});
     ASSERT_TRUE(eventually([&] { return lost.load(); }));
 }
 

@@ -8,11 +8,17 @@ namespace twill::kv {
 namespace {
 
 KeyValue kv(std::string key, std::string value, Revision mod) {
-    return KeyValue{.key = std::move(key), .value = std::move(value), .create_revision = mod,
-                    .mod_revision = mod, .version = 1, .lease = 0};
+    return KeyValue{.key = std::move(key),
+                    .value = std::move(value),
+                    .create_revision = mod,
+                    .mod_revision = mod,
+                    .version = 1,
+                    .lease = 0};
 }
 
-WatchEvent put(KeyValue value) { return WatchEvent{WatchEvent::Type::Put, std::move(value), {}}; }
+WatchEvent put(KeyValue value) {
+    return WatchEvent{WatchEvent::Type::Put, std::move(value), {}};
+}
 
 WatchEvent del(std::string key, Revision revision) {
     WatchEvent event{WatchEvent::Type::Delete, {}, {}};
@@ -23,7 +29,8 @@ WatchEvent del(std::string key, Revision revision) {
 
 TEST(PrefixMirror, AppliesEventsInOrder) {
     PrefixMirror mirror;
-    mirror.apply({put(kv("/a", "1", 2)), put(kv("/b", "1", 3)), del("/a", 4), put(kv("/b", "2", 5))}, 5);
+    mirror.apply(
+        {put(kv("/a", "1", 2)), put(kv("/b", "1", 3)), del("/a", 4), put(kv("/b", "2", 5))}, 5);
     ASSERT_EQ(mirror.items().size(), 1u);
     EXPECT_EQ(mirror.items().at("/b").value, "2");
     EXPECT_EQ(mirror.revision(), 5);

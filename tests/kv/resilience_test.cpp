@@ -21,22 +21,23 @@ using twill::testing::free_tcp_port;
 
 // A consumer's view of a prefix, built only from what a Watch delivers.
 class WatchedPrefix {
-public:
+  public:
     WatchedPrefix(Client& client, const std::string& prefix)
-        : watch_(client.watch(prefix, {.prefix = true},
-                              {.on_snapshot =
-                                   [this](Revision revision, const std::vector<KeyValue>& kvs) {
-                                       std::lock_guard lock(mutex_);
-                                       mirror_.reset(revision, kvs);
-                                       ++snapshots_;
-                                   },
-                               .on_events =
-                                   [this](const std::vector<WatchEvent>& events, Revision revision) {
-                                       std::lock_guard lock(mutex_);
-                                       mirror_.apply(events, revision);
-                                   },
-                               .on_error = [this](const KvError&) { ++errors_; },
-                               .on_progress = {}})) {}
+        : watch_(
+              client.watch(prefix, {.prefix = true},
+                           {.on_snapshot =
+                                [this](Revision revision, const std::vector<KeyValue>& kvs) {
+                                    std::lock_guard lock(mutex_);
+                                    mirror_.reset(revision, kvs);
+                                    ++snapshots_;
+                                },
+                            .on_events =
+                                [this](const std::vector<WatchEvent>& events, Revision revision) {
+                                    std::lock_guard lock(mutex_);
+                                    mirror_.apply(events, revision);
+                                },
+                            .on_error = [this](const KvError&) { ++errors_; },
+                            .on_progress = {}})) {}
 
     std::map<std::string, KeyValue> items() {
         std::lock_guard lock(mutex_);
@@ -49,7 +50,7 @@ public:
     int errors() const { return errors_.load(); }
     Watch& watch() { return *watch_; }
 
-private:
+  private:
     std::mutex mutex_;
     PrefixMirror mirror_;
     int snapshots_ = 0;
@@ -65,7 +66,7 @@ std::map<std::string, KeyValue> fresh_range(Client& client, const std::string& p
 
 // Puts and deletes keys under a prefix until stopped, riding out etcd's absence by retrying.
 class Writer {
-public:
+  public:
     Writer(ClientOptions options, std::string prefix) : prefix_(std::move(prefix)) {
         options.call_timeout = 1s;
         options.dial_timeout = 500ms;
@@ -80,7 +81,7 @@ public:
     int done() const { return done_.load(); }
     int failures() const { return failures_.load(); }
 
-private:
+  private:
     void run() {
         for (int i = 0; !stop_; ++i) {
             for (;;) {
@@ -89,7 +90,8 @@ private:
                     if (i % 3 == 2) {
                         client_->delete_range(prefix_ + "key" + std::to_string((i + 5) % 10));
                     } else {
-                        client_->put(prefix_ + "key" + std::to_string(i % 10), "value " + std::to_string(i));
+                        client_->put(prefix_ + "key" + std::to_string(i % 10),
+                                     "value " + std::to_string(i));
                     }
                     ++done_;
                     break;
@@ -225,9 +227,10 @@ TEST(Resilience, KeepAliveSurvivesEtcdRestart) {
     std::atomic<int> renewals{0};
     std::atomic<int> errors{0};
     std::atomic<bool> lost{false};
-    auto keep = client.keep_alive(lease.id, {.on_renewed = [&](LeaseId, std::chrono::seconds) { ++renewals; },
-                                             .on_lost = [&](LeaseId) { lost = true; },
-                                             .on_error = [&](const KvError&) { ++errors; }});
+    auto keep = client.keep_alive(lease.id,
+                                  {.on_renewed = [&](LeaseId, std::chrono::seconds) { ++renewals; },
+                                   .on_lost = [&](LeaseId) { lost = true; },
+                                   .on_error = [&](const KvError&) { ++errors; }});
     ASSERT_TRUE(eventually([&] { return renewals >= 1; }));
     etcd.kill();
     ASSERT_TRUE(eventually([&] { return errors >= 1; }));

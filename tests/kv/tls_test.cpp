@@ -12,7 +12,7 @@ using namespace std::chrono_literals;
 using testing::eventually;
 
 class Tls : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() { etcd_ = new twill::testing::EtcdServer({.tls = true}); }
     static void TearDownTestSuite() {
         delete etcd_;
@@ -42,7 +42,8 @@ TEST_F(Tls, ClientWithCaAndClientCertificateWorks) {
     std::atomic<int> events{0};
     auto watch = client.watch("/tls/", {.prefix = true},
                               {.on_snapshot = {},
-                               .on_events = [&](const std::vector<WatchEvent>& e, Revision) { events += static_cast<int>(e.size()); },
+                               .on_events = [&](const std::vector<WatchEvent>& e,
+                                                Revision) { events += static_cast<int>(e.size()); },
                                .on_error = {},
                                .on_progress = {}});
     ASSERT_TRUE(eventually([&] { return watch->connected(); }));
@@ -68,7 +69,8 @@ TEST_F(Tls, ClientWithoutClientCertificateIsRefused) {
     options.call_timeout = 1s;
     Client client(options);
     const std::string message = failure_of([&] { client.get("/tls/a"); });
-    ASSERT_FALSE(message.empty()) << "etcd requiring client certificates served a client without one";
+    ASSERT_FALSE(message.empty())
+        << "etcd requiring client certificates served a client without one";
     EXPECT_NE(message.find("etcd range /tls/a"), std::string::npos) << message;
     EXPECT_NE(message.find("TLS"), std::string::npos) << message;
 }

@@ -43,7 +43,7 @@ struct Recorder {
 };
 
 class WatchTest : public ::testing::Test {
-protected:
+  protected:
     twill::testing::EtcdServer etcd_;
     Client client_{etcd_.client_options()};
 };
@@ -124,7 +124,8 @@ TEST_F(WatchTest, StartRevisionAlreadyCompactedRelists) {
     client_.delete_range("/c/a");
     client_.compact(client_.put("/c/b", "2").revision);
     Recorder recorder;
-    auto watch = client_.watch("/c/", {.prefix = true, .start_revision = old}, recorder.callbacks());
+    auto watch =
+        client_.watch("/c/", {.prefix = true, .start_revision = old}, recorder.callbacks());
     ASSERT_TRUE(eventually([&] {
         std::lock_guard lock(recorder.mutex);
         return !recorder.snapshots.empty();

@@ -1,7 +1,8 @@
+#include "twill/net/address.hpp"
+
 #include <gtest/gtest.h>
 
 #include "twill/error.hpp"
-#include "twill/net/address.hpp"
 
 using namespace twill::net;
 
@@ -22,8 +23,8 @@ TEST(Address, ParsesAndFormatsIPv6) {
 }
 
 TEST(Address, RejectsMalformedInputNamingTheField) {
-    for (auto bad : {"", "10.0.0", "10.0.0.256", "10.0.0.1/24", "1.2.3.4.5", "fd00:::1", "abc",
-                     " 10.0.0.1"}) {
+    for (auto bad :
+         {"", "10.0.0", "10.0.0.256", "10.0.0.1/24", "1.2.3.4.5", "fd00:::1", "abc", " 10.0.0.1"}) {
         EXPECT_FALSE(Address::try_parse(bad)) << bad;
     }
     try {
@@ -46,8 +47,8 @@ TEST(Address, Classifies) {
     EXPECT_TRUE(Address::parse("255.255.255.255").is_broadcast());
     EXPECT_TRUE(Address::parse("192.168.1.10").is_usable_unicast());
     EXPECT_TRUE(Address::parse("2001:db8::10").is_usable_unicast());
-    for (auto bad : {"0.0.0.0", "127.0.0.1", "224.1.1.1", "169.254.0.1", "255.255.255.255", "::",
-                     "::1", "ff02::2", "fe80::2"}) {
+    for (auto bad : {"0.0.0.0", "127.0.0.1", "224.1.1.1", "169.254.0.1", "255.255.255.255",
+                     "::", "::1", "ff02::2", "fe80::2"}) {
         EXPECT_FALSE(Address::parse(bad).is_usable_unicast()) << bad;
     }
 }

@@ -1,15 +1,16 @@
+#include "twill/sys/file.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <filesystem>
 
 #include "twill/error.hpp"
-#include "twill/sys/file.hpp"
 
 namespace fs = std::filesystem;
 
 class FileTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() / ("twill-file-test-" + std::to_string(::getpid()));
         fs::remove_all(dir_);

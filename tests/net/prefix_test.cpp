@@ -1,7 +1,8 @@
+#include "twill/net/prefix.hpp"
+
 #include <gtest/gtest.h>
 
 #include "twill/error.hpp"
-#include "twill/net/prefix.hpp"
 
 using namespace twill::net;
 

@@ -308,10 +308,13 @@ TEST_F(NetctlTest, PeersShowReachabilityRttAndLastSeenAndStatusSumsThemUp) {
     EXPECT_EQ(column_of(out, "node-b ", "yes"), column_of(out, "NODE", "IN-KERNEL")) << out;
     EXPECT_EQ(column_of(out, "node-b ", "0.42"), column_of(out, "NODE", "RTT")) << out;
     EXPECT_EQ(column_of(out, "node-b ", "12:01:59"), column_of(out, "NODE", "LAST-SEEN")) << out;
-    EXPECT_EQ(column_of(out, "node-long-name-c ", "NO"), column_of(out, "NODE", "REACHABLE")) << out;
+    EXPECT_EQ(column_of(out, "node-long-name-c ", "NO"), column_of(out, "NODE", "REACHABLE"))
+        << out;
     const auto status = netctl_in_run_dir({"status"});
-    EXPECT_THAT(status.output,
-                HasSubstr("Peers reachable: 1/2; unreachable: node-long-name-c since 12:03:01 (3 probes lost)"));
+    EXPECT_THAT(
+        status.output,
+        HasSubstr(
+            "Peers reachable: 1/2; unreachable: node-long-name-c since 12:03:01 (3 probes lost)"));
     const auto json = nlohmann::json::parse(netctl_in_run_dir({"peers", "--json"}).output);
     EXPECT_EQ(json.at("peers")[1].at("health").at("state"), "unreachable");
     EXPECT_EQ(json.at("peers")[1].at("health").at("unreachable_since"), "2026-11-25T12:03:01Z");
@@ -322,15 +325,20 @@ TEST_F(NetctlTest, StatusNamesAFewUnreachablePeersAndCountsTheRest) {
     s.clear_peers();
     for (int i = 0; i < 8; ++i) {
         auto* peer = s.add_peers();
-        *peer = make_peer("dead" + std::to_string(i), "10.244." + std::to_string(i) + ".0/24", "192.168.50.9", "", true);
+        *peer = make_peer("dead" + std::to_string(i), "10.244." + std::to_string(i) + ".0/24",
+                          "192.168.50.9", "", true);
         *peer->mutable_health() = make_health("unreachable", 0, 3);
     }
     s.mutable_probes()->set_enabled(true);
     s.mutable_probes()->set_unreachable(8);
     start_daemon();
     const auto status = netctl_in_run_dir({"status"});
-    EXPECT_THAT(status.output, HasSubstr("Peers reachable: 0/8; unreachable: dead0 since 12:03:01 (3 probes lost), dead1"));
-    EXPECT_THAT(status.output, HasSubstr("dead4 since 12:03:01 (3 probes lost) and 3 more (netctl peers)"));
+    EXPECT_THAT(
+        status.output,
+        HasSubstr(
+            "Peers reachable: 0/8; unreachable: dead0 since 12:03:01 (3 probes lost), dead1"));
+    EXPECT_THAT(status.output,
+                HasSubstr("dead4 since 12:03:01 (3 probes lost) and 3 more (netctl peers)"));
     EXPECT_THAT(status.output, ::testing::Not(HasSubstr("dead5 since")));
 }
 
@@ -339,7 +347,8 @@ TEST_F(NetctlTest, StatusSaysWhenProbesAreOff) {
     const auto status = netctl_in_run_dir({"status"});
     EXPECT_THAT(status.output, HasSubstr("Peers reachable: not probed (probes are off)"));
     const auto peers = netctl_in_run_dir({"peers"});
-    EXPECT_EQ(column_of(peers.output, "node-b ", "-"), column_of(peers.output, "NODE", "REACHABLE"));
+    EXPECT_EQ(column_of(peers.output, "node-b ", "-"),
+              column_of(peers.output, "NODE", "REACHABLE"));
 }
 
 TEST_F(NetctlTest, CheckProbeExitsOneNamingEachUnreachablePeer) {
@@ -368,9 +377,11 @@ TEST_F(NetctlTest, CheckProbeExitsOneNamingEachUnreachablePeer) {
     result = netctl_in_run_dir({"check", "--probe"});
     EXPECT_EQ(result.exit_code, 1) << result.output;
     EXPECT_THAT(result.output, HasSubstr("probed 2 peers: 1 reachable, 1 unreachable:"));
-    EXPECT_EQ(column_of(result.output, "node-c ", "10.244.15.1"), column_of(result.output, "NODE", "PROBED"))
+    EXPECT_EQ(column_of(result.output, "node-c ", "10.244.15.1"),
+              column_of(result.output, "NODE", "PROBED"))
         << result.output;
-    const auto json = nlohmann::json::parse(netctl_in_run_dir({"check", "--probe", "--json"}).output);
+    const auto json =
+        nlohmann::json::parse(netctl_in_run_dir({"check", "--probe", "--json"}).output);
     EXPECT_EQ(json.at("probed"), true);
     EXPECT_EQ(json.at("probes")[1].at("node"), "node-c");
     EXPECT_EQ(json.at("probes")[1].at("reachable"), false);

@@ -20,7 +20,7 @@ namespace twill::netlink::testing {
 
 // One fresh namespace per test (named tw<pid>-<k>-t), with "lo" up and a Handle on it.
 class NetnsTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         topology_.emplace();

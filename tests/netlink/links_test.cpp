@@ -214,7 +214,8 @@ TEST_F(LinksTest, Ipv6AddressWithoutDadIsUsableAtOnce) {
     const auto shown = tool({"ip", "-6", "addr", "show", "dev", "dev0"});
     EXPECT_THAT(shown, ::testing::ContainsRegex("2001:db8:5::1/64 scope global nodad"));
     EXPECT_THAT(shown, ::testing::ContainsRegex("2001:db8:6::1/64 scope global"));
-    EXPECT_THAT(shown, ::testing::Not(::testing::ContainsRegex("2001:db8:6::1/64 scope global nodad")));
+    EXPECT_THAT(shown,
+                ::testing::Not(::testing::ContainsRegex("2001:db8:6::1/64 scope global nodad")));
 }
 
 }  // namespace

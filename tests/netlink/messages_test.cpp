@@ -11,13 +11,15 @@
 #include <vector>
 
 #include "libnl.hpp"
-#include "twill/error.hpp"
 #include "transport.hpp"
+#include "twill/error.hpp"
 
 namespace twill::netlink::detail {
 namespace {
 
-const nlmsghdr* header(const LibnlPtr<nl_msg>& message) { return nlmsg_hdr(message.get()); }
+const nlmsghdr* header(const LibnlPtr<nl_msg>& message) {
+    return nlmsg_hdr(message.get());
+}
 
 // The attributes in [start, start + length).
 std::vector<const nlattr*> attributes(const void* start, std::size_t length) {
@@ -32,7 +34,8 @@ std::vector<const nlattr*> attributes(const void* start, std::size_t length) {
 }
 
 std::vector<const nlattr*> message_attributes(const nlmsghdr* message, std::size_t family_header) {
-    const auto* start = static_cast<const char*>(mnl_nlmsg_get_payload(message)) + MNL_ALIGN(family_header);
+    const auto* start =
+        static_cast<const char*>(mnl_nlmsg_get_payload(message)) + MNL_ALIGN(family_header);
     return attributes(start, mnl_nlmsg_get_payload_len(message) - MNL_ALIGN(family_header));
 }
 
@@ -61,7 +64,8 @@ TEST(RouteMessage, RoundTrip) {
     auto route = peer_route();
     auto message = build_route(RTM_NEWROUTE, NLM_F_EXCL, route);
     EXPECT_EQ(header(message)->nlmsg_type, RTM_NEWROUTE);
-    EXPECT_EQ(header(message)->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
+    EXPECT_EQ(header(message)->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL),
+              NLM_F_CREATE | NLM_F_EXCL);
     const auto* rtm = static_cast<const rtmsg*>(NLMSG_DATA(header(message)));
     EXPECT_EQ(rtm->rtm_family, AF_INET);
     EXPECT_EQ(rtm->rtm_dst_len, 24);
@@ -159,7 +163,8 @@ TEST(LinkMessage, VxlanRoundTrip) {
     spec.mtu = 1450;
     spec.mac = net::MacAddress::parse("0e:11:22:33:44:55");
     auto message = build_link_add(spec);
-    EXPECT_EQ(header(message)->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL), NLM_F_CREATE | NLM_F_EXCL);
+    EXPECT_EQ(header(message)->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL),
+              NLM_F_CREATE | NLM_F_EXCL);
     auto parsed = parse_link(header(message));
     ASSERT_TRUE(parsed);
     EXPECT_EQ(parsed->name, "twill.1");
@@ -178,14 +183,17 @@ TEST(LinkMessage, VethPeerCarriesTheNamespaceFd) {
     spec.peer_name = "eth0";
     spec.mtu = 1450;
     auto message = build_link_add(spec, 42);
-    const nlattr* linkinfo = find(message_attributes(header(message), sizeof(ifinfomsg)), IFLA_LINKINFO);
+    const nlattr* linkinfo =
+        find(message_attributes(header(message), sizeof(ifinfomsg)), IFLA_LINKINFO);
     ASSERT_NE(linkinfo, nullptr);
     const nlattr* data = find(nested(linkinfo), IFLA_INFO_DATA);
     ASSERT_NE(data, nullptr);
     const nlattr* peer = find(nested(data), VETH_INFO_PEER);
     ASSERT_NE(peer, nullptr);
-    const auto* peer_attributes_start = static_cast<const char*>(mnl_attr_get_payload(peer)) + sizeof(ifinfomsg);
-    const auto peer_attributes = attributes(peer_attributes_start, mnl_attr_get_payload_len(peer) - sizeof(ifinfomsg));
+    const auto* peer_attributes_start =
+        static_cast<const char*>(mnl_attr_get_payload(peer)) + sizeof(ifinfomsg);
+    const auto peer_attributes =
+        attributes(peer_attributes_start, mnl_attr_get_payload_len(peer) - sizeof(ifinfomsg));
     std::optional<std::uint32_t> fd;
     std::string name;
     std::optional<std::uint32_t> mtu;
@@ -211,7 +219,8 @@ TEST(LinkMessage, VxlanChangeCarriesOnlyWhatDiffers) {
     auto message = build_vxlan_change(9, current, wanted);
     EXPECT_EQ(header(message)->nlmsg_type, RTM_NEWLINK);  // a change of link data needs NEWLINK
     EXPECT_EQ(header(message)->nlmsg_flags & NLM_F_CREATE, 0);
-    const nlattr* linkinfo = find(message_attributes(header(message), sizeof(ifinfomsg)), IFLA_LINKINFO);
+    const nlattr* linkinfo =
+        find(message_attributes(header(message), sizeof(ifinfomsg)), IFLA_LINKINFO);
     ASSERT_NE(linkinfo, nullptr);
     const nlattr* data = find(nested(linkinfo), IFLA_INFO_DATA);
     ASSERT_NE(data, nullptr);
@@ -256,7 +265,8 @@ TEST(KernelError, ErrnoAndExtendedAck) {
     } catch (const SystemError& e) {
         EXPECT_EQ(e.code(), EINVAL);
         EXPECT_STREQ(e.what(),
-                     "add route 10.0.0.0/8 via 1.2.3.4 [kernel: Nexthop has invalid gateway]: Invalid argument (errno 22)");
+                     "add route 10.0.0.0/8 via 1.2.3.4 [kernel: Nexthop has invalid gateway]: "
+                     "Invalid argument (errno 22)");
     }
     answer = error_answer(EEXIST, nullptr);
     error = parse_kernel_error(reinterpret_cast<const nlmsghdr*>(answer.data()));

@@ -6,7 +6,8 @@ namespace twill::netlink::testing {
 namespace {
 
 // Drains `monitor` until an event satisfies `match` or `timeout` passes.
-std::optional<Event> wait_for_event(Monitor& monitor, const std::function<bool(const Event&)>& match,
+std::optional<Event> wait_for_event(Monitor& monitor,
+                                    const std::function<bool(const Event&)>& match,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
@@ -19,7 +20,7 @@ std::optional<Event> wait_for_event(Monitor& monitor, const std::function<bool(c
 }
 
 class MonitorTest : public NetnsTest {
-protected:
+  protected:
     void SetUp() override {
         NetnsTest::SetUp();
         if (IsSkipped()) return;
@@ -121,7 +122,8 @@ TEST_F(QuietMonitorTest, OverrunAsksForResync) {
     Monitor monitor(netns(), options);
     for (int i = 0; i < 200; ++i) {
         Route route;
-        route.destination = net::Prefix(net::Address::parse("10.100.0.0").plus(static_cast<std::uint64_t>(i) << 8), 24);
+        route.destination = net::Prefix(
+            net::Address::parse("10.100.0.0").plus(static_cast<std::uint64_t>(i) << 8), 24);
         route.oif = quiet.index;
         route.protocol = 137;
         handle().add_route(route);

@@ -8,7 +8,7 @@ namespace {
 using ::testing::HasSubstr;
 
 class NeighboursTest : public NetnsTest {
-protected:
+  protected:
     void SetUp() override {
         NetnsTest::SetUp();
         if (IsSkipped()) return;
@@ -58,7 +58,9 @@ TEST_F(NeighboursTest, AddDumpReplaceDelete) {
         ADD_FAILURE();
     } catch (const SystemError& e) {
         EXPECT_EQ(e.code(), EEXIST);
-        EXPECT_THAT(e.what(), HasSubstr("add neighbour 10.244.3.0 dev twill.1 lladdr 0e:00:00:00:03:00 permanent"));
+        EXPECT_THAT(
+            e.what(),
+            HasSubstr("add neighbour 10.244.3.0 dev twill.1 lladdr 0e:00:00:00:03:00 permanent"));
     }
 
     neighbour.lladdr = net::MacAddress::parse("0e:00:00:00:03:01");
@@ -104,7 +106,8 @@ TEST_F(NeighboursTest, FdbAddAppendReplaceDelete) {
         ADD_FAILURE();
     } catch (const SystemError& e) {
         EXPECT_EQ(e.code(), EEXIST);
-        EXPECT_THAT(e.what(), HasSubstr("add fdb 0e:00:00:00:03:00 dev twill.1 dst 192.0.2.12 self"));
+        EXPECT_THAT(e.what(),
+                    HasSubstr("add fdb 0e:00:00:00:03:00 dev twill.1 dst 192.0.2.12 self"));
     }
 
     // Several destinations for the all-zero MAC (flooding): append.

@@ -19,7 +19,8 @@ namespace {
 double timed_ms(const std::function<void()>& fn) {
     const auto start = std::chrono::steady_clock::now();
     fn();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
 }
 
 }  // namespace
@@ -55,8 +56,12 @@ int main(int argc, char** argv) {
     const auto base = net::Address::parse("10.0.0.0");
     for (int i = 0; i < peers; ++i) {
         const auto network = base.plus(static_cast<std::uint64_t>(i + 1) << 8);
-        const std::uint8_t mac_bytes[6] = {0x0e, 0, 0, static_cast<std::uint8_t>(i >> 16),
-                                           static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i)};
+        const std::uint8_t mac_bytes[6] = {0x0e,
+                                           0,
+                                           0,
+                                           static_cast<std::uint8_t>(i >> 16),
+                                           static_cast<std::uint8_t>(i >> 8),
+                                           static_cast<std::uint8_t>(i)};
         const auto mac = net::MacAddress::from_bytes(mac_bytes);
         Route route;
         route.destination = net::Prefix(network, 24);
@@ -111,7 +116,8 @@ int main(int argc, char** argv) {
     });
     std::printf("peers %d (%d objects each step)\n", peers, 3 * peers);
     std::printf("add      %8.1f ms\n", add);
-    std::printf("dump     %8.1f ms (%zu objects: routes + neighbours + fdb incl. kernel's own)\n", dump, dumped);
+    std::printf("dump     %8.1f ms (%zu objects: routes + neighbours + fdb incl. kernel's own)\n",
+                dump, dumped);
     std::printf("replace  %8.1f ms\n", replace);
     std::printf("delete   %8.1f ms\n", remove);
     return 0;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "twill/netlink/objects.hpp"
+
+#include <gtest/gtest.h>
 
 namespace twill::netlink {
 namespace {
@@ -12,7 +12,8 @@ TEST(Printing, RouteLikeIp) {
     route.oif = 5;
     route.protocol = 137;
     route.onlink = true;
-    EXPECT_EQ(to_string(route, "twill.1"), "route 10.244.3.0/24 via 10.244.3.0 dev twill.1 proto 137 onlink");
+    EXPECT_EQ(to_string(route, "twill.1"),
+              "route 10.244.3.0/24 via 10.244.3.0 dev twill.1 proto 137 onlink");
     EXPECT_EQ(to_string(route), "route 10.244.3.0/24 via 10.244.3.0 dev if5 proto 137 onlink");
 
     Route unreachable;
@@ -20,7 +21,8 @@ TEST(Printing, RouteLikeIp) {
     unreachable.type = RouteType::unreachable;
     unreachable.priority = 4000;
     unreachable.table = 100;
-    EXPECT_EQ(to_string(unreachable), "route unreachable 10.244.0.0/16 table 100 proto 3 metric 4000");
+    EXPECT_EQ(to_string(unreachable),
+              "route unreachable 10.244.0.0/16 table 100 proto 3 metric 4000");
 }
 
 TEST(Printing, NeighbourFdbAddressLink) {
@@ -28,13 +30,15 @@ TEST(Printing, NeighbourFdbAddressLink) {
     neighbour.link_index = 5;
     neighbour.address = net::Address::parse("10.244.3.0");
     neighbour.lladdr = net::MacAddress::parse("0E:00:00:00:03:00");
-    EXPECT_EQ(to_string(neighbour, "twill.1"), "neighbour 10.244.3.0 dev twill.1 lladdr 0e:00:00:00:03:00 permanent");
+    EXPECT_EQ(to_string(neighbour, "twill.1"),
+              "neighbour 10.244.3.0 dev twill.1 lladdr 0e:00:00:00:03:00 permanent");
 
     FdbEntry entry;
     entry.link_index = 5;
     entry.mac = *neighbour.lladdr;
     entry.dst = net::Address::parse("2001:db8::12");
-    EXPECT_EQ(to_string(entry, "twill.1"), "fdb 0e:00:00:00:03:00 dev twill.1 dst 2001:db8::12 self permanent");
+    EXPECT_EQ(to_string(entry, "twill.1"),
+              "fdb 0e:00:00:00:03:00 dev twill.1 dst 2001:db8::12 self permanent");
 
     EXPECT_EQ(to_string(InterfaceAddress{5, net::Prefix::parse("10.244.3.1/24"), 0}, "twill0"),
               "address 10.244.3.1/24 dev twill0");
@@ -43,7 +47,8 @@ TEST(Printing, NeighbourFdbAddressLink) {
     link.name = "twill.1";
     link.kind = "vxlan";
     link.vxlan = VxlanInfo{1, 8472, net::Address::parse("192.0.2.11"), 2, false};
-    EXPECT_EQ(to_string(link), "link twill.1 type vxlan id 1 local 192.0.2.11 dev if2 dstport 8472 nolearning");
+    EXPECT_EQ(to_string(link),
+              "link twill.1 type vxlan id 1 local 192.0.2.11 dev if2 dstport 8472 nolearning");
 }
 
 TEST(Filters, RouteFilterMatchesEverySetField) {

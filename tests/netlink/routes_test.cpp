@@ -10,7 +10,7 @@ using ::testing::UnorderedElementsAre;
 constexpr std::uint8_t twill_protocol = 137;
 
 class RoutesTest : public NetnsTest {
-protected:
+  protected:
     void SetUp() override {
         NetnsTest::SetUp();
         if (IsSkipped()) return;
@@ -50,7 +50,8 @@ TEST_F(RoutesTest, AddDumpReplaceDelete) {
         ADD_FAILURE() << "duplicate add succeeded";
     } catch (const SystemError& e) {
         EXPECT_EQ(e.code(), EEXIST);
-        EXPECT_THAT(e.what(), HasSubstr("add route 10.244.3.0/24 via 10.244.3.0 dev twill.1 proto 137"));
+        EXPECT_THAT(e.what(),
+                    HasSubstr("add route 10.244.3.0/24 via 10.244.3.0 dev twill.1 proto 137"));
         EXPECT_THAT(e.what(), HasSubstr("File exists (errno 17)"));
     }
 
@@ -104,7 +105,8 @@ TEST_F(RoutesTest, FilteredDumpReturnsExactlyTheOwnedRoutes) {
     by_device.family = net::Family::v4;
     got.clear();
     for (const auto& r : handle().dump_routes(by_device)) got.push_back(r.destination);
-    EXPECT_THAT(got, UnorderedElementsAre(a.destination, b.destination, net::Prefix::parse("10.250.0.0/16")));
+    EXPECT_THAT(got, UnorderedElementsAre(a.destination, b.destination,
+                                          net::Prefix::parse("10.250.0.0/16")));
 }
 
 TEST_F(RoutesTest, UnreachableRouteWithMetric) {
@@ -123,7 +125,8 @@ TEST_F(RoutesTest, UnreachableRouteWithMetric) {
     EXPECT_EQ(dumped[0].priority, 4000u);
     EXPECT_EQ(dumped[0].oif, 0);
     EXPECT_FALSE(dumped[0].gateway);
-    EXPECT_THAT(tool({"ip", "route", "show", "proto", "137"}), HasSubstr("unreachable 10.244.0.0/16 metric 4000"));
+    EXPECT_THAT(tool({"ip", "route", "show", "proto", "137"}),
+                HasSubstr("unreachable 10.244.0.0/16 metric 4000"));
     handle().delete_route(unreachable);
     EXPECT_TRUE(handle().dump_routes(filter).empty());
 }

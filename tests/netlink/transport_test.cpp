@@ -1,9 +1,10 @@
+#include "transport.hpp"
+
 #include <linux/rtnetlink.h>
 
 #include <stdexcept>
 
 #include "integration.hpp"
-#include "transport.hpp"
 
 namespace twill::netlink::testing {
 namespace {
@@ -26,7 +27,8 @@ TEST_F(TransportTest, ThrowingHandlerLeavesTheSocketUsable) {
                  std::runtime_error);
     EXPECT_EQ(seen, 1);
     int links = 0;
-    socket.dump(RTM_GETLINK, AF_UNSPEC, [&](const nlmsghdr*) { ++links; }, {}, describe);
+    socket.dump(
+        RTM_GETLINK, AF_UNSPEC, [&](const nlmsghdr*) { ++links; }, {}, describe);
     EXPECT_EQ(links, 21);  // lo and the bridges
 }
 

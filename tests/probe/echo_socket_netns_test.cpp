@@ -1,11 +1,10 @@
 // EchoSocket against a real kernel: two namespaces on the test fabric.
-#include "twill/probe/echo_socket.hpp"
-
 #include <gtest/gtest.h>
 #include <poll.h>
 
 #include "netns_topology.hpp"
 #include "require_root.hpp"
+#include "twill/probe/echo_socket.hpp"
 #include "twill/probe/prober.hpp"
 
 namespace twill::probe {
@@ -14,7 +13,7 @@ namespace {
 using namespace std::chrono_literals;
 
 class EchoSocketNetns : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         topology_.emplace();
@@ -31,7 +30,8 @@ void drive(Prober& prober, EchoSocket& socket, TimePoint until) {
         prober.expire(now);
         for (const auto& probe : prober.take_due(now)) socket.send(probe.address, probe.token);
         const auto wake = std::min(prober.next_wakeup(Clock::now()), until);
-        const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
+        const auto wait =
+            std::chrono::duration_cast<std::chrono::milliseconds>(wake - Clock::now());
         pollfd pfd{socket.fd(), POLLIN, 0};
         ::poll(&pfd, 1, static_cast<int>(std::clamp<std::int64_t>(wait.count(), 0, 100)));
         socket.receive([&](const EchoReply& r) { prober.on_reply(r.token, r.from, r.received); });
@@ -47,7 +47,8 @@ TEST_F(EchoSocketNetns, RepliesComeBackWithTheirTokenAndSilenceCountsAsLoss) {
         options.interval = 2s;
         options.timeout = 300ms;
         Prober prober(options);
-        const auto b_key = net::Prefix::parse("192.0.2.0/24"), nowhere_key = net::Prefix::parse("192.0.3.0/24");
+        const auto b_key = net::Prefix::parse("192.0.2.0/24"),
+                   nowhere_key = net::Prefix::parse("192.0.3.0/24");
         prober.set_targets({{b_key, "b", b}, {nowhere_key, "nowhere", nowhere}}, Clock::now());
         drive(prober, socket, Clock::now() + 1500ms);
         const auto& reached = *prober.find(b_key);
@@ -69,7 +70,7 @@ TEST_F(EchoSocketNetns, IgnoresEchoRepliesToOtherSockets) {
         std::this_thread::sleep_for(200ms);
         std::size_t matched = 0;
         const auto read = ours.receive([&](const EchoReply&) { ++matched; });
-        EXPECT_GE(read, 1U);  // a raw socket sees the other socket's reply...
+        EXPECT_GE(read, 1U);     // a raw socket sees the other socket's reply...
         EXPECT_EQ(matched, 0U);  // ...and leaves it alone
         std::uint64_t token = 0;
         const auto read_at = Clock::now();

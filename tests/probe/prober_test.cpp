@@ -36,7 +36,7 @@ const PeerHealth& health(const Prober& prober, const Key& key) {
 }
 
 class ProberTest : public ::testing::Test {
-protected:
+  protected:
     // Runs the prober from now_ to `until` the way twilld's loop does: wake, expire, send;
     // `answer` decides which probes get a reply after `rtt`.
     void run_until(Prober& prober, TimePoint until, const std::function<bool(const Probe&)>& answer,
@@ -65,7 +65,8 @@ protected:
     }
     std::size_t sent_to(const net::Address& address, TimePoint from, TimePoint to) const {
         std::size_t n = 0;
-        for (const auto& [at, probe] : sent_) n += probe.address == address && at >= from && at < to;
+        for (const auto& [at, probe] : sent_)
+            n += probe.address == address && at >= from && at < to;
         return n;
     }
 
@@ -95,7 +96,8 @@ TEST_F(ProberTest, NewPeersAreProbedAtOnceThenOncePerIntervalSpreadOverIt) {
         EXPECT_GE(n, 6U) << i;
         EXPECT_LE(n, 7U) << i;
         std::vector<TimePoint> at;
-        for (const auto& [t, probe] : sent_) if (probe.address == target(i).address) at.push_back(t);
+        for (const auto& [t, probe] : sent_)
+            if (probe.address == target(i).address) at.push_back(t);
         for (std::size_t k = 1; k < at.size(); ++k) EXPECT_LE(at[k] - at[k - 1], 10s) << i;
     }
     // Spread: no two periodic probes closer than a fifth of the even spacing (1 s).

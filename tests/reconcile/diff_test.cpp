@@ -1,8 +1,8 @@
+#include "twill/reconcile/diff.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "twill/reconcile/diff.hpp"
 
 using twill::reconcile::compute_diff;
 

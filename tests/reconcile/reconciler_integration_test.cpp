@@ -13,7 +13,7 @@ using namespace twill;
 namespace {
 
 class ReconcilerTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         ns_.emplace("twrec" + std::to_string(::getpid()));
@@ -109,7 +109,8 @@ TEST_F(ReconcilerTest, ProgramsThenChangesNothingWhenConverged) {
 
     // A fresh reconciler (a restarted daemon) also changes nothing.
     reconcile::ObjectReconciler restarted(*handle_);
-    EXPECT_TRUE(restarted.reconcile(desired(link->index, 3), owned(link->index), false).changes.empty());
+    EXPECT_TRUE(
+        restarted.reconcile(desired(link->index, 3), owned(link->index), false).changes.empty());
 }
 
 TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {

@@ -1,7 +1,8 @@
+#include "twill/subnet/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include "twill/error.hpp"
-#include "twill/subnet/config.hpp"
 
 using namespace twill;
 using namespace twill::subnet;
@@ -64,8 +65,8 @@ TEST(NetworkConfig, BackendWithoutTypeIsVxlan) {
 }
 
 TEST(NetworkConfig, Wireguard) {
-    auto config = parse_network_config(
-        R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
+    auto config =
+        parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
     EXPECT_EQ(config.backend_type(), BackendType::wireguard);
     EXPECT_EQ(std::get<WireguardBackend>(config.backend), (WireguardBackend{51820, 0}));
     config = parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard",
@@ -87,21 +88,23 @@ TEST(NetworkConfig, KeepsIPv6Fields) {
     EXPECT_EQ(config.ipv6->range.network().to_string(), "fd00:10::/48");
     EXPECT_EQ(config.ipv6->range.subnet_len(), 64);
     // Without EnableIPv6 the v6 fields are not used (flannel does the same).
-    EXPECT_FALSE(parse_network_config(R"({"Network":"10.244.0.0/16","IPv6Network":"fd00::/48"})")
-                     .ipv6);
+    EXPECT_FALSE(
+        parse_network_config(R"({"Network":"10.244.0.0/16","IPv6Network":"fd00::/48"})").ipv6);
     EXPECT_EQ(rejection(R"({"Network":"10.244.0.0/16","EnableIPv6":true})").first, "IPv6Network");
     EXPECT_EQ(rejection(R"({"Network":"10.244.0.0/16","EnableIPv6":true,
-        "IPv6Network":"fd00::/48","IPv6SubnetLen":40})").first, "IPv6SubnetLen");
+        "IPv6Network":"fd00::/48","IPv6SubnetLen":40})")
+                  .first,
+              "IPv6SubnetLen");
     EXPECT_EQ(rejection(R"({"Network":"10.244.0.0/16","EnableIPv6":true,
-        "IPv6Network":"10.1.0.0/16"})").first, "IPv6Network");
+        "IPv6Network":"10.1.0.0/16"})")
+                  .first,
+              "IPv6Network");
 }
 
 TEST(NetworkConfig, RejectsUdpBackendSayingSo) {
-    auto [field, message] =
-        rejection(R"({"Network":"10.244.0.0/16","Backend":{"Type":"udp"}})");
+    auto [field, message] = rejection(R"({"Network":"10.244.0.0/16","Backend":{"Type":"udp"}})");
     EXPECT_EQ(field, "Backend.Type");
-    EXPECT_NE(message.find("flannel's udp backend is not supported"), std::string::npos)
-        << message;
+    EXPECT_NE(message.find("flannel's udp backend is not supported"), std::string::npos) << message;
 }
 
 TEST(NetworkConfig, ErrorsNameTheField) {
@@ -129,7 +132,8 @@ TEST(NetworkConfig, ErrorsNameTheField) {
         {R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard","ListenPort":0}})",
          "Backend.ListenPort"},
         {R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard",
-            "PersistentKeepaliveInterval":"25s"}})", "Backend.PersistentKeepaliveInterval"},
+            "PersistentKeepaliveInterval":"25s"}})",
+         "Backend.PersistentKeepaliveInterval"},
         {R"({"Network":"10.244.0.0/16","EnableIPv4":false})", "EnableIPv4"},
         {R"({"Network":"10.244.0.0/16","EnableIPv6":"yes"})", "EnableIPv6"},
     };

@@ -1,10 +1,10 @@
+#include "twill/subnet/lease_table.hpp"
+
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <sstream>
-
-#include "twill/subnet/lease_table.hpp"
 
 using namespace twill;
 using namespace twill::subnet;
@@ -17,8 +17,9 @@ NetworkConfig vxlan_config() {
     return parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})");
 }
 
-std::string value(std::string_view public_ip = "192.168.1.10", std::string_view mac = "0a:58:00:00:00:01",
-                  std::string_view node = "node-a", std::string_view type = "vxlan") {
+std::string value(std::string_view public_ip = "192.168.1.10",
+                  std::string_view mac = "0a:58:00:00:00:01", std::string_view node = "node-a",
+                  std::string_view type = "vxlan") {
     return R"({"PublicIP":")" + std::string(public_ip) + R"(","Node":")" + std::string(node) +
            R"(","BackendType":")" + std::string(type) + R"(","BackendData":{"VtepMAC":")" +
            std::string(mac) + R"("}})";
@@ -28,7 +29,9 @@ RawEntry entry(std::string key, std::string value, std::int64_t create, std::int
     return RawEntry{std::move(key), std::move(value), create, mod ? mod : create, 0};
 }
 
-std::string key(std::string_view name) { return kPrefix + "/subnets/" + std::string(name); }
+std::string key(std::string_view name) {
+    return kPrefix + "/subnets/" + std::string(name);
+}
 
 IgnoreReason reason_of(const RawEntry& e, const NetworkConfig& config = vxlan_config()) {
     auto result = validate_lease(config, kPrefix, e);
@@ -38,7 +41,7 @@ IgnoreReason reason_of(const RawEntry& e, const NetworkConfig& config = vxlan_co
 
 // Captures what the table logs.
 class LogCapture {
-public:
+  public:
     LogCapture() {
         auto sink = std::make_shared<spdlog::sinks::ostream_sink_st>(out_);
         previous_ = spdlog::default_logger();
@@ -50,7 +53,7 @@ public:
         return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
     }
 
-private:
+  private:
     std::ostringstream out_;
     std::shared_ptr<spdlog::logger> previous_;
 };
@@ -58,7 +61,8 @@ private:
 }  // namespace
 
 TEST(ValidateLease, AcceptsAGoodLease) {
-    auto result = validate_lease(vxlan_config(), kPrefix, entry(key("10.244.3.0-24"), value(), 5, 9));
+    auto result =
+        validate_lease(vxlan_config(), kPrefix, entry(key("10.244.3.0-24"), value(), 5, 9));
     ASSERT_TRUE(std::holds_alternative<Lease>(result));
     const auto& lease = std::get<Lease>(result);
     EXPECT_EQ(lease.subnet.to_string(), "10.244.3.0/24");
@@ -68,7 +72,8 @@ TEST(ValidateLease, AcceptsAGoodLease) {
 }
 
 TEST(ValidateLease, RejectsEachKindOfBadEntry) {
-    EXPECT_EQ(reason_of(entry("/twill/network/subnets/garbage", value(), 1)), IgnoreReason::bad_key);
+    EXPECT_EQ(reason_of(entry("/twill/network/subnets/garbage", value(), 1)),
+              IgnoreReason::bad_key);
     EXPECT_EQ(reason_of(entry(key("10.244.3.1-24"), value(), 1)), IgnoreReason::bad_key);
     // Outside the Network, the first subnet (below SubnetMin), the wrong length, other family.
     EXPECT_EQ(reason_of(entry(key("10.245.3.0-24"), value(), 1)), IgnoreReason::outside_range);
@@ -77,7 +82,8 @@ TEST(ValidateLease, RejectsEachKindOfBadEntry) {
     EXPECT_EQ(reason_of(entry(key("10.244.3.0-25"), value(), 1)), IgnoreReason::outside_range);
     EXPECT_EQ(reason_of(entry(key("fd00::-64"), value(), 1)), IgnoreReason::outside_range);
     // Corrupt values.
-    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), "\x01\x02garbage", 1)), IgnoreReason::bad_value);
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), "\x01\x02garbage", 1)),
+              IgnoreReason::bad_value);
     EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), "", 1)), IgnoreReason::bad_value);
     EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), R"({"PublicIP":"192.168.1.10"})", 1)),
               IgnoreReason::bad_value);
@@ -100,8 +106,10 @@ TEST(ValidateLease, RejectsEachKindOfBadEntry) {
     const std::string wireguard_value =
         R"({"PublicIP":"192.168.1.10","Node":"a","BackendType":"wireguard",)"
         R"("BackendData":{"PublicKey":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}})";
-    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), wireguard_value, 1)), IgnoreReason::wrong_backend);
-    auto wireguard = parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
+    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), wireguard_value, 1)),
+              IgnoreReason::wrong_backend);
+    auto wireguard =
+        parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
     EXPECT_TRUE(std::holds_alternative<Lease>(
         validate_lease(wireguard, kPrefix, entry(key("10.244.3.0-24"), wireguard_value, 1))));
     EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value(), 1), wireguard),
@@ -161,7 +169,8 @@ TEST(LeaseTable, ReportsAddsChangesAndRemovals) {
 TEST(LeaseTable, EarliestCreatedOfOverlappingLeasesWins) {
     LeaseTable table(vxlan_config(), kPrefix);
     // "-024" names the same subnet as "-24": two keys, one subnet.
-    table.put(entry(key("10.244.3.0-024"), value("192.168.1.20", "0a:58:00:00:00:02", "node-b"), 7));
+    table.put(
+        entry(key("10.244.3.0-024"), value("192.168.1.20", "0a:58:00:00:00:02", "node-b"), 7));
     auto changes = table.put(entry(key("10.244.3.0-24"), value(), 5));
     ASSERT_EQ(changes.size(), 1u);
     EXPECT_EQ(changes[0].before->value.node, "node-b");
@@ -186,12 +195,13 @@ TEST(LeaseTable, BatchYieldsOneChangePerSubnet) {
     LeaseTable table(vxlan_config(), kPrefix);
     table.put(entry(key("10.244.1.0-24"), value("192.168.1.1"), 2));
     table.put(entry(key("10.244.2.0-24"), value("192.168.1.2"), 3));
-    auto changes = table.apply({{key("10.244.1.0-24"), std::nullopt},
-                                {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.3"), 4)},
-                                {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.4"), 4, 5)},
-                                {key("10.244.2.0-24"), std::nullopt},
-                                {key("10.244.2.0-24"), entry(key("10.244.2.0-24"), value("192.168.1.2"), 3)},
-                                {key("bogus"), entry(key("bogus"), "x", 6)}});
+    auto changes = table.apply(
+        {{key("10.244.1.0-24"), std::nullopt},
+         {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.3"), 4)},
+         {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.4"), 4, 5)},
+         {key("10.244.2.0-24"), std::nullopt},
+         {key("10.244.2.0-24"), entry(key("10.244.2.0-24"), value("192.168.1.2"), 3)},
+         {key("bogus"), entry(key("bogus"), "x", 6)}});
     ASSERT_EQ(changes.size(), 2u);
     EXPECT_EQ(changes[0].subnet.to_string(), "10.244.1.0/24");
     EXPECT_FALSE(changes[0].after);
@@ -226,7 +236,8 @@ TEST(PeerLeases, LeavesOutThisNodesOwnLease) {
     LeaseTable table(vxlan_config(), kPrefix);
     table.put(entry(key("10.244.1.0-24"), value("192.168.1.1", "0a:58:00:00:00:01", "me"), 2));
     table.put(entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02", "other"), 3));
-    table.put(entry(key("10.244.3.0-24"), value("192.168.1.3", "0a:58:00:00:00:03", "intruder"), 4));
+    table.put(
+        entry(key("10.244.3.0-24"), value("192.168.1.3", "0a:58:00:00:00:03", "intruder"), 4));
     auto peers = peer_leases(table.leases(), "me", net::Prefix::parse("10.244.3.0/24"));
     ASSERT_EQ(peers.size(), 1u);
     EXPECT_EQ(peers[0].value.node, "other");

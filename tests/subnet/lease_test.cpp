@@ -1,7 +1,8 @@
+#include "twill/subnet/lease.hpp"
+
 #include <gtest/gtest.h>
 
 #include "twill/error.hpp"
-#include "twill/subnet/lease.hpp"
 
 using namespace twill;
 using namespace twill::subnet;
@@ -23,12 +24,12 @@ TEST(LeaseKey, RoundTrips) {
 }
 
 TEST(LeaseKey, RejectsForeignKeys) {
-    for (auto key : {"/twill/network/subnets/10.244.3.0", "/twill/network/subnets/10.244.3.0-",
-                     "/twill/network/subnets/10.244.3.0-33", "/twill/network/subnets/10.244.3.1-24",
-                     "/twill/network/subnets/10.244.3.0-24x", "/twill/network/subnets/x-24",
-                     "/twill/network/subnets/", "/twill/network/subnets/10.244.3.0-24/extra",
-                     "/other/subnets/10.244.3.0-24", "/twill/network/config",
-                     "/twill/network/subnets/-24"}) {
+    for (auto key :
+         {"/twill/network/subnets/10.244.3.0", "/twill/network/subnets/10.244.3.0-",
+          "/twill/network/subnets/10.244.3.0-33", "/twill/network/subnets/10.244.3.1-24",
+          "/twill/network/subnets/10.244.3.0-24x", "/twill/network/subnets/x-24",
+          "/twill/network/subnets/", "/twill/network/subnets/10.244.3.0-24/extra",
+          "/other/subnets/10.244.3.0-24", "/twill/network/config", "/twill/network/subnets/-24"}) {
         EXPECT_FALSE(parse_subnet_key(kPrefix, key)) << key;
     }
 }
@@ -59,24 +60,31 @@ TEST(LeaseValue, ErrorsNameTheField) {
         {R"({"Node":"a","BackendType":"vxlan","BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})",
          "PublicIP"},
         {R"({"PublicIP":"1.2.3","Node":"a","BackendType":"vxlan",
-             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})", "PublicIP"},
+             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})",
+         "PublicIP"},
         {R"({"PublicIP":"1.2.3.4","BackendType":"vxlan",
-             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})", "Node"},
+             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})",
+         "Node"},
         {R"({"PublicIP":"1.2.3.4","Node":"","BackendType":"vxlan",
-             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})", "Node"},
+             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})",
+         "Node"},
         {R"({"PublicIP":"1.2.3.4","Node":7,"BackendType":"vxlan",
-             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})", "Node"},
+             "BackendData":{"VtepMAC":"0a:00:00:00:00:01"}})",
+         "Node"},
         {R"({"PublicIP":"1.2.3.4","Node":"a","BackendType":"udp","BackendData":{}})",
          "BackendType"},
         {R"({"PublicIP":"1.2.3.4","Node":"a","BackendType":"vxlan"})", "BackendData"},
         {R"({"PublicIP":"1.2.3.4","Node":"a","BackendType":"vxlan","BackendData":{}})",
          "BackendData.VtepMAC"},
         {R"({"PublicIP":"1.2.3.4","Node":"a","BackendType":"vxlan",
-             "BackendData":{"VtepMAC":"0a:00:00:00:01"}})", "BackendData.VtepMAC"},
+             "BackendData":{"VtepMAC":"0a:00:00:00:01"}})",
+         "BackendData.VtepMAC"},
         {R"({"PublicIP":"1.2.3.4","Node":"a","BackendType":"wireguard",
-             "BackendData":{"PublicKey":"c2hvcnQ="}})", "BackendData.PublicKey"},
+             "BackendData":{"PublicKey":"c2hvcnQ="}})",
+         "BackendData.PublicKey"},
         {R"({"PublicIP":"1.2.3.4","Node":"a","BackendType":"wireguard",
-             "BackendData":{"PublicKey":"not base64!"}})", "BackendData.PublicKey"},
+             "BackendData":{"PublicKey":"not base64!"}})",
+         "BackendData.PublicKey"},
     };
     for (const auto& [json, field] : cases) {
         try {

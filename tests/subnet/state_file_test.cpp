@@ -1,9 +1,10 @@
+#include "twill/subnet/state_file.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 
-#include "twill/subnet/state_file.hpp"
 #include "twill/sys/file.hpp"
 
 using namespace twill;
@@ -11,7 +12,7 @@ using namespace twill::subnet;
 
 namespace {
 class StateDir : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = std::filesystem::temp_directory_path() /
                ("twill-subnet-state-" + std::to_string(::getpid()) + "-" +

@@ -34,7 +34,8 @@ LeaseValue node_value(int n) {
 
 double percentile(std::vector<double> values, double p) {
     std::sort(values.begin(), values.end());
-    const auto index = static_cast<std::size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
+    const auto index =
+        static_cast<std::size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
     return values[std::min(index, values.size() - 1)];
 }
 
@@ -61,13 +62,14 @@ void bench_allocations(kv::Client& client, const NetworkConfig& config, const st
     for (auto& worker : workers) worker.join();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!report) return;
-    std::printf("allocation: %d subnets by %d concurrent allocators in %.2f s: %.0f allocations/s "
-                "(%d failed)\n",
-                allocations, threads, seconds, allocations / seconds, failures.load());
+    std::printf(
+        "allocation: %d subnets by %d concurrent allocators in %.2f s: %.0f allocations/s "
+        "(%d failed)\n",
+        allocations, threads, seconds, allocations / seconds, failures.load());
 }
 
-void bench_watch_latency(kv::Client& client, const NetworkConfig& config,
-                         const std::string& prefix, int events) {
+void bench_watch_latency(kv::Client& client, const NetworkConfig& config, const std::string& prefix,
+                         int events) {
     std::mutex mutex;
     std::condition_variable arrived;
     kv::Revision seen = 0;
@@ -99,9 +101,10 @@ void bench_watch_latency(kv::Client& client, const NetworkConfig& config,
         }
         latencies_ms.push_back(std::chrono::duration<double, std::milli>(seen_at - put_at).count());
     }
-    std::printf("watch latency (put to callback), %d events: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-                events, percentile(latencies_ms, 50), percentile(latencies_ms, 99),
-                *std::max_element(latencies_ms.begin(), latencies_ms.end()));
+    std::printf(
+        "watch latency (put to callback), %d events: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+        events, percentile(latencies_ms, 50), percentile(latencies_ms, 99),
+        *std::max_element(latencies_ms.begin(), latencies_ms.end()));
 }
 
 }  // namespace

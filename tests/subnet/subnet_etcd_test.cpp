@@ -24,10 +24,10 @@ namespace {
 constexpr auto kConfig = R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})";
 
 LeaseValue node_value(const std::string& node, int n = 1) {
-    return LeaseValue{net::Address::v4(0xC0A80000u + static_cast<std::uint32_t>(n)), node,
-                      VxlanLeaseData{net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{
-                          0x0a, 0x58, 0, 0, static_cast<std::uint8_t>(n >> 8),
-                          static_cast<std::uint8_t>(n)})}};
+    return LeaseValue{
+        net::Address::v4(0xC0A80000u + static_cast<std::uint32_t>(n)), node,
+        VxlanLeaseData{net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{
+            0x0a, 0x58, 0, 0, static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)})}};
 }
 
 template <typename Predicate>
@@ -41,7 +41,7 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout = 30s) {
 }
 
 class SubnetEtcd : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         etcd_ = std::make_unique<twill::testing::EtcdServer>();
         client_ = std::make_unique<kv::Client>(etcd_->client_options());
@@ -69,8 +69,8 @@ protected:
         LeaseTable table(config_, prefix_);
         std::vector<LeaseTable::Mutation> batch;
         for (const auto& kv : client_->range(subnets_key_prefix(prefix_), range).kvs) {
-            batch.push_back({kv.key, RawEntry{kv.key, kv.value, kv.create_revision,
-                                              kv.mod_revision, kv.lease}});
+            batch.push_back({kv.key, RawEntry{kv.key, kv.value, kv.create_revision, kv.mod_revision,
+                                              kv.lease}});
         }
         table.apply(batch);
         return table.leases();
@@ -100,8 +100,8 @@ TEST_F(SubnetEtcd, FiftyConcurrentAllocatorsGetDistinctSubnets) {
     for (int i = 0; i < 50; ++i) {
         threads.emplace_back([&, i] {
             try {
-                auto lease = acquire_subnet(*client_, config_, node_value("node-" + std::to_string(i), i),
-                                            options());
+                auto lease = acquire_subnet(*client_, config_,
+                                            node_value("node-" + std::to_string(i), i), options());
                 std::lock_guard lock(mutex);
                 subnets.insert(lease.subnet);
             } catch (const std::exception& e) {
@@ -204,7 +204,8 @@ TEST_F(SubnetEtcd, ShortTtlLeaseNotKeptAliveDisappearsAndWatchersSeeIt) {
 
     SubnetKeeper kept(*client_, config_, node_value("kept", 1), options("kept", 5s));
     const auto kept_lease = kept.start();
-    const auto dropped = acquire_subnet(*client_, config_, node_value("dropped", 2), options({}, 5s));
+    const auto dropped =
+        acquire_subnet(*client_, config_, node_value("dropped", 2), options({}, 5s));
     ASSERT_TRUE(eventually([&] { return watcher.leases().size() == 2; }));
 
     ASSERT_TRUE(eventually([&] { return !watcher.leases().contains(dropped.subnet); }));
@@ -309,7 +310,8 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
     client_->put(base + "10.244.9.0-24", value("192.168.0.9", "0a:58:00:00:00:09", "wireguard"));
     // The same subnet as the good lease under another spelling, created later: it loses.
     client_->put(base + "10.244.5.0-024", value("192.168.0.9", "0a:58:00:00:00:09"));
-    const auto revision = client_->put(base + "10.244.10.0-24", encode_lease_value(node_value("fine", 10))).revision;
+    const auto revision =
+        client_->put(base + "10.244.10.0-24", encode_lease_value(node_value("fine", 10))).revision;
     ASSERT_TRUE(watcher.wait_for_revision(revision, 10s));
 
     const auto leases = watcher.leases();
@@ -331,7 +333,8 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
     // Dropping the winner makes the overlapping lease the valid one.
     const auto revision2 = client_->delete_range(good).revision;
     ASSERT_TRUE(watcher.wait_for_revision(revision2, 10s));
-    EXPECT_EQ(watcher.leases().at(net::Prefix::parse("10.244.5.0/24")).key, base + "10.244.5.0-024");
+    EXPECT_EQ(watcher.leases().at(net::Prefix::parse("10.244.5.0/24")).key,
+              base + "10.244.5.0-024");
     EXPECT_EQ(watcher.ignored_now().at(IgnoreReason::overlap), 0u);
     EXPECT_EQ(watcher.ignored_total().at(IgnoreReason::overlap), 1u);
 
@@ -340,7 +343,8 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
         auto lease = acquire_subnet(*client_, config_, node_value("n" + std::to_string(i), 20 + i),
                                     options());
         for (int taken : {5, 6, 7, 8, 9, 10}) {
-            EXPECT_NE(lease.subnet, net::Prefix::parse("10.244." + std::to_string(taken) + ".0/24"));
+            EXPECT_NE(lease.subnet,
+                      net::Prefix::parse("10.244." + std::to_string(taken) + ".0/24"));
         }
     }
 }
@@ -349,14 +353,18 @@ namespace {
 // Writes valid leases (puts, updates, deletes) until told to stop, ignoring failures while
 // etcd is down.
 class ChurnWriter {
-public:
+  public:
     ChurnWriter(kv::Client& client, const std::string& prefix) {
         thread_ = std::thread([this, &client, prefix] {
             for (int i = 0; !stop_; ++i) {
-                const auto subnet = net::Prefix(net::Address::v4(0x0AF40000u + ((1 + i % 40) << 8)), 24);
+                const auto subnet =
+                    net::Prefix(net::Address::v4(0x0AF40000u + ((1 + i % 40) << 8)), 24);
                 try {
-                    if (i % 3 == 2) client.delete_range(subnet_key(prefix, subnet));
-                    else client.put(subnet_key(prefix, subnet), encode_lease_value(node_value("w" + std::to_string(i % 40), i)));
+                    if (i % 3 == 2)
+                        client.delete_range(subnet_key(prefix, subnet));
+                    else
+                        client.put(subnet_key(prefix, subnet),
+                                   encode_lease_value(node_value("w" + std::to_string(i % 40), i)));
                     ++writes_;
                 } catch (const kv::KvError& e) {
                     std::lock_guard lock(mutex_);
@@ -377,7 +385,7 @@ public:
         return last_error_;
     }
 
-private:
+  private:
     mutable std::mutex mutex_;
     std::string last_error_;
     std::atomic<bool> stop_{false};

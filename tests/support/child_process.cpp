@@ -48,7 +48,8 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, SpawnOptions options) 
     }
     sys::UniqueFd log_fd;
     if (options.log_file) {
-        log_fd.reset(::open(options.log_file->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+        log_fd.reset(
+            ::open(options.log_file->c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
         if (!log_fd) throw_errno("open log " + options.log_file->string());
     }
     pid_ = ::fork();
@@ -73,7 +74,9 @@ ChildProcess::~ChildProcess() {
     if (pid_ > 0 && !status_) stop();
 }
 
-bool ChildProcess::running() { return pid_ > 0 && !wait_for(std::chrono::milliseconds(0)); }
+bool ChildProcess::running() {
+    return pid_ > 0 && !wait_for(std::chrono::milliseconds(0));
+}
 
 std::optional<int> ChildProcess::wait_for(std::chrono::milliseconds timeout) {
     if (status_) return status_;

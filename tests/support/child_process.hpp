@@ -22,7 +22,7 @@ struct SpawnOptions {
 // group) by its PID (SIGTERM, then SIGKILL after a
 // grace period) and reaps it, so no test leaves a process behind, on failure too.
 class ChildProcess {
-public:
+  public:
     ChildProcess(std::vector<std::string> argv, SpawnOptions options = {});
     ChildProcess(ChildProcess&& other) noexcept;
     ChildProcess& operator=(ChildProcess&& other) noexcept;
@@ -38,7 +38,7 @@ public:
     // Waits for exit up to `timeout`; nullopt if still running.
     std::optional<int> wait_for(std::chrono::milliseconds timeout);
 
-private:
+  private:
     pid_t pid_ = -1;
     std::optional<int> status_;
 };

@@ -103,10 +103,10 @@ void EtcdServer::make_certificates() {
         run_or_throw(concat({"openssl", "req"}, ec_key,
                             {"-keyout", key.string(), "-out", csr, "-subj", "/CN=" + name}),
                      "openssl: make " + name + " key");
-        run_or_throw({"openssl", "x509", "-req", "-in", csr, "-CA", files.ca_file.string(),
-                      "-CAkey", ca_key, "-CAcreateserial", "-out", cert.string(), "-days", "2",
-                      "-extfile", ext_file},
-                     "openssl: sign " + name + " certificate");
+        run_or_throw(
+            {"openssl", "x509", "-req", "-in", csr, "-CA", files.ca_file.string(), "-CAkey", ca_key,
+             "-CAcreateserial", "-out", cert.string(), "-days", "2", "-extfile", ext_file},
+            "openssl: sign " + name + " certificate");
     };
     std::string san = "subjectAltName=IP:" + options_.listen_address;
     if (options_.listen_address != "127.0.0.1") san += ",IP:127.0.0.1";
@@ -122,17 +122,28 @@ std::vector<std::string> EtcdServer::command() const {
     const std::string client_url = scheme + host + ":" + std::to_string(options_.client_port);
     const std::string peer_url = "http://" + host + ":" + std::to_string(options_.peer_port);
     std::vector<std::string> argv = {"etcd",
-                                     "--name", "twill-test",
-                                     "--data-dir", data_dir_.string(),
-                                     "--listen-client-urls", client_url,
-                                     "--advertise-client-urls", client_url,
-                                     "--listen-peer-urls", peer_url,
-                                     "--initial-advertise-peer-urls", peer_url,
-                                     "--initial-cluster", "twill-test=" + peer_url,
-                                     "--initial-cluster-state", "new",
-                                     "--logger", "zap",
-                                     "--log-outputs", "stderr",
-                                     "--log-level", "warn"};
+                                     "--name",
+                                     "twill-test",
+                                     "--data-dir",
+                                     data_dir_.string(),
+                                     "--listen-client-urls",
+                                     client_url,
+                                     "--advertise-client-urls",
+                                     client_url,
+                                     "--listen-peer-urls",
+                                     peer_url,
+                                     "--initial-advertise-peer-urls",
+                                     peer_url,
+                                     "--initial-cluster",
+                                     "twill-test=" + peer_url,
+                                     "--initial-cluster-state",
+                                     "new",
+                                     "--logger",
+                                     "zap",
+                                     "--log-outputs",
+                                     "stderr",
+                                     "--log-level",
+                                     "warn"};
     if (tls_) {
         argv.insert(argv.end(), {"--cert-file", tls_->server_cert.string(), "--key-file",
                                  tls_->server_key.string(), "--trusted-ca-file",
@@ -179,7 +190,9 @@ void EtcdServer::kill() {
     process_.reset();
 }
 
-bool EtcdServer::running() { return process_ && process_->running(); }
+bool EtcdServer::running() {
+    return process_ && process_->running();
+}
 
 std::string EtcdServer::endpoint() const {
     return (tls_ ? "https://" : "") + url_host(options_.listen_address) + ":" +
@@ -190,9 +203,8 @@ kv::ClientOptions EtcdServer::client_options() const {
     kv::ClientOptions options;
     options.endpoints = {endpoint()};
     if (tls_) {
-        options.tls = kv::TlsOptions{.ca_file = tls_->ca_file,
-                                     .cert_file = tls_->client_cert,
-                                     .key_file = tls_->client_key};
+        options.tls = kv::TlsOptions{
+            .ca_file = tls_->ca_file, .cert_file = tls_->client_cert, .key_file = tls_->client_key};
     }
     return options;
 }

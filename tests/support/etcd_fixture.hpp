@@ -43,7 +43,7 @@ struct EtcdTlsFiles {
 std::uint16_t free_tcp_port();
 
 class EtcdServer {
-public:
+  public:
     // Starts etcd and waits until it answers.
     explicit EtcdServer(EtcdOptions options = {});
     EtcdServer(const EtcdServer&) = delete;
@@ -79,7 +79,7 @@ public:
     // The store's current revision.
     std::int64_t current_revision() const;
 
-private:
+  private:
     std::vector<std::string> command() const;
     void wait_until_ready();
     void make_certificates();

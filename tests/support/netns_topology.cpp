@@ -14,9 +14,11 @@ namespace {
 std::atomic<int> topology_counter{0};
 
 void check_short_name(std::string_view name) {
-    const bool valid_chars = name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos;
+    const bool valid_chars =
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string_view::npos;
     if (name.empty() || name.size() > 12 || !valid_chars)
-        throw ParseError("namespace short name", "\"" + std::string(name) + "\" must be 1..12 of [a-z0-9-]");
+        throw ParseError("namespace short name",
+                         "\"" + std::string(name) + "\" must be 1..12 of [a-z0-9-]");
 }
 
 void bring_up_loopback(const netlink::Netns& netns) {
@@ -26,7 +28,9 @@ void bring_up_loopback(const netlink::Netns& netns) {
 
 }  // namespace
 
-net::Prefix NetnsTopology::underlay_network() { return net::Prefix::parse("192.0.2.0/24"); }
+net::Prefix NetnsTopology::underlay_network() {
+    return net::Prefix::parse("192.0.2.0/24");
+}
 
 NetnsTopology::NetnsTopology()
     : prefix_("tw" + std::to_string(::getpid()) + "-" + std::to_string(topology_counter++) + "-") {
@@ -54,9 +58,10 @@ const NetnsTopology::Node& NetnsTopology::add_node(std::string_view name) {
     const int number = static_cast<int>(nodes_.size()) + 1;
     if (number > 200) throw Error("topology: too many nodes");
 
-    Node node{std::string(name), netlink::OwnedNetns(prefix_ + std::string(name)), "eth0", 0,
-              net::Prefix(underlay_network().address().plus(static_cast<std::uint64_t>(10 + number)),
-                          underlay_network().length())};
+    Node node{
+        std::string(name), netlink::OwnedNetns(prefix_ + std::string(name)), "eth0", 0,
+        net::Prefix(underlay_network().address().plus(static_cast<std::uint64_t>(10 + number)),
+                    underlay_network().length())};
     bring_up_loopback(node.netns);
 
     netlink::Handle fabric_handle(fabric());

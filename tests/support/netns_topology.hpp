@@ -20,13 +20,13 @@
 namespace twill::testing {
 
 class NetnsTopology {
-public:
+  public:
     struct Node {
-        std::string name;              // the short name given to add_node ("a")
-        netlink::OwnedNetns netns;     // named prefix() + name
-        std::string underlay_device;   // "eth0"
-        int underlay_index = 0;        // its ifindex inside the node
-        net::Prefix underlay;          // 192.0.2.<n>/24
+        std::string name;             // the short name given to add_node ("a")
+        netlink::OwnedNetns netns;    // named prefix() + name
+        std::string underlay_device;  // "eth0"
+        int underlay_index = 0;       // its ifindex inside the node
+        net::Prefix underlay;         // 192.0.2.<n>/24
         net::Address address() const { return underlay.address(); }
         const std::string& netns_name() const { return netns.name(); }
     };
@@ -50,7 +50,7 @@ public:
 
     const Node& node(std::string_view name) const;
 
-private:
+  private:
     std::string prefix_;
     std::deque<netlink::OwnedNetns> namespaces_;  // fabric first
     std::deque<Node> nodes_;

@@ -1,8 +1,8 @@
+#include "child_process.hpp"
+
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
-
-#include "child_process.hpp"
 
 using namespace twill::testing;
 

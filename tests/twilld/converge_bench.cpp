@@ -37,8 +37,10 @@ namespace {
 
 std::string lease_value(int i) {
     char mac[18];
-    std::snprintf(mac, sizeof mac, "02:00:00:%02x:%02x:%02x", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
-    return nlohmann::json{{"PublicIP", "198.18." + std::to_string((i / 250) % 250) + "." + std::to_string(i % 250 + 1)},
+    std::snprintf(mac, sizeof mac, "02:00:00:%02x:%02x:%02x", (i >> 16) & 0xff, (i >> 8) & 0xff,
+                  i & 0xff);
+    return nlohmann::json{{"PublicIP", "198.18." + std::to_string((i / 250) % 250) + "." +
+                                           std::to_string(i % 250 + 1)},
                           {"Node", "bench" + std::to_string(i)},
                           {"BackendType", "vxlan"},
                           {"BackendData", {{"VtepMAC", mac}}}}
@@ -65,12 +67,14 @@ double percentile(std::vector<double> v, double p) {
 }
 
 // Waits until the monitor reports a twill route for `subnet` being added (or removed).
-double wait_route(netlink::Monitor& monitor, const net::Prefix& subnet, bool added, Clock::time_point since) {
+double wait_route(netlink::Monitor& monitor, const net::Prefix& subnet, bool added,
+                  Clock::time_point since) {
     for (;;) {
         auto result = monitor.drain();
         for (const auto& e : result.events) {
             const auto* r = std::get_if<netlink::Route>(&e.object);
-            if (!r || r->protocol != reconcile::twill_route_protocol || r->destination != subnet) continue;
+            if (!r || r->protocol != reconcile::twill_route_protocol || r->destination != subnet)
+                continue;
             if ((e.action == netlink::Event::Action::added) == added) {
                 return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
             }
@@ -117,7 +121,9 @@ double cpu_seconds(pid_t pid) {
 double own_cpu_seconds() {
     rusage usage{};
     ::getrusage(RUSAGE_SELF, &usage);
-    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+    auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
     return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
@@ -151,8 +157,10 @@ int main(int argc, char** argv) {
     app.add_option("--resync-interval", resync_seconds, "twilld's --resync-interval in seconds");
     int loaded_changes = 0;
     double cpu_window = 0;
-    app.add_option("--loaded-changes", loaded_changes, "latency samples with each peer count present");
-    app.add_option("--cpu-window", cpu_window, "seconds of CPU measurement after programming (default: 10 resyncs)");
+    app.add_option("--loaded-changes", loaded_changes,
+                   "latency samples with each peer count present");
+    app.add_option("--cpu-window", cpu_window,
+                   "seconds of CPU measurement after programming (default: 10 resyncs)");
     CLI11_PARSE(app, argc, argv);
 
     kv::ClientOptions options;
@@ -175,9 +183,13 @@ int main(int argc, char** argv) {
             client.delete_range(key_of(prefix, i));
             del_ms.push_back(wait_route(monitor, subnet_of(i), false, t0));
         }
-        std::printf("%s convergence over %d changes (etcd put/delete -> route in/out of the kernel):\n", label, count);
-        std::printf("  add:    p50 %.2f ms  p99 %.2f ms\n", percentile(add_ms, 0.5), percentile(add_ms, 0.99));
-        std::printf("  delete: p50 %.2f ms  p99 %.2f ms\n", percentile(del_ms, 0.5), percentile(del_ms, 0.99));
+        std::printf(
+            "%s convergence over %d changes (etcd put/delete -> route in/out of the kernel):\n",
+            label, count);
+        std::printf("  add:    p50 %.2f ms  p99 %.2f ms\n", percentile(add_ms, 0.5),
+                    percentile(add_ms, 0.99));
+        std::printf("  delete: p50 %.2f ms  p99 %.2f ms\n", percentile(del_ms, 0.5),
+                    percentile(del_ms, 0.99));
     };
     if (changes > 0) converge(0, changes, "idle:");
 
@@ -212,7 +224,8 @@ int main(int argc, char** argv) {
         {
             probe::EchoSocket socket(net::Family::v4);
             const double c0 = own_cpu_seconds();
-            for (int i = 0; i < peers; ++i) socket.send(subnet_of(i).first().plus(1), static_cast<std::uint64_t>(i));
+            for (int i = 0; i < peers; ++i)
+                socket.send(subnet_of(i).first().plus(1), static_cast<std::uint64_t>(i));
             floor_us = (own_cpu_seconds() - c0) * 1e6 / peers;
         }
         const long rss = status_kib(pid, "VmRSS");
@@ -225,17 +238,22 @@ int main(int argc, char** argv) {
             if (Clock::now() - t0 > std::chrono::seconds(120)) break;
         }
         const double remove_s = std::chrono::duration<double>(Clock::now() - t0).count();
-        std::printf("%d peers: programmed in %.3f s, removed in %.3f s\n", peers, program_s, remove_s);
-        std::printf("    idle CPU %.1f ms/s (%.2f%% of a core) over %.0f s", cpu_used * 1000 / window,
-                    cpu_used * 100 / window, window);
-        if (resync_seconds > 0 && window >= resync_seconds) std::printf(", %.1f ms per resync", cpu_used * 1000 / (window / resync_seconds));
+        std::printf("%d peers: programmed in %.3f s, removed in %.3f s\n", peers, program_s,
+                    remove_s);
+        std::printf("    idle CPU %.1f ms/s (%.2f%% of a core) over %.0f s",
+                    cpu_used * 1000 / window, cpu_used * 100 / window, window);
+        if (resync_seconds > 0 && window >= resync_seconds)
+            std::printf(", %.1f ms per resync", cpu_used * 1000 / (window / resync_seconds));
         if (probes > 0) {
-            std::printf("\n    probes sent %.0f (%.0f/s), CPU per probe if all of it were probing: %.1f us",
-                        probes, probes / window, cpu_used * 1e6 / probes);
+            std::printf(
+                "\n    probes sent %.0f (%.0f/s), CPU per probe if all of it were probing: %.1f us",
+                probes, probes / window, cpu_used * 1e6 / probes);
         }
         std::printf("\n    floor: one echo sendto through the tunnel: %.1f us CPU", floor_us);
-        std::printf("\n    RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB mapped files (%.1f MiB with no peers)\n",
-                    rss / 1024.0, anon / 1024.0, file / 1024.0, rss_before / 1024.0);
+        std::printf(
+            "\n    RSS %.1f MiB = %.1f MiB anonymous + %.1f MiB mapped files (%.1f MiB with no "
+            "peers)\n",
+            rss / 1024.0, anon / 1024.0, file / 1024.0, rss_before / 1024.0);
     }
     return 0;
 }

@@ -32,12 +32,15 @@ const net::Prefix kSubnet = net::Prefix::parse("10.0.1.0/24");
 // underlay address.
 subnet::Lease peer(int i) {
     subnet::Lease lease;
-    lease.subnet = net::Prefix(net::Address::v4((10u << 24) | (static_cast<unsigned>(100 + i / 256) << 16) |
-                                                (static_cast<unsigned>(i % 256) << 8)),
-                               24);
+    lease.subnet =
+        net::Prefix(net::Address::v4((10u << 24) | (static_cast<unsigned>(100 + i / 256) << 16) |
+                                     (static_cast<unsigned>(i % 256) << 8)),
+                    24);
     lease.value.node = "bench" + std::to_string(i);
-    lease.value.public_ip = net::Address::v4((198u << 24) | (18u << 16) | static_cast<unsigned>(i + 1));
-    lease.value.backend_data = subnet::VxlanLeaseData{backend::VxlanBackend::vtep_mac(lease.value.node, 1)};
+    lease.value.public_ip =
+        net::Address::v4((198u << 24) | (18u << 16) | static_cast<unsigned>(i + 1));
+    lease.value.backend_data =
+        subnet::VxlanLeaseData{backend::VxlanBackend::vtep_mac(lease.value.node, 1)};
     return lease;
 }
 
@@ -48,7 +51,8 @@ struct Figures {
 
 // Times `fn` `runs` times, after a tenth as many untimed warm-up runs; `prepare` runs untimed
 // before each.
-Figures measure(int runs, const std::function<void()>& fn, const std::function<void()>& prepare = [] {}) {
+Figures measure(
+    int runs, const std::function<void()>& fn, const std::function<void()>& prepare = [] {}) {
     for (int i = 0; i < runs / 10; ++i) {
         prepare();
         fn();
@@ -61,7 +65,9 @@ Figures measure(int runs, const std::function<void()>& fn, const std::function<v
         ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
     }
     std::sort(ms.begin(), ms.end());
-    return {ms[ms.size() / 2], ms[std::min(ms.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(ms.size())))]};
+    return {ms[ms.size() / 2],
+            ms[std::min(ms.size() - 1,
+                        static_cast<std::size_t>(0.99 * static_cast<double>(ms.size())))]};
 }
 
 void print(const char* what, const Figures& f) {
@@ -71,7 +77,7 @@ void print(const char* what, const Figures& f) {
 // What one twilld resync does, in its order (daemon.cpp: reconcile_devices, reconcile_objects,
 // reconcile_firewall), with the same library calls.
 class Resync {
-public:
+  public:
     Resync(netlink::Handle& handle, backend::NodeContext node, std::vector<subnet::Lease> peers)
         : handle_(handle), node_(std::move(node)), peers_(std::move(peers)), objects_(handle) {}
 
@@ -108,14 +114,15 @@ public:
         if (masquerade) spec = firewall::MasqueradeSpec{node_.network, node_.subnet};
         const auto outcome = firewall_.reconcile(spec, false);
         if (outcome.action != firewall::Outcome::Action::none) {
-            report.changes.push_back({"nftables", reconcile::Action::replaced, "table inet twill", outcome.detail, false});
+            report.changes.push_back({"nftables", reconcile::Action::replaced, "table inet twill",
+                                      outcome.detail, false});
         }
         return report;
     }
 
     firewall::Masquerade& firewall() { return firewall_; }
 
-private:
+  private:
     netlink::Handle& handle_;
     backend::NodeContext node_;
     std::vector<subnet::Lease> peers_;
@@ -127,8 +134,9 @@ private:
 void expect_unchanged(const reconcile::Report& report, const char* what) {
     if (!report.changes.empty() || !report.errors.empty()) {
         throw Error(std::string(what) + ": a resync of an unchanged state changed " +
-                    std::to_string(report.changes.size()) + " objects, " + std::to_string(report.errors.size()) +
-                    " errors" + (report.errors.empty() ? "" : ": " + report.errors.front()));
+                    std::to_string(report.changes.size()) + " objects, " +
+                    std::to_string(report.errors.size()) + " errors" +
+                    (report.errors.empty() ? "" : ": " + report.errors.front()));
     }
 }
 
@@ -166,9 +174,9 @@ int main(int argc, char** argv) {
         firewall::Nftables nft;
         const firewall::MasqueradeSpec spec{kNetwork, kSubnet};
         std::printf("nftables table inet twill (runs %d):\n", runs);
-        print("reconcile, table unchanged (list + compare)",
-              measure(runs, [&] {
-                  if (resync.firewall().reconcile(spec, false).action != firewall::Outcome::Action::none) {
+        print("reconcile, table unchanged (list + compare)", measure(runs, [&] {
+                  if (resync.firewall().reconcile(spec, false).action !=
+                      firewall::Outcome::Action::none) {
                       throw Error("an unchanged table was rewritten");
                   }
               }));
@@ -176,7 +184,8 @@ int main(int argc, char** argv) {
               measure(
                   runs,
                   [&] {
-                      if (resync.firewall().reconcile(spec, false).action != firewall::Outcome::Action::created) {
+                      if (resync.firewall().reconcile(spec, false).action !=
+                          firewall::Outcome::Action::created) {
                           throw Error("a deleted table was not put back");
                       }
                   },

@@ -18,18 +18,20 @@ namespace {
 constexpr const char* kPort = "8080";
 
 class TwilldMasqueradeTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
-        web_root_ = std::filesystem::temp_directory_path() / ("twill-masq-" + std::to_string(::getpid()));
+        web_root_ =
+            std::filesystem::temp_directory_path() / ("twill-masq-" + std::to_string(::getpid()));
         // A CGI script answers with the client address the server sees.
         sys::make_directories(web_root_ / "cgi-bin");
         {
             std::ofstream script(web_root_ / "cgi-bin" / "ip");
             script << "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"$REMOTE_ADDR\"\n";
         }
-        std::filesystem::permissions(web_root_ / "cgi-bin" / "ip", std::filesystem::perms::owner_all);
+        std::filesystem::permissions(web_root_ / "cgi-bin" / "ip",
+                                     std::filesystem::perms::owner_all);
     }
     void TearDown() override {
         if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
@@ -52,18 +54,22 @@ protected:
         SpawnOptions spawn;
         spawn.netns = ns;
         servers_.push_back(std::make_unique<ChildProcess>(
-            std::vector<std::string>{"busybox", "httpd", "-f", "-p", std::string("0.0.0.0:") + kPort, "-h", web_root_.string()}, spawn));
+            std::vector<std::string>{"busybox", "httpd", "-f", "-p",
+                                     std::string("0.0.0.0:") + kPort, "-h", web_root_.string()},
+            spawn));
     }
     // The client address a server at `server` saw for a request from namespace `from`.
     std::string seen_from(const std::filesystem::path& from, const net::Address& server) {
         std::string seen;
         eventually(
             [&] {
-                auto r = run_in_ns(from, {"timeout", "5", "busybox", "wget", "-q", "-O-",
-                                          "http://" + server.to_string() + ":" + kPort + "/cgi-bin/ip"});
+                auto r =
+                    run_in_ns(from, {"timeout", "5", "busybox", "wget", "-q", "-O-",
+                                     "http://" + server.to_string() + ":" + kPort + "/cgi-bin/ip"});
                 if (r.exit_code != 0) return false;
                 seen = r.output;
-                while (!seen.empty() && (seen.back() == '\n' || seen.back() == '\r')) seen.pop_back();
+                while (!seen.empty() && (seen.back() == '\n' || seen.back() == '\r'))
+                    seen.pop_back();
                 return true;
             },
             20s);
@@ -71,16 +77,20 @@ protected:
     }
 
     // A pod namespace with eth0 (a veth on the node's twill0) at subnet .10.
-    std::filesystem::path add_pod(const std::string& node, const net::Prefix& subnet, net::Address& ip) {
+    std::filesystem::path add_pod(const std::string& node, const net::Prefix& subnet,
+                                  net::Address& ip) {
         const auto& ns = cluster_->topology().add_namespace("p" + node);
         const std::string host_end = "vp" + node;
         ip = subnet.first().plus(10);
         const auto node_ns = cluster_->netns_path(node);
-        must(node_ns, {"ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", ns.name()});
+        must(node_ns, {"ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0",
+                       "netns", ns.name()});
         must(node_ns, {"ip", "link", "set", host_end, "master", "twill0", "up"});
-        must(ns.path(), {"ip", "addr", "add", ip.to_string() + "/" + std::to_string(subnet.length()), "dev", "eth0"});
+        must(ns.path(), {"ip", "addr", "add",
+                         ip.to_string() + "/" + std::to_string(subnet.length()), "dev", "eth0"});
         must(ns.path(), {"ip", "link", "set", "eth0", "up"});
-        must(ns.path(), {"ip", "route", "add", "default", "via", subnet.first().plus(1).to_string()});
+        must(ns.path(),
+             {"ip", "route", "add", "default", "via", subnet.first().plus(1).to_string()});
         return ns.path();
     }
 
@@ -137,10 +147,13 @@ TEST_F(TwilldMasqueradeTest, EgressIsMasqueradedPodToPodIsNot) {
 TEST_F(TwilldMasqueradeTest, TamperedTableIsRestoredOthersAreLeftAlone) {
     start({"a"});
     ASSERT_TRUE(eventually([&] { return has_table("a"); }));
-    ASSERT_EQ(cluster_->run_in("a", {"nft", "add table ip other; add chain ip other c { type filter hook forward "
-                                               "priority 0; policy drop; }; add rule ip other c counter accept"})
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        cluster_
+            ->run_in("a", {"nft",
+                           "add table ip other; add chain ip other c { type filter hook forward "
+                           "priority 0; policy drop; }; add rule ip other c counter accept"})
+            .exit_code,
+        0);
     const auto other = cluster_->run_in("a", {"nft", "-a", "list", "table", "ip", "other"}).output;
     const auto good = cluster_->run_in("a", {"nft", "list", "table", "inet", "twill"}).output;
 
@@ -148,10 +161,18 @@ TEST_F(TwilldMasqueradeTest, TamperedTableIsRestoredOthersAreLeftAlone) {
     EXPECT_TRUE(eventually([&] { return has_table("a"); }, 10s));
     EXPECT_EQ(cluster_->run_in("a", {"nft", "list", "table", "inet", "twill"}).output, good);
 
-    ASSERT_EQ(cluster_->run_in("a", {"nft", "flush", "chain", "inet", "twill", "postrouting"}).exit_code, 0);
-    ASSERT_EQ(cluster_->run_in("a", {"nft", "add", "rule", "inet", "twill", "postrouting", "accept"}).exit_code, 0);
+    ASSERT_EQ(
+        cluster_->run_in("a", {"nft", "flush", "chain", "inet", "twill", "postrouting"}).exit_code,
+        0);
+    ASSERT_EQ(
+        cluster_->run_in("a", {"nft", "add", "rule", "inet", "twill", "postrouting", "accept"})
+            .exit_code,
+        0);
     EXPECT_TRUE(eventually(
-        [&] { return cluster_->run_in("a", {"nft", "list", "table", "inet", "twill"}).output == good; }, 10s));
+        [&] {
+            return cluster_->run_in("a", {"nft", "list", "table", "inet", "twill"}).output == good;
+        },
+        10s));
     EXPECT_EQ(cluster_->run_in("a", {"nft", "-a", "list", "table", "ip", "other"}).output, other);
 
     auto status = cluster_->netctl("a", {"status"});
@@ -181,8 +202,9 @@ TEST_F(TwilldMasqueradeTest, StatusCountsPodInterfacesAboveTheOverlayMtu) {
     // The overlay is 1450 (underlay 1500 - VXLAN 50): a pod made before with 1500 is too big.
     must(cluster_->netns_path("a"), {"ip", "link", "set", "vpa", "mtu", "1500"});
     status = cluster_->netctl("a", {"status"});
-    EXPECT_NE(status.output.find("1 pod interface(s) on twill0 have an MTU above the overlay MTU 1450"),
-              std::string::npos)
+    EXPECT_NE(
+        status.output.find("1 pod interface(s) on twill0 have an MTU above the overlay MTU 1450"),
+        std::string::npos)
         << status.output;
 }
 

@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 namespace {
 
 class TwilldMtuTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
@@ -47,8 +47,9 @@ protected:
     }
     // One ping with DF set and `size` bytes of payload (IP packet: size + 28).
     CommandResult ping_df(const VirtualCluster::Pod& from, const net::Address& to, int size) {
-        return cluster_->run_in_pod(from.name, {"ping", "-n", "-M", "do", "-s", std::to_string(size), "-c", "1",
-                                                "-W", "2", to.to_string()});
+        return cluster_->run_in_pod(
+            from.name, {"ping", "-n", "-M", "do", "-s", std::to_string(size), "-c", "1", "-W", "2",
+                        to.to_string()});
     }
     void must(const std::filesystem::path& netns, const std::vector<std::string>& argv) {
         SpawnOptions spawn;
@@ -67,7 +68,8 @@ TEST_F(TwilldMtuTest, OverlayFollowsTheUnderlayOlderPodsAreCountedAndToldFragNee
     ASSERT_EQ(pod_mtu(older), 1450u);
     ASSERT_EQ(link_mtu("a", "twill.1"), 1450u);
     ASSERT_TRUE(eventually([&] { return ping_df(older, far.ip, 1422).exit_code == 0; }, 20s))
-        << "no full-size path across the overlay before the change: " << ping_df(older, far.ip, 1422).output;
+        << "no full-size path across the overlay before the change: "
+        << ping_df(older, far.ip, 1422).output;
     EXPECT_EQ(status_json("a").value("pod_interfaces_oversized", -1), 0);
 
     // Node a's wire to the fabric now carries 1400: both of its ends, so the underlay path
@@ -77,13 +79,16 @@ TEST_F(TwilldMtuTest, OverlayFollowsTheUnderlayOlderPodsAreCountedAndToldFragNee
     must(cluster_->netns_path("a"), {"ip", "link", "set", "eth0", "mtu", "1400"});
     ASSERT_TRUE(eventually(
         [&] {
-            return link_mtu("a", "twill.1") == 1350 && link_mtu("a", "twill0") == 1350 && subnet_json_mtu("a") == 1350;
+            return link_mtu("a", "twill.1") == 1350 && link_mtu("a", "twill0") == 1350 &&
+                   subnet_json_mtu("a") == 1350;
         },
         10s))
-        << "twill.1 " << link_mtu("a", "twill.1") << ", twill0 " << link_mtu("a", "twill0") << ", subnet.json "
-        << subnet_json_mtu("a");
+        << "twill.1 " << link_mtu("a", "twill.1") << ", twill0 " << link_mtu("a", "twill0")
+        << ", subnet.json " << subnet_json_mtu("a");
     std::cout << "twill.1, twill0 and subnet.json at 1350 after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - changed).count()
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - changed)
+                     .count()
               << " ms\n";
     EXPECT_EQ(link_mtu("b", "twill.1"), 1450u);  // b's underlay did not change
 
@@ -95,9 +100,13 @@ TEST_F(TwilldMtuTest, OverlayFollowsTheUnderlayOlderPodsAreCountedAndToldFragNee
     EXPECT_EQ(json.value("mtu", 0), 1350) << json.dump();
     EXPECT_EQ(json.value("pod_interfaces_oversized", -1), 1) << json.dump();
     const auto human = cluster_->netctl("a", {"status"});
-    EXPECT_NE(human.output.find("Oversized pods:  1 interface(s) above MTU 1350"), std::string::npos) << human.output;
-    const auto metrics = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
-    EXPECT_NE(metrics.output.find("\ntwill_pod_interfaces_oversized 1\n"), std::string::npos) << metrics.output;
+    EXPECT_NE(human.output.find("Oversized pods:  1 interface(s) above MTU 1350"),
+              std::string::npos)
+        << human.output;
+    const auto metrics =
+        cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
+    EXPECT_NE(metrics.output.find("\ntwill_pod_interfaces_oversized 1\n"), std::string::npos)
+        << metrics.output;
 
     // A full-size packet of the new MTU crosses the overlay with DF set.
     CommandResult fits;
@@ -117,11 +126,13 @@ TEST_F(TwilldMtuTest, OverlayFollowsTheUnderlayOlderPodsAreCountedAndToldFragNee
     const bool told = too_big.output.find("mtu = 1350") != std::string::npos ||
                       too_big.output.find("mtu=1350") != std::string::npos;
     EXPECT_TRUE(told) << too_big.output;
-    EXPECT_NE(too_big.output.find("From " + subnets["a"].first().plus(1).to_string()), std::string::npos)
+    EXPECT_NE(too_big.output.find("From " + subnets["a"].first().plus(1).to_string()),
+              std::string::npos)
         << "the answer should come from node a's gateway: " << too_big.output;
 
     cluster_->delete_pod("older");
-    EXPECT_TRUE(eventually([&] { return status_json("a").value("pod_interfaces_oversized", -1) == 0; }, 10s));
+    EXPECT_TRUE(eventually(
+        [&] { return status_json("a").value("pod_interfaces_oversized", -1) == 0; }, 10s));
     cluster_->delete_pod("newer");
     cluster_->delete_pod("far");
     EXPECT_TRUE(eventually([&] { return status_json("a").value("pod_ips_in_use", -1) == 0; }, 10s));

@@ -27,7 +27,7 @@ struct Backend {
 constexpr auto kInterval = 2s;
 
 class TwilldProbeTest : public ::testing::TestWithParam<Backend> {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace(GetParam().config);
@@ -53,7 +53,8 @@ protected:
     std::string state(const std::string& node, const std::string& peer) {
         const auto s = status(node);
         for (const auto& p : s.value("peers", nlohmann::json::array())) {
-            if (p.value("node", "") == peer) return p.contains("health") ? p["health"].value("state", "") : "no health";
+            if (p.value("node", "") == peer)
+                return p.contains("health") ? p["health"].value("state", "") : "no health";
         }
         return "";
     }
@@ -66,7 +67,8 @@ protected:
         return true;
     }
     double metric(const std::string& node, const std::string& name) {
-        const auto result = cluster_->run_in(node, {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
+        const auto result =
+            cluster_->run_in(node, {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
         std::smatch match;
         const std::regex line("\n" + name + " ([0-9.e+]+)");
         if (!std::regex_search(result.output, match, line)) return -1;
@@ -81,9 +83,12 @@ protected:
     void drop_encapsulation(const std::string& node) {
         const auto port = std::to_string(GetParam().port);
         const auto result = cluster_->run_in(
-            node, {"nft", "add table inet probe_test_drop\n"
-                          "add chain inet probe_test_drop input { type filter hook input priority -300; }\n"
-                          "add rule inet probe_test_drop input udp dport " + port + " drop"});
+            node,
+            {"nft",
+             "add table inet probe_test_drop\n"
+             "add chain inet probe_test_drop input { type filter hook input priority -300; }\n"
+             "add rule inet probe_test_drop input udp dport " +
+                 port + " drop"});
         ASSERT_EQ(result.exit_code, 0) << result.output;
     }
     void allow_encapsulation(const std::string& node) {
@@ -115,9 +120,12 @@ TEST_P(TwilldProbeTest, UnreachableWhileTheEncapsulationPortIsDroppedReachableAf
     drop_encapsulation("c");
     const auto dropped = std::chrono::steady_clock::now();
     // Within two intervals by design; the bound here is generous for sanitizer builds.
-    EXPECT_TRUE(eventually([&] { return state("a", "c") == "unreachable" && state("b", "c") == "unreachable"; }, 30s));
+    EXPECT_TRUE(eventually(
+        [&] { return state("a", "c") == "unreachable" && state("b", "c") == "unreachable"; }, 30s));
     std::cerr << "c reported unreachable by a and b after "
-              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - dropped).count()
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - dropped)
+                     .count()
               << " ms (probe interval 2000 ms)\n";
     EXPECT_EQ(state("a", "b"), "reachable");
     check = cluster_->netctl("a", {"check", "--probe"});
@@ -125,7 +133,8 @@ TEST_P(TwilldProbeTest, UnreachableWhileTheEncapsulationPortIsDroppedReachableAf
     EXPECT_NE(check.output.find("1 unreachable"), std::string::npos) << check.output;
     EXPECT_NE(check.output.find(subnets_["c"].to_string()), std::string::npos) << check.output;
     const auto human = cluster_->netctl("a", {"status"});
-    EXPECT_NE(human.output.find("Peers reachable: 1/2; unreachable: c since"), std::string::npos) << human.output;
+    EXPECT_NE(human.output.find("Peers reachable: 1/2; unreachable: c since"), std::string::npos)
+        << human.output;
     EXPECT_EQ(metric("a", "twill_peers_unreachable"), 1);
     EXPECT_EQ(metric("a", "twill_peers_reachable"), 1);
     EXPECT_GT(metric("a", "twill_probes_lost_total"), 0);
@@ -146,25 +155,32 @@ TEST_P(TwilldProbeTest, ALeavingNodeLeavesEveryTableAndAJoiningOneIsProbedAtOnce
     ASSERT_TRUE(eventually([&] { return all_reachable({"a", "b", "c"}); }, 30s));
     const auto leave = cluster_->netctl("c", {"leave"});
     ASSERT_EQ(leave.exit_code, 0) << leave.output;
-    EXPECT_TRUE(eventually([&] { return state("a", "c").empty() && state("b", "c").empty(); }, 30s));
+    EXPECT_TRUE(
+        eventually([&] { return state("a", "c").empty() && state("b", "c").empty(); }, 30s));
     EXPECT_EQ(status("a")["probes"]["reachable"], 1);
 
     cluster_->add_node("d");
     cluster_->start_daemon("d", flags());
     subnets_["d"] = cluster_->wait_ready("d");
     const auto joined = std::chrono::steady_clock::now();
-    EXPECT_TRUE(eventually([&] { return state("a", "d") == "reachable" && state("b", "d") == "reachable"; }, 30s));
-    std::cerr << "d reported reachable by a and b " 
-              << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - joined).count()
+    EXPECT_TRUE(eventually(
+        [&] { return state("a", "d") == "reachable" && state("b", "d") == "reachable"; }, 30s));
+    std::cerr << "d reported reachable by a and b "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - joined)
+                     .count()
               << " ms after its subnet.json appeared\n";
     EXPECT_EQ(status("a")["probes"]["reachable"], 2);
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Backends, TwilldProbeTest,
-    ::testing::Values(Backend{"vxlan", R"({"Type":"vxlan","VNI":1,"Port":8472})", 8472, {}},
-                      Backend{"wireguard", R"({"Type":"wireguard","ListenPort":51820,"PersistentKeepaliveInterval":25})",
-                              51820, {"--wireguard-impl", "userspace"}}),
+    ::testing::Values(
+        Backend{"vxlan", R"({"Type":"vxlan","VNI":1,"Port":8472})", 8472, {}},
+        Backend{"wireguard",
+                R"({"Type":"wireguard","ListenPort":51820,"PersistentKeepaliveInterval":25})",
+                51820,
+                {"--wireguard-impl", "userspace"}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

@@ -16,10 +16,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-net::MacAddress vtep(const std::string& node) { return backend::VxlanBackend::vtep_mac(node, 1); }
+net::MacAddress vtep(const std::string& node) {
+    return backend::VxlanBackend::vtep_mac(node, 1);
+}
 
 class TwilldTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
@@ -37,14 +39,16 @@ protected:
         for (const auto& [a, _] : subnets) {
             for (const auto& [b, subnet] : subnets) {
                 if (a == b) continue;
-                auto e = entries_for(cluster_->handle(a), subnet, vtep(b), cluster_->node(b).address());
+                auto e =
+                    entries_for(cluster_->handle(a), subnet, vtep(b), cluster_->node(b).address());
                 if (!e.all()) return false;
             }
         }
         return true;
     }
     bool ping(const std::string& from, const net::Address& to) {
-        return cluster_->run_in(from, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()}).exit_code == 0;
+        return cluster_->run_in(from, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()})
+                   .exit_code == 0;
     }
 
     std::optional<VirtualCluster> cluster_;
@@ -68,16 +72,21 @@ TEST_F(TwilldTest, BridgesReachEachOtherThroughTheOverlay) {
     EXPECT_EQ(json["peers"].size(), 2u) << status.output;
     for (const auto& peer : json["peers"]) EXPECT_TRUE(peer.value("in_kernel", false)) << peer;
 
-    auto healthz = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/healthz"});
+    auto healthz =
+        cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/healthz"});
     EXPECT_EQ(healthz.exit_code, 0) << healthz.output;
-    auto readyz = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/readyz"});
+    auto readyz =
+        cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/readyz"});
     EXPECT_EQ(readyz.exit_code, 0) << readyz.output;
-    auto metrics = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
+    auto metrics =
+        cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
     ASSERT_EQ(metrics.exit_code, 0) << metrics.output;
-    for (const auto* name : {"twill_peers 2", "twill_ready 1", "twill_reconcile_runs_total",
-                             "twill_reconcile_duration_seconds_bucket", "twill_kernel_changes_total",
-                             "twill_lease_renewals_total", "twill_etcd_reconnects_total"}) {
-        EXPECT_NE(metrics.output.find(name), std::string::npos) << name << " missing from\n" << metrics.output;
+    for (const auto* name :
+         {"twill_peers 2", "twill_ready 1", "twill_reconcile_runs_total",
+          "twill_reconcile_duration_seconds_bucket", "twill_kernel_changes_total",
+          "twill_lease_renewals_total", "twill_etcd_reconnects_total"}) {
+        EXPECT_NE(metrics.output.find(name), std::string::npos) << name << " missing from\n"
+                                                                << metrics.output;
     }
 }
 
@@ -87,9 +96,12 @@ TEST_F(TwilldTest, LeavingNodeDisappearsFromEveryPeer) {
     auto leave = cluster_->netctl("c", {"leave"});
     EXPECT_EQ(leave.exit_code, 0) << leave.output;
     for (const auto& n : {"a", "b"}) {
-        EXPECT_TRUE(eventually([&] { return !entries_for(cluster_->handle(n), subnets["c"], vtep("c"),
-                                                         cluster_->node("c").address()).any(); }))
-            << n << " still holds entries for c";
+        EXPECT_TRUE(eventually([&] {
+            return !entries_for(cluster_->handle(n), subnets["c"], vtep("c"),
+                                cluster_->node("c").address())
+                        .any();
+        })) << n
+            << " still holds entries for c";
     }
     EXPECT_TRUE(eventually([&] { return !cluster_->daemon_running("c"); }));
     EXPECT_FALSE(cluster_->handle("c").find_link("twill.1"));
@@ -104,8 +116,10 @@ TEST_F(TwilldTest, EvictedDeadNodeDisappearsFromEveryPeer) {
     auto evict = cluster_->netctl("a", {"evict", "c"});
     EXPECT_EQ(evict.exit_code, 0) << evict.output;
     for (const auto& n : {"a", "b"}) {
-        EXPECT_TRUE(eventually([&] { return !entries_for(cluster_->handle(n), subnets["c"]).any(); }))
-            << n << " still holds entries for c";
+        EXPECT_TRUE(eventually([&] {
+            return !entries_for(cluster_->handle(n), subnets["c"]).any();
+        })) << n
+            << " still holds entries for c";
     }
     auto again = cluster_->netctl("a", {"evict", "c"});
     EXPECT_EQ(again.exit_code, 1) << again.output;  // holds no lease any more
@@ -117,7 +131,8 @@ TEST_F(TwilldTest, ExpiredLeaseDisappearsFromEveryPeer) {
     auto subnets = start({"a", "b"}, {"--subnet-lease-ttl", "5s"});
     ASSERT_TRUE(eventually([&] { return converged(subnets); }));
     cluster_->kill_daemon("b");  // a crash: nobody keeps b's lease alive
-    EXPECT_TRUE(eventually([&] { return !entries_for(cluster_->handle("a"), subnets["b"]).any(); }, 30s));
+    EXPECT_TRUE(
+        eventually([&] { return !entries_for(cluster_->handle("a"), subnets["b"]).any(); }, 30s));
 }
 
 TEST_F(TwilldTest, ReclaimedSubnetReplacesEveryOldEntry) {
@@ -126,14 +141,19 @@ TEST_F(TwilldTest, ReclaimedSubnetReplacesEveryOldEntry) {
     // b's subnet now belongs to another node with another public IP and MAC.
     ASSERT_EQ(cluster_->stop_daemon("b"), 0);
     cluster_->delete_lease(subnets["b"].to_string());
-    ASSERT_TRUE(eventually([&] { return !entries_for(cluster_->handle("a"), subnets["b"]).any(); }));
+    ASSERT_TRUE(
+        eventually([&] { return !entries_for(cluster_->handle("a"), subnets["b"]).any(); }));
     const auto mac = net::MacAddress::parse("02:00:00:00:be:ef");
     cluster_->put_lease(subnets["b"].to_string(), "192.0.2.99", mac.to_string(), "b2");
     EXPECT_TRUE(eventually([&] {
-        return entries_for(cluster_->handle("a"), subnets["b"], mac, net::Address::parse("192.0.2.99")).all();
+        return entries_for(cluster_->handle("a"), subnets["b"], mac,
+                           net::Address::parse("192.0.2.99"))
+            .all();
     }));
     EXPECT_FALSE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b")).neighbour);
-    EXPECT_FALSE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), cluster_->node("b").address()).fdb);
+    EXPECT_FALSE(
+        entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), cluster_->node("b").address())
+            .fdb);
 }
 
 TEST_F(TwilldTest, PublicIpChangeUpdatesLeaseAndPeersFollow) {
@@ -145,9 +165,13 @@ TEST_F(TwilldTest, PublicIpChangeUpdatesLeaseAndPeersFollow) {
     // Delete first: deleting a primary address also deletes its secondaries.
     hb.delete_address(node_b.underlay_index, node_b.underlay);
     hb.add_address(node_b.underlay_index, new_address);
-    EXPECT_TRUE(eventually([&] {
-        return entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), new_address.address()).fdb;
-    }, 30s));
+    EXPECT_TRUE(eventually(
+        [&] {
+            return entries_for(cluster_->handle("a"), subnets["b"], vtep("b"),
+                               new_address.address())
+                .fdb;
+        },
+        30s));
     EXPECT_FALSE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), node_b.address()).fdb);
 }
 
@@ -167,12 +191,15 @@ TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
     ours.protocol = reconcile::twill_route_protocol;
     ours.oif = dev;
     for (const auto& r : h.dump_routes(ours)) h.delete_route(r);
-    EXPECT_TRUE(eventually([&] { return entries_for(h, subnets["b"]).route; }, 10s)) << "route not restored";
+    EXPECT_TRUE(eventually([&] { return entries_for(h, subnets["b"]).route; }, 10s))
+        << "route not restored";
 
     for (const auto& f : h.dump_fdb(dev)) {
         if (f.is_self()) h.delete_fdb(f);
     }
-    EXPECT_TRUE(eventually([&] { return entries_for(h, subnets["b"], vtep("b"), cluster_->node("b").address()).fdb; }, 10s))
+    EXPECT_TRUE(eventually(
+        [&] { return entries_for(h, subnets["b"], vtep("b"), cluster_->node("b").address()).fdb; },
+        10s))
         << "FDB not restored";
 
     netlink::FdbEntry bogus;
@@ -185,7 +212,9 @@ TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
     net::Prefix unleased = net::Prefix::parse("10.244.250.0/24");
     for (int third = 250; third > 1; --third) {
         unleased = net::Prefix::parse("10.244." + std::to_string(third) + ".0/24");
-        if (std::none_of(subnets.begin(), subnets.end(), [&](const auto& s) { return s.second == unleased; })) break;
+        if (std::none_of(subnets.begin(), subnets.end(),
+                         [&](const auto& s) { return s.second == unleased; }))
+            break;
     }
     netlink::Route bogus_route;
     bogus_route.destination = unleased;
@@ -194,16 +223,21 @@ TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
     bogus_route.onlink = true;
     bogus_route.protocol = reconcile::twill_route_protocol;
     h.add_route(bogus_route);
-    EXPECT_TRUE(eventually([&] {
-        auto fdb = h.dump_fdb(dev);
-        bool bogus_fdb = std::any_of(fdb.begin(), fdb.end(), [&](const auto& f) { return f.mac == bogus.mac; });
-        return !bogus_fdb && !entries_for(h, bogus_route.destination).route;
-    }, 10s)) << "bogus entries not removed";
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto fdb = h.dump_fdb(dev);
+            bool bogus_fdb = std::any_of(fdb.begin(), fdb.end(),
+                                         [&](const auto& f) { return f.mac == bogus.mac; });
+            return !bogus_fdb && !entries_for(h, bogus_route.destination).route;
+        },
+        10s))
+        << "bogus entries not removed";
 
     netlink::RouteFilter boot;
     boot.protocol = netlink::route_protocol_boot;
     auto routes = h.dump_routes(boot);
-    EXPECT_TRUE(std::any_of(routes.begin(), routes.end(), [&](const auto& r) { return r.destination == foreign.destination; }));
+    EXPECT_TRUE(std::any_of(routes.begin(), routes.end(),
+                            [&](const auto& r) { return r.destination == foreign.destination; }));
     auto status = cluster_->netctl("a", {"status", "--json"});
     auto json = nlohmann::json::parse(status.output);
     // 64-bit counters are strings in protobuf's JSON mapping.
@@ -213,30 +247,39 @@ TEST_F(TwilldTest, TamperingIsRepairedAndForeignRoutesStay) {
 TEST_F(TwilldTest, AChangedNetworkConfigIsReportedUntilItMatchesAgain) {
     start({"a"});
     const std::string key = std::string(VirtualCluster::kPrefix) + "/config";
-    const std::string original = R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":1,"Port":8472}})";
+    const std::string original =
+        R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":1,"Port":8472}})";
     auto warnings = [&] {
         const auto status = cluster_->netctl("a", {"status", "--json"});
         if (status.output.empty() || status.output.front() != '{') return std::string();
         return nlohmann::json::parse(status.output)["warnings"].dump();
     };
     auto stale = [&] {
-        const auto metrics = cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
+        const auto metrics =
+            cluster_->run_in("a", {"busybox", "wget", "-qO-", "http://127.0.0.1:9474/metrics"});
         return metrics.output.find("\ntwill_config_stale 1") != std::string::npos;
     };
     EXPECT_EQ(warnings().find("/config"), std::string::npos);
 
-    cluster_->etcd().etcdctl({"put", key, R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":2}})"});
-    EXPECT_TRUE(eventually([&] { return warnings().find("changed in etcd") != std::string::npos; }, 20s)) << warnings();
+    cluster_->etcd().etcdctl(
+        {"put", key,
+         R"({"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan","VNI":2}})"});
+    EXPECT_TRUE(
+        eventually([&] { return warnings().find("changed in etcd") != std::string::npos; }, 20s))
+        << warnings();
     EXPECT_NE(warnings().find("restart twilld on every node"), std::string::npos) << warnings();
     EXPECT_TRUE(stale());
     // Nothing is applied: the running VNI stays.
     EXPECT_TRUE(cluster_->handle("a").find_link("twill.1").has_value());
 
     cluster_->etcd().etcdctl({"put", key, R"({"Network":"10.244.0.0/16","SubnetLen":"x"})"});
-    EXPECT_TRUE(eventually([&] { return warnings().find("is invalid now") != std::string::npos; }, 20s)) << warnings();
+    EXPECT_TRUE(
+        eventually([&] { return warnings().find("is invalid now") != std::string::npos; }, 20s))
+        << warnings();
 
     cluster_->etcd().etcdctl({"put", key, original});
-    EXPECT_TRUE(eventually([&] { return warnings().find("/config") == std::string::npos; }, 20s)) << warnings();
+    EXPECT_TRUE(eventually([&] { return warnings().find("/config") == std::string::npos; }, 20s))
+        << warnings();
     EXPECT_FALSE(stale());
 }
 
@@ -266,7 +309,9 @@ TEST_F(TwilldTest, RestartKeepsSubnetAndChangesNothing) {
     netlink::Monitor monitor(cluster_->node("a").netns.netns());
     ASSERT_EQ(cluster_->stop_daemon("a"), 0);
     // The data plane outlives the daemon.
-    EXPECT_TRUE(entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), cluster_->node("b").address()).all());
+    EXPECT_TRUE(
+        entries_for(cluster_->handle("a"), subnets["b"], vtep("b"), cluster_->node("b").address())
+            .all());
     monitor.drain();
     cluster_->start_daemon("a");
     EXPECT_EQ(cluster_->wait_ready("a"), subnets["a"]);
@@ -277,17 +322,22 @@ TEST_F(TwilldTest, RestartKeepsSubnetAndChangesNothing) {
     std::vector<std::string> changes;
     for (const auto& e : events.events) {
         if (e.kind == netlink::Event::Kind::address) continue;
-        std::visit([&](const auto& o) {
-            using T = std::decay_t<decltype(o)>;
-            // twill's objects only: the kernel itself keeps adding IPv6 link-local routes and the like.
-            if constexpr (std::is_same_v<T, netlink::Route>) {
-                if (o.protocol == reconcile::twill_route_protocol) changes.push_back(netlink::to_string(o));
-            } else if constexpr (std::is_same_v<T, netlink::Neighbour>) {
-                if (net::Prefix::parse(VirtualCluster::kNetwork).contains(o.address)) changes.push_back(netlink::to_string(o));
-            } else if constexpr (std::is_same_v<T, netlink::FdbEntry>) {
-                if (o.is_self() && o.dst) changes.push_back(netlink::to_string(o));
-            }
-        }, e.object);
+        std::visit(
+            [&](const auto& o) {
+                using T = std::decay_t<decltype(o)>;
+                // twill's objects only: the kernel itself keeps adding IPv6 link-local routes and
+                // the like.
+                if constexpr (std::is_same_v<T, netlink::Route>) {
+                    if (o.protocol == reconcile::twill_route_protocol)
+                        changes.push_back(netlink::to_string(o));
+                } else if constexpr (std::is_same_v<T, netlink::Neighbour>) {
+                    if (net::Prefix::parse(VirtualCluster::kNetwork).contains(o.address))
+                        changes.push_back(netlink::to_string(o));
+                } else if constexpr (std::is_same_v<T, netlink::FdbEntry>) {
+                    if (o.is_self() && o.dst) changes.push_back(netlink::to_string(o));
+                }
+            },
+            e.object);
     }
     EXPECT_TRUE(changes.empty()) << "restart changed the kernel: " << changes.front();
 }
@@ -304,10 +354,13 @@ TEST_F(TwilldTest, EtcdOutageKeepsKernelStateThenConverges) {
     cluster_->etcd().start();
     const auto mac = net::MacAddress::parse("02:00:00:00:0f:01");
     cluster_->put_lease("10.244.77.0/24", "192.0.2.77", mac.to_string(), "late");
-    EXPECT_TRUE(eventually([&] {
-        return entries_for(cluster_->handle("a"), net::Prefix::parse("10.244.77.0/24"), mac,
-                           net::Address::parse("192.0.2.77")).all();
-    }, 30s));
+    EXPECT_TRUE(eventually(
+        [&] {
+            return entries_for(cluster_->handle("a"), net::Prefix::parse("10.244.77.0/24"), mac,
+                               net::Address::parse("192.0.2.77"))
+                .all();
+        },
+        30s));
 }
 
 TEST_F(TwilldTest, ThousandFakePeersAreProgrammedAndRemoved) {
@@ -320,11 +373,17 @@ TEST_F(TwilldTest, ThousandFakePeersAreProgrammedAndRemoved) {
     char hex[32];
     std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(lease));
     // 10.200.0.0/24 .. 10.203.231.0/24, public IPs 192.0.3.x/192.0.4.x, all on one etcd lease.
-    std::string script = "i=0; while [ $i -lt " + std::to_string(peers) + " ]; do "
-        "a=$((200 + i / 256)); b=$((i % 256)); "
-        "v=$(printf '{\"PublicIP\":\"192.0.%d.%d\",\"Node\":\"fake%d\",\"BackendType\":\"vxlan\",\"BackendData\":{\"VtepMAC\":\"02:00:00:00:%02x:%02x\"}}' $((3 + i / 250)) $((i % 250 + 1)) $i $((i / 256)) $b); "
-        "$ETCDCTL put --lease=" + std::string(hex) + " /twill/network/subnets/10.$a.$b.0-24 \"$v\" >/dev/null || exit 1; "
-        "i=$((i + 1)); done";
+    std::string script = "i=0; while [ $i -lt " + std::to_string(peers) +
+                         " ]; do "
+                         "a=$((200 + i / 256)); b=$((i % 256)); "
+                         "v=$(printf "
+                         "'{\"PublicIP\":\"192.0.%d.%d\",\"Node\":\"fake%d\",\"BackendType\":"
+                         "\"vxlan\",\"BackendData\":{\"VtepMAC\":\"02:00:00:00:%02x:%02x\"}}' $((3 "
+                         "+ i / 250)) $((i % 250 + 1)) $i $((i / 256)) $b); "
+                         "$ETCDCTL put --lease=" +
+                         std::string(hex) +
+                         " /twill/network/subnets/10.$a.$b.0-24 \"$v\" >/dev/null || exit 1; "
+                         "i=$((i + 1)); done";
     auto put = cluster_->etcd_script(script);
     ASSERT_EQ(put.exit_code, 0) << put.output;
     auto count = [&] {
@@ -333,7 +392,8 @@ TEST_F(TwilldTest, ThousandFakePeersAreProgrammedAndRemoved) {
         f.oif = cluster_->handle("a").get_link("twill.1").index;
         return cluster_->handle("a").dump_routes(f).size();
     };
-    EXPECT_TRUE(eventually([&] { return count() == static_cast<std::size_t>(peers); }, 120s)) << count();
+    EXPECT_TRUE(eventually([&] { return count() == static_cast<std::size_t>(peers); }, 120s))
+        << count();
     auto& h = cluster_->handle("a");
     const auto dev = h.get_link("twill.1").index;
     EXPECT_GE(h.dump_fdb(dev).size(), static_cast<std::size_t>(peers));
@@ -342,13 +402,16 @@ TEST_F(TwilldTest, ThousandFakePeersAreProgrammedAndRemoved) {
     netlink::NeighbourFilter nf;
     nf.link_index = dev;
     std::vector<netlink::Neighbour> left;
-    EXPECT_TRUE(eventually([&] {
-        left.clear();
-        for (const auto& n : h.dump_neighbours(nf)) {
-            if (net::Prefix::parse("10.0.0.0/8").contains(n.address)) left.push_back(n);
-        }
-        return left.empty();
-    }, 30s)) << left.size() << " neighbours left, first " << netlink::to_string(left.front());
+    EXPECT_TRUE(eventually(
+        [&] {
+            left.clear();
+            for (const auto& n : h.dump_neighbours(nf)) {
+                if (net::Prefix::parse("10.0.0.0/8").contains(n.address)) left.push_back(n);
+            }
+            return left.empty();
+        },
+        30s))
+        << left.size() << " neighbours left, first " << netlink::to_string(left.front());
 }
 
 }  // namespace

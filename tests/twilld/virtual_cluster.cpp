@@ -86,8 +86,8 @@ const NetnsTopology::Node& VirtualCluster::add_node(const std::string& name) {
     return node;
 }
 
-std::map<std::string, net::Prefix> VirtualCluster::start_nodes(const std::vector<std::string>& names,
-                                                               const std::vector<std::string>& flags) {
+std::map<std::string, net::Prefix> VirtualCluster::start_nodes(
+    const std::vector<std::string>& names, const std::vector<std::string>& flags) {
     for (const auto& n : names) {
         add_node(n);
         start_daemon(n, flags);
@@ -97,10 +97,18 @@ std::map<std::string, net::Prefix> VirtualCluster::start_nodes(const std::vector
     return subnets;
 }
 
-fs::path VirtualCluster::run_dir(const std::string& name) const { return work_dir_ / name / "run"; }
-fs::path VirtualCluster::state_dir(const std::string& name) const { return work_dir_ / name / "state"; }
-fs::path VirtualCluster::log_file(const std::string& name) const { return work_dir_ / name / "twilld.log"; }
-fs::path VirtualCluster::netns_path(const std::string& name) const { return topology_.node(name).netns.path(); }
+fs::path VirtualCluster::run_dir(const std::string& name) const {
+    return work_dir_ / name / "run";
+}
+fs::path VirtualCluster::state_dir(const std::string& name) const {
+    return work_dir_ / name / "state";
+}
+fs::path VirtualCluster::log_file(const std::string& name) const {
+    return work_dir_ / name / "twilld.log";
+}
+fs::path VirtualCluster::netns_path(const std::string& name) const {
+    return topology_.node(name).netns.path();
+}
 
 std::string VirtualCluster::log(const std::string& name) const {
     return sys::read_file(log_file(name)).value_or("(no log)");
@@ -113,14 +121,22 @@ void VirtualCluster::print_logs(std::ostream& out) const {
 void VirtualCluster::start_daemon(const std::string& name, std::vector<std::string> extra_flags) {
     const auto& etcd_node = topology_.node("etcd");
     std::vector<std::string> argv{binary("twilld"),
-                                  "--etcd-endpoints", "http://" + etcd_node.address().to_string() + ":2379",
-                                  "--node-name", name,
-                                  "--run-dir", run_dir(name).string(),
-                                  "--state-dir", state_dir(name).string(),
-                                  "--cni-data-dir", (work_dir_ / name / "cni").string(),
-                                  "--metrics-addr", "127.0.0.1:9474",
-                                  "--iface", topology_.node(name).underlay_device,
-                                  "--log-level", "debug"};
+                                  "--etcd-endpoints",
+                                  "http://" + etcd_node.address().to_string() + ":2379",
+                                  "--node-name",
+                                  name,
+                                  "--run-dir",
+                                  run_dir(name).string(),
+                                  "--state-dir",
+                                  state_dir(name).string(),
+                                  "--cni-data-dir",
+                                  (work_dir_ / name / "cni").string(),
+                                  "--metrics-addr",
+                                  "127.0.0.1:9474",
+                                  "--iface",
+                                  topology_.node(name).underlay_device,
+                                  "--log-level",
+                                  "debug"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     SpawnOptions spawn;
     spawn.netns = netns_path(name);
@@ -151,10 +167,12 @@ bool VirtualCluster::daemon_running(const std::string& name) {
 
 net::Prefix VirtualCluster::wait_ready(const std::string& name, std::chrono::seconds timeout) {
     std::optional<cni::NodeSubnet> subnet;
-    eventually([&] {
-        subnet = cni::read_node_subnet(run_dir(name));
-        return subnet.has_value() || !daemon_running(name);
-    }, timeout);
+    eventually(
+        [&] {
+            subnet = cni::read_node_subnet(run_dir(name));
+            return subnet.has_value() || !daemon_running(name);
+        },
+        timeout);
     if (!subnet) throw Error("twilld on " + name + " did not become ready; log:\n" + log(name));
     return subnet->subnet;
 }
@@ -165,13 +183,15 @@ netlink::Handle& VirtualCluster::handle(const std::string& name) {
     return *h;
 }
 
-CommandResult VirtualCluster::run_in(const std::string& name, const std::vector<std::string>& argv) {
+CommandResult VirtualCluster::run_in(const std::string& name,
+                                     const std::vector<std::string>& argv) {
     SpawnOptions spawn;
     spawn.netns = netns_path(name);
     return run_command(argv, spawn);
 }
 
-CommandResult VirtualCluster::netctl(const std::string& name, const std::vector<std::string>& args) {
+CommandResult VirtualCluster::netctl(const std::string& name,
+                                     const std::vector<std::string>& args) {
     std::vector<std::string> argv{binary("netctl"), "--run-dir", run_dir(name).string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_in(name, argv);
@@ -186,8 +206,11 @@ std::string subnet_key(const std::string& subnet) {
 }  // namespace
 
 void VirtualCluster::put_lease(const std::string& subnet, const std::string& public_ip,
-                               const std::string& mac, const std::string& node, std::int64_t etcd_lease) {
-    nlohmann::json value{{"PublicIP", public_ip}, {"Node", node}, {"BackendType", "vxlan"},
+                               const std::string& mac, const std::string& node,
+                               std::int64_t etcd_lease) {
+    nlohmann::json value{{"PublicIP", public_ip},
+                         {"Node", node},
+                         {"BackendType", "vxlan"},
                          {"BackendData", {{"VtepMAC", mac}}}};
     std::vector<std::string> args{"put", subnet_key(subnet), value.dump()};
     if (etcd_lease != 0) {
@@ -202,7 +225,8 @@ std::int64_t VirtualCluster::grant(int ttl_seconds) {
     // "lease 694d7b3c1d2e4f10 granted with TTL(600s)"
     auto out = etcd_->etcdctl({"lease", "grant", std::to_string(ttl_seconds)});
     const auto start = out.find("lease ") + 6;
-    return static_cast<std::int64_t>(std::stoull(out.substr(start, out.find(' ', start) - start), nullptr, 16));
+    return static_cast<std::int64_t>(
+        std::stoull(out.substr(start, out.find(' ', start) - start), nullptr, 16));
 }
 
 void VirtualCluster::revoke(std::int64_t etcd_lease) {
@@ -215,7 +239,8 @@ CommandResult VirtualCluster::etcd_script(const std::string& script) {
     const auto& etcd_node = topology_.node("etcd");
     SpawnOptions spawn;
     spawn.netns = etcd_node.netns.path();
-    spawn.env = {"ETCDCTL_API=3", "ETCDCTL=etcdctl --endpoints http://" + etcd_node.address().to_string() + ":2379"};
+    spawn.env = {"ETCDCTL_API=3",
+                 "ETCDCTL=etcdctl --endpoints http://" + etcd_node.address().to_string() + ":2379"};
     return run_command({"sh", "-c", script}, spawn, std::chrono::minutes(5));
 }
 
@@ -247,18 +272,21 @@ CommandResult VirtualCluster::run_plugin(const Pod& pod, const std::string& comm
     }
     SpawnOptions spawn;
     spawn.netns = netns_path(pod.node);
-    spawn.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + pod.name, "CNI_NETNS=" + pod.netns.string(),
-                 "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni"};
+    spawn.env = {"CNI_COMMAND=" + command, "CNI_CONTAINERID=" + pod.name,
+                 "CNI_NETNS=" + pod.netns.string(), "CNI_IFNAME=eth0", "CNI_PATH=/usr/lib/cni"};
     // The plugin reads its config from stdin, which run_command does not feed.
-    return run_command({"/bin/sh", "-c", "exec \"$0\" < \"$1\"", binary("twill"), config_path.string()}, spawn);
+    return run_command(
+        {"/bin/sh", "-c", "exec \"$0\" < \"$1\"", binary("twill"), config_path.string()}, spawn);
 }
 
-const VirtualCluster::Pod& VirtualCluster::add_pod(const std::string& node, const std::string& name) {
+const VirtualCluster::Pod& VirtualCluster::add_pod(const std::string& node,
+                                                   const std::string& name) {
     if (pods_.contains(name)) throw Error("pod " + name + " exists");
     Pod pod{node, name, topology_.add_namespace(name).path(), {}};
     const auto result = run_plugin(pod, "ADD");
     const auto json = nlohmann::json::parse(result.output, nullptr, false);
-    if (result.exit_code != 0 || json.is_discarded() || !json.contains("ips") || json["ips"].empty()) {
+    if (result.exit_code != 0 || json.is_discarded() || !json.contains("ips") ||
+        json["ips"].empty()) {
         run_plugin(pod, "DEL");
         throw Error("CNI ADD of pod " + name + " on " + node + " failed: " + result.output);
     }
@@ -274,13 +302,16 @@ void VirtualCluster::delete_pod(const std::string& name) {
     if (result.exit_code != 0) throw Error("CNI DEL of pod " + name + " failed: " + result.output);
 }
 
-CommandResult VirtualCluster::run_in_pod(const std::string& name, const std::vector<std::string>& argv) {
+CommandResult VirtualCluster::run_in_pod(const std::string& name,
+                                         const std::vector<std::string>& argv) {
     SpawnOptions spawn;
     spawn.netns = pods_.at(name).netns;
     return run_command(argv, spawn);
 }
 
-void VirtualCluster::delete_lease(const std::string& subnet) { etcd_->etcdctl({"del", subnet_key(subnet)}); }
+void VirtualCluster::delete_lease(const std::string& subnet) {
+    etcd_->etcdctl({"del", subnet_key(subnet)});
+}
 
 PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,
                         const std::optional<net::MacAddress>& mac,
@@ -300,7 +331,8 @@ PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,
     }
     for (const auto& f : handle.dump_fdb(link->index)) {
         if (!f.is_self()) continue;
-        if ((mac && f.mac == *mac && (!public_ip || f.dst == public_ip)) || (!mac && public_ip && f.dst == public_ip)) {
+        if ((mac && f.mac == *mac && (!public_ip || f.dst == public_ip)) ||
+            (!mac && public_ip && f.dst == public_ip)) {
             entries.fdb = true;
         }
     }

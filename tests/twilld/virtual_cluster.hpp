@@ -21,7 +21,7 @@
 namespace twill::testing {
 
 class VirtualCluster {
-public:
+  public:
     static constexpr const char* kPrefix = "/twill/network";
     static constexpr const char* kNetwork = "10.244.0.0/16";
 
@@ -45,7 +45,8 @@ public:
     void kill_daemon(const std::string& name);
     bool daemon_running(const std::string& name);
     // Waits for <run-dir>/subnet.json; returns its subnet.
-    net::Prefix wait_ready(const std::string& name, std::chrono::seconds timeout = std::chrono::seconds(60));
+    net::Prefix wait_ready(const std::string& name,
+                           std::chrono::seconds timeout = std::chrono::seconds(60));
 
     std::filesystem::path run_dir(const std::string& name) const;
     std::filesystem::path state_dir(const std::string& name) const;
@@ -90,7 +91,7 @@ public:
     std::optional<pid_t> wireguard_go_pid(const std::string& name) const;
     std::filesystem::path wireguard_socket(const std::string& name) const;
 
-private:
+  private:
     NetnsTopology topology_;
     std::unique_ptr<EtcdServer> etcd_;
     std::filesystem::path work_dir_;

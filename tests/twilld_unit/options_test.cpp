@@ -1,8 +1,9 @@
+#include "options.hpp"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include "duration.hpp"
-#include "options.hpp"
 #include "twill/error.hpp"
 
 using namespace twill::daemon;

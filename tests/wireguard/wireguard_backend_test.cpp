@@ -1,6 +1,7 @@
+#include "twill/backend/wireguard_backend.hpp"
+
 #include <gtest/gtest.h>
 
-#include "twill/backend/wireguard_backend.hpp"
 #include "twill/reconcile/object_sets.hpp"
 
 using namespace twill;
@@ -23,7 +24,8 @@ subnet::Lease lease(const char* subnet, const char* ip, std::uint8_t key_fill, c
     return l;
 }
 
-netlink::WireguardPeer peer(std::uint8_t key_fill, const char* ip, const char* subnet, std::uint16_t keepalive = 0) {
+netlink::WireguardPeer peer(std::uint8_t key_fill, const char* ip, const char* subnet,
+                            std::uint16_t keepalive = 0) {
     netlink::WireguardPeer p;
     p.public_key = key(key_fill);
     p.endpoint = netlink::WireguardEndpoint{net::Address::parse(ip), 51820};
@@ -34,7 +36,7 @@ netlink::WireguardPeer peer(std::uint8_t key_fill, const char* ip, const char* s
 
 // Only names itself: these tests cover what the backend computes, not a device.
 class NamedDevice final : public WireguardDevice {
-public:
+  public:
     std::string implementation() const override { return "memory"; }
     std::optional<netlink::Link> ensure(netlink::Handle&, bool, bool& recreated) override {
         recreated = false;
@@ -56,7 +58,8 @@ NodeContext node() {
 }  // namespace
 
 TEST(WireguardPeers, PlanAddsRemovesAndUpdatesOnlyWhatDiffers) {
-    const std::vector desired{peer(1, "192.0.2.1", "10.244.1.0/24"), peer(2, "192.0.2.2", "10.244.2.0/24"),
+    const std::vector desired{peer(1, "192.0.2.1", "10.244.1.0/24"),
+                              peer(2, "192.0.2.2", "10.244.2.0/24"),
                               peer(3, "192.0.2.3", "10.244.3.0/24")};
     auto moved = peer(2, "192.0.2.20", "10.244.2.0/24");
     auto same_ips_other_order = peer(3, "192.0.2.3", "10.244.3.0/24");
@@ -73,7 +76,8 @@ TEST(WireguardPeers, PlanAddsRemovesAndUpdatesOnlyWhatDiffers) {
     EXPECT_EQ(plan.changes[0].kind, "wireguard-peer");
     EXPECT_EQ(plan.changes[0].action, reconcile::Action::added);
     EXPECT_EQ(plan.changes[1].action, reconcile::Action::replaced);
-    EXPECT_NE(plan.changes[1].detail.find("endpoint 192.0.2.20:51820"), std::string::npos) << plan.changes[1].detail;
+    EXPECT_NE(plan.changes[1].detail.find("endpoint 192.0.2.20:51820"), std::string::npos)
+        << plan.changes[1].detail;
     EXPECT_EQ(plan.changes[2].action, reconcile::Action::deleted);
     // Nothing was desired before: the extra peer was never twill's (drift), the rest follows etcd.
     EXPECT_TRUE(plan.changes[2].drift);
@@ -111,9 +115,11 @@ TEST(WireguardBackendUnit, DesiredPeersRoutesOverheadAndLeaseData) {
     EXPECT_EQ(backend.overhead(net::Family::v4), 60u);
     EXPECT_EQ(backend.overhead(net::Family::v6), 80u);
     EXPECT_EQ(backend.detail(), "memory, port 51821, device twill-wg");
-    EXPECT_EQ(std::get<subnet::WireguardLeaseData>(backend.lease_data(node())).public_key, keys.public_key);
+    EXPECT_EQ(std::get<subnet::WireguardLeaseData>(backend.lease_data(node())).public_key,
+              keys.public_key);
 
-    const std::vector leases{lease("10.244.2.0/24", "192.0.2.2", 2, "b"), lease("10.244.3.0/24", "192.0.2.3", 3, "c")};
+    const std::vector leases{lease("10.244.2.0/24", "192.0.2.2", 2, "b"),
+                             lease("10.244.3.0/24", "192.0.2.3", 3, "c")};
     const auto peers = backend.desired_peers(leases);
     ASSERT_EQ(peers.size(), 2u);
     auto expected = peer(3, "192.0.2.3", "10.244.3.0/24", 25);

@@ -20,7 +20,7 @@ namespace {
 constexpr std::uint16_t kFamily = 0x1d;
 
 class Encoder {
-public:
+  public:
     void u8(std::uint8_t v) { bytes_.push_back(v); }
     void u16(std::uint16_t v) { raw(&v, 2); }
     void u32(std::uint32_t v) { raw(&v, 4); }
@@ -66,7 +66,7 @@ public:
         return bytes_;
     }
 
-private:
+  private:
     std::vector<std::uint8_t> bytes_;
 };
 
@@ -198,12 +198,14 @@ TEST(WireguardGenl, ManyPeersSpreadOverMessagesThatEachFit) {
         EXPECT_EQ(header->nlmsg_seq, 100 + i);
         parse_wireguard_device(messages[i].data(), messages[i].size(), parsed);
         // Only the first message replaces peers or sets the key: later ones add to it.
-        const bool has_key = std::search(messages[i].begin(), messages[i].end(), change.private_key->begin(),
-                                         change.private_key->end()) != messages[i].end();
+        const bool has_key =
+            std::search(messages[i].begin(), messages[i].end(), change.private_key->begin(),
+                        change.private_key->end()) != messages[i].end();
         EXPECT_EQ(has_key, i == 0);
     }
     ASSERT_EQ(parsed.peers.size(), change.peers.size());
-    for (std::size_t i = 0; i < parsed.peers.size(); ++i) EXPECT_EQ(parsed.peers[i], change.peers[i].peer);
+    for (std::size_t i = 0; i < parsed.peers.size(); ++i)
+        EXPECT_EQ(parsed.peers[i], change.peers[i].peer);
     EXPECT_EQ(parsed.private_key, change.private_key);
     EXPECT_THROW(build_wireguard_set(kFamily, 1, "twill-wg", change, 64), Error);
     EXPECT_THROW(build_wireguard_set(kFamily, 1, "twill-wg", change, 120), Error);
@@ -218,10 +220,13 @@ TEST(WireguardGenl, ParseJoinsAPeerContinuedInTheNextMessage) {
     a.peers = {{first, false}};
     b.peers = {{second, false}};
     WireguardDeviceConfig parsed;
-    for (const auto& m : build_wireguard_set(kFamily, 1, "twill-wg", a)) parse_wireguard_device(m.data(), m.size(), parsed);
-    for (const auto& m : build_wireguard_set(kFamily, 2, "twill-wg", b)) parse_wireguard_device(m.data(), m.size(), parsed);
+    for (const auto& m : build_wireguard_set(kFamily, 1, "twill-wg", a))
+        parse_wireguard_device(m.data(), m.size(), parsed);
+    for (const auto& m : build_wireguard_set(kFamily, 2, "twill-wg", b))
+        parse_wireguard_device(m.data(), m.size(), parsed);
     ASSERT_EQ(parsed.peers.size(), 1u);
     EXPECT_EQ(parsed.peers[0].allowed_ips,
-              (std::vector<net::Prefix>{net::Prefix::parse("10.244.2.0/24"), net::Prefix::parse("10.245.0.0/16")}));
+              (std::vector<net::Prefix>{net::Prefix::parse("10.244.2.0/24"),
+                                        net::Prefix::parse("10.245.0.0/16")}));
     EXPECT_EQ(parsed.peers[0].endpoint, first.endpoint);
 }

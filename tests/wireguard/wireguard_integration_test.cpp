@@ -25,17 +25,19 @@ constexpr const char* kPatternHex = "7477696c6c2d706c61696e7465787421";  // "twi
 constexpr const char* kPatternText = "twill-plaintext!";
 
 class WireguardTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
-        cluster_.emplace(R"({"Type":"wireguard","ListenPort":51820,"PersistentKeepaliveInterval":25})");
+        cluster_.emplace(
+            R"({"Type":"wireguard","ListenPort":51820,"PersistentKeepaliveInterval":25})");
     }
     void TearDown() override {
         if (HasFailure() && cluster_) {
             for (const auto& n : started_) {
                 std::cerr << "---- twilld log of " << n << "\n" << cluster_->log(n);
                 std::cerr << "---- wireguard-go log of " << n << "\n"
-                          << sys::read_file(cluster_->run_dir(n) / "wireguard" / "twill-wg.log").value_or("(none)");
+                          << sys::read_file(cluster_->run_dir(n) / "wireguard" / "twill-wg.log")
+                                 .value_or("(none)");
             }
         }
         cluster_.reset();
@@ -43,7 +45,8 @@ protected:
 
     // The resync interval bounds how soon a peer added by hand to wireguard-go (which sends
     // no netlink event) is noticed.
-    const std::vector<std::string> flags_{"--wireguard-impl", "userspace", "--resync-interval", "1s"};
+    const std::vector<std::string> flags_{"--wireguard-impl", "userspace", "--resync-interval",
+                                          "1s"};
 
     void start(const std::vector<std::string>& names) {
         for (const auto& n : names) {
@@ -58,7 +61,8 @@ protected:
     std::optional<netlink::WireguardKey> public_key(const std::string& node) {
         const auto text = sys::read_file(cluster_->state_dir(node) / backend::kWireguardKeyFile);
         if (!text) return std::nullopt;
-        return backend::public_key_of(backend::key_from_base64(text->substr(0, text->find('\n')), "key file"));
+        return backend::public_key_of(
+            backend::key_from_base64(text->substr(0, text->find('\n')), "key file"));
     }
 
     std::optional<netlink::WireguardDeviceConfig> device(const std::string& node) {
@@ -73,7 +77,8 @@ protected:
     bool converged(const std::vector<std::string>& live) {
         for (const auto& a : live) {
             auto config = device(a);
-            if (!config || config->listen_port != kPort || config->peers.size() != live.size() - 1) return false;
+            if (!config || config->listen_port != kPort || config->peers.size() != live.size() - 1)
+                return false;
             for (const auto& b : live) {
                 if (a == b) continue;
                 const auto key = public_key(b);
@@ -82,7 +87,8 @@ protected:
                 for (const auto& peer : config->peers) {
                     if (peer.public_key != *key) continue;
                     found = peer.endpoint == netlink::WireguardEndpoint{addresses_[b], kPort} &&
-                            peer.allowed_ips == std::vector<net::Prefix>{subnets_[b]} && peer.persistent_keepalive == 25;
+                            peer.allowed_ips == std::vector<net::Prefix>{subnets_[b]} &&
+                            peer.persistent_keepalive == 25;
                 }
                 if (!found) return false;
             }
@@ -91,14 +97,17 @@ protected:
     }
 
     bool ping(const std::string& from, const std::string& to) {
-        return cluster_->run_in(from, {"ping", "-c", "1", "-W", "1", "-q", subnets_[to].first().plus(1).to_string()})
+        return cluster_
+                   ->run_in(from, {"ping", "-c", "1", "-W", "1", "-q",
+                                   subnets_[to].first().plus(1).to_string()})
                    .exit_code == 0;
     }
     void expect_mesh(const std::vector<std::string>& live) {
         for (const auto& from : live) {
             for (const auto& to : live) {
                 if (from == to) continue;
-                EXPECT_TRUE(eventually([&] { return ping(from, to); }, 15s)) << from << " cannot reach the bridge of " << to;
+                EXPECT_TRUE(eventually([&] { return ping(from, to); }, 15s))
+                    << from << " cannot reach the bridge of " << to;
             }
         }
     }
@@ -117,7 +126,8 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     auto status = cluster_->netctl("a", {"status", "--json"});
     ASSERT_EQ(status.exit_code, 0) << status.output;
     const auto json = nlohmann::json::parse(status.output);
-    EXPECT_NE(json.dump().find("userspace (wireguard-go), port 51820"), std::string::npos) << status.output;
+    EXPECT_NE(json.dump().find("userspace (wireguard-go), port 51820"), std::string::npos)
+        << status.output;
     EXPECT_EQ(json["peers"].size(), 2u) << status.output;
     for (const auto& peer : json["peers"]) EXPECT_TRUE(peer.value("in_kernel", false)) << peer;
     EXPECT_TRUE(eventually([&] { return cluster_->netctl("a", {"check"}).exit_code == 0; }, 10s))
@@ -130,23 +140,28 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     const auto pcap = work / "fabric.pcap";
     const auto inner_pcap = work / "tunnel.pcap";
     {
-        auto capture = [&](const std::filesystem::path& netns, const char* iface, const std::filesystem::path& file) {
+        auto capture = [&](const std::filesystem::path& netns, const char* iface,
+                           const std::filesystem::path& file) {
             SpawnOptions spawn;
             spawn.netns = netns;
             spawn.log_file = file.string() + ".log";
             return std::make_unique<ChildProcess>(
-                std::vector<std::string>{"tcpdump", "-i", iface, "-n", "-U", "--immediate-mode", "-s", "0", "-w", file.string()},
+                std::vector<std::string>{"tcpdump", "-i", iface, "-n", "-U", "--immediate-mode",
+                                         "-s", "0", "-w", file.string()},
                 spawn);
         };
         auto listening = [](const std::filesystem::path& file) {
-            return sys::read_file(file.string() + ".log").value_or("").find("listening on") != std::string::npos;
+            return sys::read_file(file.string() + ".log").value_or("").find("listening on") !=
+                   std::string::npos;
         };
         auto fabric = capture(cluster_->topology().fabric().path(), "fabric0", pcap);
         auto tunnel = capture(cluster_->netns_path("b"), "twill-wg", inner_pcap);
         ASSERT_TRUE(eventually([&] { return listening(pcap) && listening(inner_pcap); }, 10s))
-            << sys::read_file(pcap.string() + ".log").value_or("") << sys::read_file(inner_pcap.string() + ".log").value_or("");
+            << sys::read_file(pcap.string() + ".log").value_or("")
+            << sys::read_file(inner_pcap.string() + ".log").value_or("");
         const auto target = subnets_["b"].first().plus(1).to_string();
-        auto sent = cluster_->run_in("a", {"ping", "-c", "3", "-i", "0.2", "-s", "200", "-p", kPatternHex, target});
+        auto sent = cluster_->run_in(
+            "a", {"ping", "-c", "3", "-i", "0.2", "-s", "200", "-p", kPatternHex, target});
         EXPECT_EQ(sent.exit_code, 0) << sent.output;
         std::this_thread::sleep_for(300ms);
         fabric->stop(SIGINT);
@@ -155,15 +170,23 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     EXPECT_NE(sys::read_file(inner_pcap).value_or("").find(kPatternText), std::string::npos)
         << "the ping inside the tunnel does not carry the pattern";
     const auto raw = sys::read_file(pcap).value_or("");
-    ASSERT_GT(raw.size(), 24u) << "empty capture; tcpdump said: " << sys::read_file(pcap.string() + ".log").value_or("");
-    EXPECT_EQ(raw.find(kPatternText), std::string::npos) << "the ping payload crossed the fabric in cleartext";
+    ASSERT_GT(raw.size(), 24u) << "empty capture; tcpdump said: "
+                               << sys::read_file(pcap.string() + ".log").value_or("");
+    EXPECT_EQ(raw.find(kPatternText), std::string::npos)
+        << "the ping payload crossed the fabric in cleartext";
     const auto etcd = cluster_->node("etcd").address().to_string();
-    auto tunnel = run_command({"tcpdump", "-r", pcap.string(), "-n", "-q", "udp and dst port 51820 and not host " + etcd});
+    auto tunnel = run_command({"tcpdump", "-r", pcap.string(), "-n", "-q",
+                               "udp and dst port 51820 and not host " + etcd});
     std::size_t tunnel_packets = 0;
-    for (std::size_t at = 0; (at = tunnel.output.find(" IP ", at)) != std::string::npos; ++at) ++tunnel_packets;
+    for (std::size_t at = 0; (at = tunnel.output.find(" IP ", at)) != std::string::npos; ++at)
+        ++tunnel_packets;
     EXPECT_GE(tunnel_packets, 3u) << tunnel.output;
-    auto other = run_command({"tcpdump", "-r", pcap.string(), "-n", "ip and not ip multicast and not (udp and port 51820) and not host " + etcd});
-    EXPECT_EQ(other.output.find(" IP "), std::string::npos) << "non-WireGuard traffic between nodes:\n" << other.output;
+    auto other =
+        run_command({"tcpdump", "-r", pcap.string(), "-n",
+                     "ip and not ip multicast and not (udp and port 51820) and not host " + etcd});
+    EXPECT_EQ(other.output.find(" IP "), std::string::npos)
+        << "non-WireGuard traffic between nodes:\n"
+        << other.output;
 
     // A peer added by hand to a device goes away.
     netlink::WireguardChange by_hand;
@@ -174,17 +197,27 @@ TEST_F(WireguardTest, EncryptedMeshCaptureHandAddedPeerAndWireguardGoRestart) {
     by_hand.peers = {{stranger, false}};
     backend::UapiClient(cluster_->wireguard_socket("b")).set(by_hand);
     ASSERT_EQ(device("b")->peers.size(), 3u);
-    EXPECT_TRUE(eventually([&] { return converged({"a", "b", "c"}); }, 20s)) << "the hand-added peer stayed";
-    EXPECT_TRUE(eventually([&] { return cluster_->log("b").find("wireguard-peer deleted") != std::string::npos; }, 5s));
+    EXPECT_TRUE(eventually(
+        [&] {
+            return converged({"a", "b", "c"});
+        },
+        20s))
+        << "the hand-added peer stayed";
+    EXPECT_TRUE(eventually(
+        [&] { return cluster_->log("b").find("wireguard-peer deleted") != std::string::npos; },
+        5s));
 
     // wireguard-go killed: twilld starts it again and restores its configuration.
     const auto pid = cluster_->wireguard_go_pid("a");
     ASSERT_TRUE(pid);
     ASSERT_EQ(::kill(*pid, SIGKILL), 0);
-    EXPECT_TRUE(eventually([&] {
-        const auto now = cluster_->wireguard_go_pid("a");
-        return now && *now != *pid && converged({"a", "b", "c"});
-    }, 20s)) << "wireguard-go was not restarted and reconfigured";
+    EXPECT_TRUE(eventually(
+        [&] {
+            const auto now = cluster_->wireguard_go_pid("a");
+            return now && *now != *pid && converged({"a", "b", "c"});
+        },
+        20s))
+        << "wireguard-go was not restarted and reconfigured";
     expect_mesh({"a", "b", "c"});
 }
 
@@ -199,7 +232,12 @@ TEST_F(WireguardTest, PeersFollowRekeyAddressChangeAndLeave) {
     std::filesystem::remove(cluster_->state_dir("b") / backend::kWireguardKeyFile);
     cluster_->start_daemon("b", flags_);
     ASSERT_TRUE(eventually([&] { return public_key("b") && public_key("b") != old_key; }, 20s));
-    EXPECT_TRUE(eventually([&] { return converged({"a", "b", "c"}); }, 20s)) << "peers did not follow b's new key";
+    EXPECT_TRUE(eventually(
+        [&] {
+            return converged({"a", "b", "c"});
+        },
+        20s))
+        << "peers did not follow b's new key";
     expect_mesh({"a", "b", "c"});
 
     // c's underlay address changes: its lease, then every peer's endpoint, follow.
@@ -210,7 +248,12 @@ TEST_F(WireguardTest, PeersFollowRekeyAddressChangeAndLeave) {
     handle.delete_address(node.underlay_index, node.underlay);
     handle.add_address(node.underlay_index, moved);
     addresses_["c"] = moved.address();
-    EXPECT_TRUE(eventually([&] { return converged({"a", "b", "c"}); }, 30s)) << "peers did not follow c's new address";
+    EXPECT_TRUE(eventually(
+        [&] {
+            return converged({"a", "b", "c"});
+        },
+        30s))
+        << "peers did not follow c's new address";
     expect_mesh({"a", "b", "c"});
 
     // c leaves: the others drop it, and c's wireguard-go and device are gone.
@@ -218,7 +261,12 @@ TEST_F(WireguardTest, PeersFollowRekeyAddressChangeAndLeave) {
     ASSERT_TRUE(c_pid);
     auto leave = cluster_->netctl("c", {"leave"});
     EXPECT_EQ(leave.exit_code, 0) << leave.output;
-    EXPECT_TRUE(eventually([&] { return converged({"a", "b"}); }, 20s)) << "peers kept the node that left";
+    EXPECT_TRUE(eventually(
+        [&] {
+            return converged({"a", "b"});
+        },
+        20s))
+        << "peers kept the node that left";
     EXPECT_TRUE(eventually([&] { return !cluster_->wireguard_go_pid("c"); }, 10s));
     EXPECT_FALSE(handle.find_link("twill-wg"));
 }

@@ -15,10 +15,13 @@ TEST(WireguardKernel, ConfiguresADeviceOverGenericNetlink) {
     twill::testing::NetnsTopology topology;
     const auto& ns = topology.add_namespace("wgk");
     netlink::Handle handle(ns.netns());
-    const bool available = ns.netns().run([] { return netlink::WireguardNetlink::open().has_value(); });
+    const bool available =
+        ns.netns().run([] { return netlink::WireguardNetlink::open().has_value(); });
     if (!available) {
-        GTEST_SKIP() << "the kernel has no WireGuard: generic netlink family \"wireguard\" does not resolve "
-                        "(module absent or not loaded); the kernel path's messages are checked by wireguard_unit_test";
+        GTEST_SKIP()
+            << "the kernel has no WireGuard: generic netlink family \"wireguard\" does not resolve "
+               "(module absent or not loaded); the kernel path's messages are checked by "
+               "wireguard_unit_test";
     }
     const auto link = handle.create_wireguard({"twk0", 1420});
     EXPECT_EQ(link.kind, "wireguard");

@@ -1,10 +1,11 @@
+#include "twill/backend/wireguard_keys.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 
-#include "twill/backend/wireguard_keys.hpp"
 #include "twill/error.hpp"
 #include "twill/sys/file.hpp"
 
@@ -14,9 +15,10 @@ using namespace twill::backend;
 namespace {
 
 class KeyFile : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
-        dir_ = std::filesystem::temp_directory_path() / ("twill-wg-keys-" + std::to_string(::getpid()));
+        dir_ = std::filesystem::temp_directory_path() /
+               ("twill-wg-keys-" + std::to_string(::getpid()));
         std::filesystem::remove_all(dir_);
     }
     void TearDown() override { std::filesystem::remove_all(dir_); }
@@ -27,8 +29,10 @@ protected:
 
 // RFC 7748 section 6.1: Alice's key pair.
 TEST(WireguardKeys, PublicKeyIsX25519OfThePrivateKey) {
-    const auto priv = key_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", "k");
-    EXPECT_EQ(key_to_hex(public_key_of(priv)), "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+    const auto priv =
+        key_from_hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a", "k");
+    EXPECT_EQ(key_to_hex(public_key_of(priv)),
+              "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
 }
 
 TEST(WireguardKeys, GeneratedKeysAreClampedAndDistinct) {

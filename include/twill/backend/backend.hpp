@@ -35,13 +35,13 @@ struct NodeContext {
 
 // Where a backend may keep files and which implementation it should pick (WireGuard).
 struct BackendEnvironment {
-    std::filesystem::path state_dir;  // --state-dir: keys kept across restarts
-    std::filesystem::path run_dir;    // --run-dir: sockets, helper processes' files
+    std::filesystem::path state_dir;      // --state-dir: keys kept across restarts
+    std::filesystem::path run_dir;        // --run-dir: sockets, helper processes' files
     std::string wireguard_impl = "auto";  // auto | kernel | userspace
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
 
     virtual subnet::BackendType type() const = 0;
@@ -63,7 +63,8 @@ public:
     virtual void reconcile_peers(const NodeContext& node, const std::vector<subnet::Lease>& peers,
                                  bool dry_run, reconcile::Report& report);
     // Leave: removes the overlay device(s) and anything the backend started.
-    virtual void remove(netlink::Handle& handle, const NodeContext& node, reconcile::Report& report);
+    virtual void remove(netlink::Handle& handle, const NodeContext& node,
+                        reconcile::Report& report);
     // Per-peer kernel objects on the overlay device `device_index`, one set per peer, in the
     // order of `peers`.
     virtual std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,

@@ -9,7 +9,7 @@ namespace twill::backend {
 // neighbour <peer subnet network> lladdr <VtepMAC> permanent, FDB <VtepMAC> dst <PublicIP>
 // self permanent.
 class VxlanBackend final : public Backend {
-public:
+  public:
     explicit VxlanBackend(subnet::VxlanBackend config) : config_(config) {}
 
     subnet::BackendType type() const override { return subnet::BackendType::vxlan; }
@@ -25,7 +25,7 @@ public:
     // Stable, locally administered unicast MAC from the node name and VNI.
     static net::MacAddress vtep_mac(const std::string& node, std::uint32_t vni);
 
-private:
+  private:
     subnet::VxlanBackend config_;
 };
 

@@ -32,30 +32,34 @@ PeerPlan plan_peers(const std::vector<netlink::WireguardPeer>& desired,
 std::string to_string(const netlink::WireguardPeer& peer);
 
 class WireguardBackend final : public Backend {
-public:
+  public:
     // Loads (or creates) the key in environment.state_dir and picks the implementation:
     // "kernel", "userspace", or "auto" (kernel when its generic netlink family resolves).
     WireguardBackend(subnet::WireguardBackend config, const BackendEnvironment& environment);
-    WireguardBackend(subnet::WireguardBackend config, WireguardKeyPair keys, std::unique_ptr<WireguardDevice> device);
+    WireguardBackend(subnet::WireguardBackend config, WireguardKeyPair keys,
+                     std::unique_ptr<WireguardDevice> device);
 
     subnet::BackendType type() const override { return subnet::BackendType::wireguard; }
     std::string detail() const override;
     std::uint32_t overhead(net::Family family) const override;
     subnet::LeaseBackendData lease_data(const NodeContext& node) const override;
     std::vector<reconcile::DeviceSpec> devices(const NodeContext&) const override { return {}; }
-    int reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run, reconcile::Report& report,
-                         bool& recreated) override;
-    void reconcile_peers(const NodeContext& node, const std::vector<subnet::Lease>& peers, bool dry_run,
-                         reconcile::Report& report) override;
-    void remove(netlink::Handle& handle, const NodeContext& node, reconcile::Report& report) override;
-    std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node, const std::vector<subnet::Lease>& peers,
+    int reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
+                         reconcile::Report& report, bool& recreated) override;
+    void reconcile_peers(const NodeContext& node, const std::vector<subnet::Lease>& peers,
+                         bool dry_run, reconcile::Report& report) override;
+    void remove(netlink::Handle& handle, const NodeContext& node,
+                reconcile::Report& report) override;
+    std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,
+                                                   const std::vector<subnet::Lease>& peers,
                                                    int device_index) const override;
 
     // The WireGuard peers `peers` call for (leases of another backend are skipped).
-    std::vector<netlink::WireguardPeer> desired_peers(const std::vector<subnet::Lease>& peers) const;
+    std::vector<netlink::WireguardPeer> desired_peers(
+        const std::vector<subnet::Lease>& peers) const;
     const WireguardKeyPair& keys() const { return keys_; }
 
-private:
+  private:
     subnet::WireguardBackend config_;
     WireguardKeyPair keys_;
     std::unique_ptr<WireguardDevice> device_;

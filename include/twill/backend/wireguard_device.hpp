@@ -13,7 +13,7 @@
 namespace twill::backend {
 
 class WireguardDevice {
-public:
+  public:
     virtual ~WireguardDevice() = default;
 
     // For `netctl status`: "kernel", "userspace (wireguard-go)".
@@ -21,7 +21,8 @@ public:
     // Makes the device exist (creates the link, or starts wireguard-go when it is not running)
     // and returns it; nullopt in dry-run mode when it does not exist. `recreated` is set when
     // it was made anew (its addresses, routes and configuration are gone).
-    virtual std::optional<netlink::Link> ensure(netlink::Handle& handle, bool dry_run, bool& recreated) = 0;
+    virtual std::optional<netlink::Link> ensure(netlink::Handle& handle, bool dry_run,
+                                                bool& recreated) = 0;
     // The device's configuration as it is now.
     virtual netlink::WireguardDeviceConfig read() = 0;
     virtual void apply(const netlink::WireguardChange& change) = 0;
@@ -34,6 +35,7 @@ bool kernel_wireguard_available();
 
 std::unique_ptr<WireguardDevice> make_kernel_wireguard_device(std::string name);
 // wireguard-go for device `name`, its UAPI socket dir bound to <run_dir>/wireguard.
-std::unique_ptr<WireguardDevice> make_userspace_wireguard_device(std::string name, std::filesystem::path run_dir);
+std::unique_ptr<WireguardDevice> make_userspace_wireguard_device(std::string name,
+                                                                 std::filesystem::path run_dir);
 
 }  // namespace twill::backend

@@ -19,14 +19,14 @@ netlink::WireguardDeviceConfig parse_uapi_get(std::string_view reply);
 int uapi_errno(std::string_view reply);
 
 class UapiClient {
-public:
+  public:
     explicit UapiClient(std::filesystem::path socket_path) : path_(std::move(socket_path)) {}
     // One connection per request (wireguard-go answers one and keeps reading); each request
     // gives up after a few seconds instead of stalling the caller.
     netlink::WireguardDeviceConfig get() const;
     void set(const netlink::WireguardChange& change) const;
 
-private:
+  private:
     std::string exchange(const std::string& request, const std::string& what) const;
     std::filesystem::path path_;
 };

@@ -21,11 +21,11 @@ struct Config {
     Version version = latest_version;
     std::string name;  // the network name; IPAM keeps its reservations under dataDir/name
     std::string type;
-    std::filesystem::path run_dir = "/run/twill";          // "runDir": where subnet.json is
+    std::filesystem::path run_dir = "/run/twill";           // "runDir": where subnet.json is
     std::filesystem::path data_dir = "/var/lib/cni/twill";  // "dataDir": IPAM reservations
-    std::string log_level;                                  // "logLevel": stderr logging, off if empty
-    Dns dns;                                                // "dns": passed through into the result
-    std::optional<Result> prev_result;                      // "prevResult"
+    std::string log_level;              // "logLevel": stderr logging, off if empty
+    Dns dns;                            // "dns": passed through into the result
+    std::optional<Result> prev_result;  // "prevResult"
     // GC: "cni.dev/valid-attachments" (or the older "cni.dev/attachments").
     std::optional<std::vector<Attachment>> valid_attachments;
 };

@@ -16,11 +16,11 @@ std::string_view to_string(Command command);
 
 struct Environment {
     Command command = Command::Version;
-    std::string container_id;  // CNI_CONTAINERID
-    std::string netns;         // CNI_NETNS (a path)
-    std::string ifname;        // CNI_IFNAME
+    std::string container_id;                               // CNI_CONTAINERID
+    std::string netns;                                      // CNI_NETNS (a path)
+    std::string ifname;                                     // CNI_IFNAME
     std::vector<std::pair<std::string, std::string>> args;  // CNI_ARGS "K=V;K2=V2"
-    std::string path;          // CNI_PATH
+    std::string path;                                       // CNI_PATH
 };
 
 // A lookup like ::getenv (injectable for tests); returns nullptr when unset.

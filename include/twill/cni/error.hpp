@@ -25,12 +25,12 @@ enum class ErrorCode : int {
 };
 
 class CniError : public Error {
-public:
+  public:
     CniError(ErrorCode code, std::string message, std::string details = {});
     ErrorCode code() const noexcept { return code_; }
     const std::string& details() const noexcept { return details_; }
 
-private:
+  private:
     ErrorCode code_;
     std::string details_;
 };

@@ -38,7 +38,9 @@ struct Dns {
     std::string domain;
     std::vector<std::string> search;
     std::vector<std::string> options;
-    bool empty() const { return nameservers.empty() && domain.empty() && search.empty() && options.empty(); }
+    bool empty() const {
+        return nameservers.empty() && domain.empty() && search.empty() && options.empty();
+    }
     friend bool operator==(const Dns&, const Dns&) = default;
 };
 

@@ -17,8 +17,14 @@ constexpr Version latest_version = Version::v1_1_0;
 
 // What a version allows: CHECK came with 0.4.0, STATUS and GC with 1.1.0, and results
 // before 1.0.0 carry "version" in each IP.
-inline bool supports_check(Version v) { return v >= Version::v0_4_0; }
-inline bool supports_status_and_gc(Version v) { return v >= Version::v1_1_0; }
-inline bool ips_carry_version(Version v) { return v < Version::v1_0_0; }
+inline bool supports_check(Version v) {
+    return v >= Version::v0_4_0;
+}
+inline bool supports_status_and_gc(Version v) {
+    return v >= Version::v1_1_0;
+}
+inline bool ips_carry_version(Version v) {
+    return v < Version::v1_0_0;
+}
 
 }  // namespace twill::cni

@@ -7,7 +7,7 @@
 namespace twill::firewall {
 
 class ChangeMonitor {
-public:
+  public:
     ChangeMonitor();  // throws SystemError
 
     int fd() const noexcept { return fd_.get(); }  // non-blocking; poll it for readability
@@ -15,7 +15,7 @@ public:
     // were lost to an overflow): compare the table. Other tables' churn (kube-proxy) is ignored.
     bool drain();
 
-private:
+  private:
     sys::UniqueFd fd_;
 };
 

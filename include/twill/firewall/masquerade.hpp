@@ -18,7 +18,7 @@ struct Outcome {
 };
 
 class Masquerade {
-public:
+  public:
     // `spec` nullopt: masquerade is off, the table must not exist. With `dry_run` the
     // outcome says what would change and the kernel is untouched. Throws Error when nft fails.
     Outcome reconcile(const std::optional<MasqueradeSpec>& spec, bool dry_run);
@@ -27,7 +27,7 @@ public:
     // accept does not help there (Docker's is one).
     std::vector<std::string> dropping_forward_chains();
 
-private:
+  private:
     Nftables nft_;
 };
 

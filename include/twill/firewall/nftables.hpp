@@ -11,7 +11,7 @@ struct nft_ctx;
 namespace twill::firewall {
 
 class Nftables {
-public:
+  public:
     Nftables();
     ~Nftables();
     Nftables(const Nftables&) = delete;
@@ -25,7 +25,7 @@ public:
     // `nft -j list chains` (every table's chains, without rules).
     nlohmann::json list_chains();
 
-private:
+  private:
     nft_ctx* ctx_;
 };
 

@@ -36,12 +36,12 @@ struct Reservation {
 
 // Thrown by reserve() when every host address of the subnet is taken.
 class Exhausted : public Error {
-public:
+  public:
     using Error::Error;
 };
 
 class Store {
-public:
+  public:
     // `dir` is <dataDir>/<network name>; created (with parents) on first use.
     explicit Store(std::filesystem::path dir);
 
@@ -51,7 +51,8 @@ public:
     // reserved. Never the network address, `gateway`, or (IPv4) the broadcast address.
     // Drops reservations of the same family that lie outside `subnet` (the node's subnet
     // changed). Throws Exhausted when none is free.
-    net::Address reserve(const net::Prefix& subnet, const net::Address& gateway, const Attachment& owner);
+    net::Address reserve(const net::Prefix& subnet, const net::Address& gateway,
+                         const Attachment& owner);
 
     // Releases every reservation of `owner`; returns the addresses released (none is fine).
     std::vector<net::Address> release(const Attachment& owner);
@@ -62,7 +63,7 @@ public:
     std::vector<Reservation> list() const;
     std::optional<Reservation> find(const net::Address& address) const;
 
-private:
+  private:
     std::filesystem::path dir_;
 };
 

@@ -8,7 +8,7 @@
 namespace twill {
 
 class Backoff {
-public:
+  public:
     struct Options {
         std::chrono::milliseconds initial{100};
         std::chrono::milliseconds max{2000};
@@ -29,7 +29,7 @@ public:
     std::uint32_t attempts() const noexcept { return attempts_; }
     const Options& options() const noexcept { return options_; }
 
-private:
+  private:
     Options options_;
     double current_ms_;
     std::uint32_t attempts_ = 0;

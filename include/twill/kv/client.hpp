@@ -29,9 +29,9 @@
 namespace twill::kv {
 
 struct TlsOptions {
-    std::filesystem::path ca_file{};  // PEM CA bundle to verify etcd; empty: system roots
+    std::filesystem::path ca_file{};    // PEM CA bundle to verify etcd; empty: system roots
     std::filesystem::path cert_file{};  // PEM client certificate; empty: no client auth
-    std::filesystem::path key_file{};  // PEM private key of cert_file
+    std::filesystem::path key_file{};   // PEM private key of cert_file
 };
 
 struct ClientOptions {
@@ -48,7 +48,7 @@ struct ClientOptions {
 };
 
 class Client {
-public:
+  public:
     // Validates the options (ParseError naming the field: an empty or malformed endpoint, an
     // unreadable TLS file) and prepares one channel per endpoint; does not connect.
     explicit Client(ClientOptions options);
@@ -90,7 +90,7 @@ public:
     std::string current_endpoint() const;
     const ClientOptions& options() const noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::Connection> connection_;
 };
 

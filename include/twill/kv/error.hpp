@@ -35,7 +35,7 @@ std::string_view status_code_name(StatusCode code) noexcept;
 
 // Any failed etcd call.
 class KvError : public Error {
-public:
+  public:
     KvError(std::string operation, std::string key, StatusCode code, std::string status_message,
             std::string endpoint = {});
     const std::string& operation() const noexcept { return operation_; }
@@ -44,7 +44,7 @@ public:
     const std::string& status_message() const noexcept { return status_message_; }
     const std::string& endpoint() const noexcept { return endpoint_; }
 
-private:
+  private:
     std::string operation_;
     std::string key_;
     StatusCode code_;
@@ -55,19 +55,19 @@ private:
 // No endpoint answered within the call deadline (every endpoint UNAVAILABLE or timed out).
 // The message says "TLS" when the failure looks like a plaintext/TLS mismatch.
 class UnavailableError : public KvError {
-public:
+  public:
     using KvError::KvError;
 };
 
 // The requested revision has been compacted away (range or watch at an old revision).
 class CompactedError : public KvError {
-public:
+  public:
     using KvError::KvError;
 };
 
 // The lease does not exist (expired, revoked or never granted).
 class LeaseNotFoundError : public KvError {
-public:
+  public:
     using KvError::KvError;
 };
 

@@ -3,9 +3,9 @@
 //
 // Threading: every LeaseKeepAlive owns one thread. It sends a keep-alive every TTL/3 (TTL as
 // etcd last reported it), reconnects with Backoff across endpoints when the stream fails, and
-// calls the callbacks from that thread, one at a time; they must not throw. Destroying it stops the keep-alive
-// (it does not revoke the lease) and joins the thread; it may be destroyed from inside its own
-// callback (then no more callbacks follow).
+// calls the callbacks from that thread, one at a time; they must not throw. Destroying it stops the
+// keep-alive (it does not revoke the lease) and joins the thread; it may be destroyed from inside
+// its own callback (then no more callbacks follow).
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -32,7 +32,7 @@ struct KeepAliveCallbacks {
 };
 
 class LeaseKeepAlive {
-public:
+  public:
     // Use Client::keep_alive.
     LeaseKeepAlive(std::shared_ptr<detail::Connection> connection, LeaseId id,
                    KeepAliveCallbacks callbacks);
@@ -46,7 +46,7 @@ public:
     // The TTL of the last renewal (0 before the first).
     std::chrono::seconds ttl() const noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::KeepAliveState> state_;
     std::thread thread_;
 };

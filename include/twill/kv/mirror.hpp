@@ -12,7 +12,7 @@
 namespace twill::kv {
 
 class PrefixMirror {
-public:
+  public:
     // Replaces the state by `kvs` at `revision`; returns the events that turn the old state
     // into the new one: puts for keys that are new or whose mod_revision changed, deletes for
     // keys that vanished (kv holds the key, prev_kv the vanished pair).
@@ -23,7 +23,7 @@ public:
     const std::map<std::string, KeyValue>& items() const noexcept { return items_; }
     Revision revision() const noexcept { return revision_; }
 
-private:
+  private:
     std::map<std::string, KeyValue> items_;
     Revision revision_ = 0;
 };

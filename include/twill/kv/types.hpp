@@ -17,9 +17,9 @@ struct KeyValue {
     std::string key{};
     std::string value{};
     Revision create_revision = 0;  // revision that created the key (0: the key is absent)
-    Revision mod_revision = 0;  // revision of the last modification
-    std::int64_t version = 0;  // modifications since creation (1 right after creation)
-    LeaseId lease = 0;  // lease the key is attached to, 0 for none
+    Revision mod_revision = 0;     // revision of the last modification
+    std::int64_t version = 0;      // modifications since creation (1 right after creation)
+    LeaseId lease = 0;             // lease the key is attached to, 0 for none
 
     friend bool operator==(const KeyValue&, const KeyValue&) = default;
 };
@@ -27,22 +27,22 @@ struct KeyValue {
 // --- KV ---------------------------------------------------------------------------------
 
 struct RangeOptions {
-    bool prefix = false;  // every key starting with `key` (an empty key: the whole keyspace)
-    Revision revision = 0;  // read at this revision; 0 = the latest
-    std::int64_t limit = 0;  // at most this many keys; 0 = no limit
-    bool keys_only = false;  // values left empty
+    bool prefix = false;      // every key starting with `key` (an empty key: the whole keyspace)
+    Revision revision = 0;    // read at this revision; 0 = the latest
+    std::int64_t limit = 0;   // at most this many keys; 0 = no limit
+    bool keys_only = false;   // values left empty
     bool count_only = false;  // only `count` is filled
 };
 
 struct RangeResult {
     std::vector<KeyValue> kvs{};  // sorted by key
-    Revision revision = 0;  // store revision the range was served at (response header)
-    bool more = false;  // true if `limit` cut the result
-    std::int64_t count = 0;  // number of keys in the range (before `limit`)
+    Revision revision = 0;        // store revision the range was served at (response header)
+    bool more = false;            // true if `limit` cut the result
+    std::int64_t count = 0;       // number of keys in the range (before `limit`)
 };
 
 struct PutOptions {
-    LeaseId lease = 0;  // attach the key to this lease
+    LeaseId lease = 0;     // attach the key to this lease
     bool prev_kv = false;  // return the previous key-value pair
 };
 
@@ -52,7 +52,7 @@ struct PutResult {
 };
 
 struct DeleteOptions {
-    bool prefix = false;  // every key starting with `key`
+    bool prefix = false;   // every key starting with `key`
     bool prev_kv = false;  // return the deleted pairs
 };
 
@@ -74,7 +74,7 @@ struct Compare {
     Target target = Target::CreateRevision;
     Op op = Op::Equal;
     std::int64_t number = 0;  // for Version, CreateRevision, ModRevision, Lease
-    std::string value{};  // for Value
+    std::string value{};      // for Value
 
     static Compare version(std::string key, Op op, std::int64_t version);
     static Compare create_revision(std::string key, Op op, Revision revision);
@@ -91,9 +91,9 @@ struct TxnOp {
 
     Type type = Type::Range;
     std::string key{};
-    std::string value{};  // Put
-    RangeOptions range{};  // Range
-    PutOptions put{};  // Put
+    std::string value{};     // Put
+    RangeOptions range{};    // Range
+    PutOptions put{};        // Put
     DeleteOptions remove{};  // Delete
 
     static TxnOp get(std::string key, RangeOptions options = {});
@@ -127,7 +127,7 @@ struct LeaseStatus {
     LeaseId id = 0;
     std::chrono::seconds ttl{0};          // remaining
     std::chrono::seconds granted_ttl{0};  // at grant / last keep-alive
-    std::vector<std::string> keys{};  // with `keys = true`
+    std::vector<std::string> keys{};      // with `keys = true`
 };
 
 // --- Watch ------------------------------------------------------------------------------

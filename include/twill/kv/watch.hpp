@@ -54,7 +54,7 @@ struct WatchCallbacks {
 };
 
 class Watch {
-public:
+  public:
     // Use Client::watch.
     Watch(std::shared_ptr<detail::Connection> connection, std::string key, WatchOptions options,
           WatchCallbacks callbacks);
@@ -68,7 +68,7 @@ public:
     // True while the stream is established and the watch is created on the server.
     bool connected() const noexcept;
 
-private:
+  private:
     std::shared_ptr<detail::WatchState> state_;
     std::thread thread_;
 };

@@ -17,7 +17,7 @@ int address_bits(Family family);  // 32 or 128
 
 // An IPv4 or IPv6 address. Family-agnostic by design: nothing outside parsing assumes v4.
 class Address {
-public:
+  public:
     Address() = default;  // 0.0.0.0
 
     // Throws ParseError naming `field` ("address" when empty).
@@ -56,21 +56,23 @@ public:
     friend auto operator<=>(const Address&, const Address&) = default;
     friend bool operator==(const Address&, const Address&) = default;
 
-private:
+  private:
     Family family_ = Family::v4;
     std::array<std::uint8_t, 16> bytes_{};  // v4 uses the first 4
 };
 
 // A 48-bit Ethernet address.
 class MacAddress {
-public:
+  public:
     MacAddress() = default;
     // Accepts "aa:bb:cc:dd:ee:ff" and "aa-bb-cc-dd-ee-ff"; throws ParseError naming `field`.
     static MacAddress parse(std::string_view text, std::string_view field = {});
     static std::optional<MacAddress> try_parse(std::string_view text);
     static MacAddress from_bytes(std::span<const std::uint8_t> bytes);
 
-    std::span<const std::uint8_t, 6> bytes() const noexcept { return std::span<const std::uint8_t, 6>(bytes_); }
+    std::span<const std::uint8_t, 6> bytes() const noexcept {
+        return std::span<const std::uint8_t, 6>(bytes_);
+    }
     bool is_zero() const noexcept;
     bool is_multicast() const noexcept { return bytes_[0] & 0x01; }
     bool is_unicast() const noexcept { return !is_zero() && !is_multicast(); }
@@ -80,7 +82,7 @@ public:
     friend auto operator<=>(const MacAddress&, const MacAddress&) = default;
     friend bool operator==(const MacAddress&, const MacAddress&) = default;
 
-private:
+  private:
     std::array<std::uint8_t, 6> bytes_{};
 };
 

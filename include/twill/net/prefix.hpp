@@ -11,7 +11,7 @@ namespace twill::net {
 // An address with a prefix length, "10.244.3.0/24" or "10.244.3.1/24" (an interface
 // address keeps its host bits; network() drops them).
 class Prefix {
-public:
+  public:
     Prefix() = default;
     // Throws ParseError when the length is out of range for the family.
     Prefix(Address address, int length);
@@ -26,10 +26,10 @@ public:
     int length() const noexcept { return length_; }
     Family family() const noexcept { return address_.family(); }
 
-    Prefix network() const;         // host bits cleared
-    bool is_network() const;        // host bits already clear
-    Address first() const;          // the network address
-    Address last() const;           // the broadcast address for v4
+    Prefix network() const;   // host bits cleared
+    bool is_network() const;  // host bits already clear
+    Address first() const;    // the network address
+    Address last() const;     // the broadcast address for v4
     int host_bits() const noexcept { return address_.bits() - length_; }
 
     bool contains(const Address& a) const;
@@ -41,7 +41,7 @@ public:
     friend auto operator<=>(const Prefix&, const Prefix&) = default;
     friend bool operator==(const Prefix&, const Prefix&) = default;
 
-private:
+  private:
     Address address_;
     int length_ = 0;
 };
@@ -49,7 +49,7 @@ private:
 // The subnets of length `subnet_len` that a Network hands out, from `min` to `max` inclusive
 // (flannel's SubnetMin/SubnetMax). Indexes count subnets of the Network from its first one.
 class SubnetRange {
-public:
+  public:
     // Validates and fills flannel's defaults: min = the second subnet, max = the last.
     // Throws ParseError naming "SubnetLen", "SubnetMin" or "SubnetMax".
     SubnetRange(Prefix network, int subnet_len, std::optional<Address> min = {},
@@ -67,7 +67,7 @@ public:
     bool contains(const Prefix& p) const;
     std::optional<std::uint64_t> index_of(const Prefix& p) const;
 
-private:
+  private:
     Prefix network_;
     int subnet_len_ = 0;
     Prefix min_;

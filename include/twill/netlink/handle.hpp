@@ -21,7 +21,7 @@ namespace twill::netlink {
 // the object: "add route 10.244.3.0/24 via 10.244.3.0 dev twill.1 proto 137: File exists
 // (errno 17)". Lookups of things that may be absent return std::optional.
 class Handle {
-public:
+  public:
     // A socket in the calling thread's current namespace.
     Handle();
     // A socket in `netns` (created on a helper thread; the socket stays in that namespace).
@@ -63,7 +63,8 @@ public:
     void delete_link(int index);
 
     // ---- addresses ----
-    void add_address(int link_index, const net::Prefix& address, AddressOptions options = {});  // EEXIST if present
+    void add_address(int link_index, const net::Prefix& address,
+                     AddressOptions options = {});  // EEXIST if present
     void replace_address(int link_index, const net::Prefix& address, AddressOptions options = {});
     void delete_address(int link_index, const net::Prefix& address);
     // All addresses, or those of one link; optionally one family.
@@ -94,7 +95,7 @@ public:
     // Every AF_BRIDGE entry, or those on one device.
     std::vector<FdbEntry> dump_fdb(std::optional<int> link_index = {});
 
-private:
+  private:
     struct Socket;
     std::unique_ptr<Socket> socket_;
 };

@@ -22,9 +22,9 @@ struct Event {
 
 struct MonitorOptions {
     bool links = true;
-    bool addresses = true;    // v4 and v6
-    bool routes = true;       // v4 and v6
-    bool neighbours = true;   // ARP/NDP and FDB (both arrive on RTNLGRP_NEIGH)
+    bool addresses = true;   // v4 and v6
+    bool routes = true;      // v4 and v6
+    bool neighbours = true;  // ARP/NDP and FDB (both arrive on RTNLGRP_NEIGH)
     // Socket receive buffer: how many notifications may queue before the kernel drops them.
     int receive_buffer_bytes = 4 * 1024 * 1024;
 };
@@ -37,7 +37,7 @@ struct DrainResult {
 };
 
 class Monitor {
-public:
+  public:
     explicit Monitor(MonitorOptions options = {});  // the calling thread's namespace
     explicit Monitor(const Netns& netns, MonitorOptions options = {});
     Monitor(Monitor&&) noexcept;
@@ -52,7 +52,7 @@ public:
     // Throws SystemError for failures other than overrun.
     DrainResult drain();
 
-private:
+  private:
     struct Socket;
     void subscribe(const MonitorOptions& options);
     std::unique_ptr<Socket> socket_;

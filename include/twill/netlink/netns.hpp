@@ -21,7 +21,7 @@ namespace twill::netlink {
 inline constexpr std::string_view netns_run_dir = "/var/run/netns";
 
 class Netns {
-public:
+  public:
     // The calling thread's network namespace.
     static Netns current();
     // A namespace file (CNI_NETNS is such a path: /var/run/netns/x, /proc/<pid>/ns/net).
@@ -70,7 +70,7 @@ public:
         }
     }
 
-private:
+  private:
     Netns(sys::UniqueFd fd, std::string description);
     void run_on_thread(const std::function<void()>& fn) const;
 
@@ -82,7 +82,7 @@ private:
 
 // A named namespace this process created and removes again in its destructor (tests, demo).
 class OwnedNetns {
-public:
+  public:
     explicit OwnedNetns(std::string name);  // Netns::create
     OwnedNetns(OwnedNetns&& other) noexcept;
     OwnedNetns& operator=(OwnedNetns&& other) noexcept;
@@ -95,7 +95,7 @@ public:
     const Netns& netns() const noexcept { return *netns_; }
     operator const Netns&() const noexcept { return *netns_; }
 
-private:
+  private:
     void release() noexcept;
     std::string name_;
     std::optional<Netns> netns_;

@@ -19,9 +19,9 @@ class Netns;
 
 struct VxlanInfo {
     std::uint32_t vni = 0;
-    std::uint16_t port = 4789;             // UDP destination port, host order
-    std::optional<net::Address> local;     // v4 or v6 source address
-    int underlay_index = 0;                // IFLA_VXLAN_LINK; 0 = none
+    std::uint16_t port = 4789;          // UDP destination port, host order
+    std::optional<net::Address> local;  // v4 or v6 source address
+    int underlay_index = 0;             // IFLA_VXLAN_LINK; 0 = none
     bool learning = false;
 
     friend bool operator==(const VxlanInfo&, const VxlanInfo&) = default;
@@ -31,11 +31,11 @@ struct VxlanInfo {
 struct Link {
     int index = 0;
     std::string name;
-    std::string kind;           // IFLA_INFO_KIND: "bridge", "veth", "vxlan", ... ("" if none)
+    std::string kind;  // IFLA_INFO_KIND: "bridge", "veth", "vxlan", ... ("" if none)
     std::uint32_t mtu = 0;
     std::optional<net::MacAddress> mac;
-    std::uint32_t flags = 0;    // IFF_* (IFF_UP, IFF_LOWER_UP, ...)
-    int master = 0;             // index of the bridge it is enslaved to; 0 = none
+    std::uint32_t flags = 0;         // IFF_* (IFF_UP, IFF_LOWER_UP, ...)
+    int master = 0;                  // index of the bridge it is enslaved to; 0 = none
     std::optional<VxlanInfo> vxlan;  // set for kind "vxlan"
 
     bool is_up() const noexcept;        // administratively up (IFF_UP)
@@ -78,7 +78,7 @@ struct WireguardLinkSpec {
 
 struct InterfaceAddress {
     int link_index = 0;
-    net::Prefix prefix;  // address with its prefix length, host bits kept ("10.244.3.1/24")
+    net::Prefix prefix;      // address with its prefix length, host bits kept ("10.244.3.1/24")
     std::uint8_t scope = 0;  // RT_SCOPE_*; ignored on add (the kernel derives it)
 
     friend bool operator==(const InterfaceAddress&, const InterfaceAddress&) = default;
@@ -92,11 +92,11 @@ struct AddressOptions {
 
 // ---- routes ------------------------------------------------------------------------------
 
-inline constexpr std::uint32_t route_table_main = 254;   // RT_TABLE_MAIN
-inline constexpr std::uint8_t route_scope_universe = 0;  // RT_SCOPE_UNIVERSE
-inline constexpr std::uint8_t route_scope_link = 253;    // RT_SCOPE_LINK
-inline constexpr std::uint8_t route_protocol_boot = 3;   // RTPROT_BOOT, what `ip route add` uses
-inline constexpr std::uint8_t route_protocol_kernel = 2; // RTPROT_KERNEL
+inline constexpr std::uint32_t route_table_main = 254;    // RT_TABLE_MAIN
+inline constexpr std::uint8_t route_scope_universe = 0;   // RT_SCOPE_UNIVERSE
+inline constexpr std::uint8_t route_scope_link = 253;     // RT_SCOPE_LINK
+inline constexpr std::uint8_t route_protocol_boot = 3;    // RTPROT_BOOT, what `ip route add` uses
+inline constexpr std::uint8_t route_protocol_kernel = 2;  // RTPROT_KERNEL
 
 enum class RouteType : std::uint8_t {
     unicast = 1,      // RTN_UNICAST
@@ -117,8 +117,8 @@ struct Route {
     // gateway, universe otherwise. Dumps always fill it.
     std::optional<std::uint8_t> scope;
     RouteType type = RouteType::unicast;
-    bool onlink = false;          // RTNH_F_ONLINK
-    std::uint32_t priority = 0;   // metric; note the kernel stores 0 as 1024 for IPv6
+    bool onlink = false;         // RTNH_F_ONLINK
+    std::uint32_t priority = 0;  // metric; note the kernel stores 0 as 1024 for IPv6
     std::uint32_t table = route_table_main;
     std::optional<net::Address> source;  // RTA_PREFSRC
 
@@ -138,11 +138,11 @@ struct RouteFilter {
 
 // ---- neighbours (ARP / NDP) --------------------------------------------------------------
 
-inline constexpr std::uint16_t nud_permanent = 0x80;  // NUD_PERMANENT
-inline constexpr std::uint16_t nud_noarp = 0x40;      // NUD_NOARP
-inline constexpr std::uint16_t nud_reachable = 0x02;  // NUD_REACHABLE
-inline constexpr std::uint8_t ntf_self = 0x02;        // NTF_SELF
-inline constexpr std::uint8_t ntf_master = 0x04;      // NTF_MASTER
+inline constexpr std::uint16_t nud_permanent = 0x80;    // NUD_PERMANENT
+inline constexpr std::uint16_t nud_noarp = 0x40;        // NUD_NOARP
+inline constexpr std::uint16_t nud_reachable = 0x02;    // NUD_REACHABLE
+inline constexpr std::uint8_t ntf_self = 0x02;          // NTF_SELF
+inline constexpr std::uint8_t ntf_master = 0x04;        // NTF_MASTER
 inline constexpr std::uint8_t ntf_extern_learn = 0x10;  // NTF_EXT_LEARNED
 
 struct Neighbour {
@@ -173,7 +173,7 @@ struct FdbEntry {
     std::optional<net::Address> dst;  // remote VTEP (NDA_DST)
     std::uint16_t state = nud_permanent;
     std::uint8_t flags = ntf_self;
-    int master = 0;       // dumps: the bridge of a bridge port entry (NDA_MASTER); 0 = none
+    int master = 0;          // dumps: the bridge of a bridge port entry (NDA_MASTER); 0 = none
     std::uint16_t vlan = 0;  // dumps: NDA_VLAN; 0 = none
 
     bool is_self() const noexcept { return flags & ntf_self; }

@@ -63,7 +63,8 @@ struct WireguardChange {
 using GenlMessage = std::vector<std::uint8_t>;
 
 // WG_CMD_GET_DEVICE, NLM_F_REQUEST|NLM_F_ACK|NLM_F_DUMP, WGDEVICE_A_IFNAME.
-GenlMessage build_wireguard_get(std::uint16_t family_id, std::uint32_t seq, std::string_view ifname);
+GenlMessage build_wireguard_get(std::uint16_t family_id, std::uint32_t seq,
+                                std::string_view ifname);
 // WG_CMD_SET_DEVICE, NLM_F_REQUEST|NLM_F_ACK: WGDEVICE_A_IFNAME, then PRIVATE_KEY,
 // LISTEN_PORT, FLAGS (WGDEVICE_F_REPLACE_PEERS) when set, then WGDEVICE_A_PEERS with one
 // nested peer per change (PUBLIC_KEY, FLAGS: WGPEER_F_REMOVE_ME or
@@ -81,7 +82,7 @@ void parse_wireguard_device(const std::uint8_t* message, std::size_t length,
 // A NETLINK_GENERIC socket in the calling thread's namespace with the "wireguard" family
 // resolved. Not thread-safe.
 class WireguardNetlink {
-public:
+  public:
     // nullopt when the kernel has no "wireguard" family (module not loaded or absent).
     static std::optional<WireguardNetlink> open();
     WireguardNetlink(WireguardNetlink&&) noexcept;
@@ -92,7 +93,7 @@ public:
     WireguardDeviceConfig get_device(std::string_view ifname);
     void set_device(std::string_view ifname, const WireguardChange& change);
 
-private:
+  private:
     struct Socket;
     WireguardNetlink(std::unique_ptr<Socket> socket, std::uint16_t family_id);
     std::unique_ptr<Socket> socket_;

@@ -20,7 +20,7 @@ struct EchoReply {
 };
 
 class EchoSocket {
-public:
+  public:
     // Needs CAP_NET_RAW. Throws SystemError naming the socket.
     explicit EchoSocket(net::Family family);
 
@@ -36,7 +36,7 @@ public:
     // to this socket. Returns how many datagrams were read.
     std::size_t receive(const std::function<void(const EchoReply&)>& on_reply);
 
-private:
+  private:
     net::Family family_;
     sys::UniqueFd fd_;
     std::uint16_t identifier_;

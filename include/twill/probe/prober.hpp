@@ -9,9 +9,9 @@
 // the rate). A lost probe is retried up to `retries` times before the peer counts as
 // unreachable, so a single dropped packet never flips a peer; an unreachable peer is not
 // retried (dead peers must not multiply the probe load), only probed on its period.
+#include <array>
 #include <chrono>
 #include <cstdint>
-#include <array>
 #include <deque>
 #include <map>
 #include <optional>
@@ -30,9 +30,9 @@ using Microseconds = std::chrono::microseconds;
 
 struct ProbeOptions {
     std::chrono::milliseconds interval{std::chrono::seconds(30)};
-    double rate = 200;        // periodic and retry probes per second
-    double round_rate = 1000; // probes per second of a round asked for by `netctl check --probe`
-    int retries = 2;          // quick re-probes after a loss before "unreachable"
+    double rate = 200;         // periodic and retry probes per second
+    double round_rate = 1000;  // probes per second of a round asked for by `netctl check --probe`
+    int retries = 2;           // quick re-probes after a loss before "unreachable"
     // How long a probe waits for its reply. Default: min(1 s, interval / 4), so a peer whose
     // packets stop is unreachable within two intervals (one period + (1 + retries) timeouts).
     std::optional<std::chrono::milliseconds> timeout;
@@ -63,7 +63,7 @@ struct PeerHealth {
     std::uint64_t sent = 0;
     std::uint64_t lost = 0;
 
-private:
+  private:
     // A ring, not a deque: thousands of peers must not each hold a deque's 512-byte block.
     std::array<Microseconds, history_size> history_{};
     std::uint8_t history_count_ = 0;
@@ -103,7 +103,7 @@ struct ProbeSummary {
 };
 
 class Prober {
-public:
+  public:
     explicit Prober(ProbeOptions options);
 
     // The peers to probe now. New keys are probed first; removed ones leave the table and
@@ -114,7 +114,8 @@ public:
     // Probes to send now, within the rates. Each is outstanding until answered or expired.
     std::vector<Probe> take_due(TimePoint now);
     // A reply: the RTT when it answers an outstanding probe from the address it was sent to.
-    std::optional<Microseconds> on_reply(std::uint64_t token, const net::Address& from, TimePoint now);
+    std::optional<Microseconds> on_reply(std::uint64_t token, const net::Address& from,
+                                         TimePoint now);
     // Probes whose timeout passed count as lost; returns how many.
     std::size_t expire(TimePoint now);
     // When take_due or expire next has work (TimePoint::max() when idle).
@@ -134,7 +135,7 @@ public:
     std::uint64_t sent_total() const { return sent_total_; }
     std::uint64_t lost_total() const { return lost_total_; }
 
-private:
+  private:
     struct Peer {
         PeerHealth health;
         TimePoint next_periodic;
@@ -166,7 +167,8 @@ private:
     void reschedule(const Key& key, Peer& peer, TimePoint next);
     Probe send(const Key& key, Peer& peer, TimePoint now, std::uint64_t round);
     void record_loss(const Key& key, Peer& peer, TimePoint sent_at, std::uint64_t round);
-    void record_success(const Key& key, Peer& peer, Microseconds rtt, TimePoint now, std::uint64_t round);
+    void record_success(const Key& key, Peer& peer, Microseconds rtt, TimePoint now,
+                        std::uint64_t round);
     void set_state(PeerHealth& health, Reachability state);
     std::map<Key, Peer>::iterator remove(std::map<Key, Peer>::iterator it);
 

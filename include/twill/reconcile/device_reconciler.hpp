@@ -28,7 +28,8 @@ struct DeviceSpec {
 // it does not exist. `report.changes` says what was (or would be) done; `recreated` is set
 // when the device was made anew (everything on it is gone).
 std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const DeviceSpec& spec,
-                                              bool dry_run, Report& report, bool* recreated = nullptr);
+                                              bool dry_run, Report& report,
+                                              bool* recreated = nullptr);
 
 // Deletes the device if present (leave). Returns whether it existed.
 bool remove_device(netlink::Handle& handle, const std::string& name, Report& report);

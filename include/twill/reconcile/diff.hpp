@@ -52,7 +52,8 @@ Diff<Object> compute_diff(const std::vector<Object>& desired, const std::vector<
             diff.add.push_back(d);
             continue;
         }
-        auto match = std::find_if(begin, end, [&](const auto& entry) { return same(*entry.second, d); });
+        auto match =
+            std::find_if(begin, end, [&](const auto& entry) { return same(*entry.second, d); });
         if (match == end) {
             diff.replace.push_back({*begin->second, d});
             match = begin;

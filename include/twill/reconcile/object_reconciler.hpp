@@ -26,18 +26,20 @@ struct Ownership {
 // diff against the desired set, apply the minimal change. Remembers the previous desired set
 // to tell drift (kernel changed under us) from changes that follow etcd.
 class ObjectReconciler {
-public:
+  public:
     explicit ObjectReconciler(netlink::Handle& handle) : handle_(handle) {}
 
     Report reconcile(const ObjectSet& desired, const Ownership& owned, bool dry_run);
     // Forget the previous desired set (after a device was recreated, everything is new).
     void forget() { previous_.clear(); }
 
-private:
+  private:
     netlink::Handle& handle_;
     // The previous desired objects by key (objects, not their printed form: printing 15,000
     // of them on every reconcile cost more than the diff).
-    std::unordered_map<std::string, std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>> previous_;
+    std::unordered_map<std::string,
+                       std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>>
+        previous_;
 };
 
 }  // namespace twill::reconcile

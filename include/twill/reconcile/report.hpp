@@ -13,7 +13,7 @@ std::string_view to_string(Action action);
 
 // One change the reconciler made (or, in dry-run mode, would make).
 struct Change {
-    std::string kind;    // "link", "address", "route", "neighbour", "fdb"
+    std::string kind;  // "link", "address", "route", "neighbour", "fdb"
     Action action;
     std::string object;  // as `ip` prints it
     std::string detail;  // for replacements: what differed

@@ -21,17 +21,17 @@ inline constexpr std::chrono::seconds kDefaultLeaseTtl{24 * 3600};
 inline constexpr std::chrono::seconds kMinLeaseTtl{5};
 
 struct LeaseOptions {
-    std::string prefix{kDefaultPrefix};             // --etcd-prefix
-    std::chrono::seconds ttl = kDefaultLeaseTtl;    // --subnet-lease-ttl, at least 5 s
-    std::filesystem::path state_dir;                // --state-dir (holds lease.json)
+    std::string prefix{kDefaultPrefix};           // --etcd-prefix
+    std::chrono::seconds ttl = kDefaultLeaseTtl;  // --subnet-lease-ttl, at least 5 s
+    std::filesystem::path state_dir;              // --state-dir (holds lease.json)
 };
 
 // How acquire_subnet came by the lease.
 enum class AcquireOutcome {
-    kept,         // own key under the remembered, live etcd lease: nothing written
-    taken_over,   // own key (this node's name) moved to a fresh etcd lease
-    reclaimed,    // the remembered subnet was free and is claimed again
-    allocated,    // a random free subnet
+    kept,        // own key under the remembered, live etcd lease: nothing written
+    taken_over,  // own key (this node's name) moved to a fresh etcd lease
+    reclaimed,   // the remembered subnet was free and is claimed again
+    allocated,   // a random free subnet
 };
 std::string_view to_string(AcquireOutcome outcome);
 
@@ -48,7 +48,7 @@ struct OwnLease {
 // Every subnet of the range is leased ("network 10.244.0.0/16 is full: all 255 /24 subnets
 // leased").
 class NetworkFullError : public Error {
-public:
+  public:
     using Error::Error;
 };
 

@@ -41,7 +41,7 @@ struct KeeperCallbacks {
 };
 
 class SubnetKeeper {
-public:
+  public:
     SubnetKeeper(kv::Client& client, NetworkConfig config, LeaseValue self, LeaseOptions options,
                  KeeperCallbacks callbacks = {});
     SubnetKeeper(const SubnetKeeper&) = delete;
@@ -63,7 +63,7 @@ public:
     std::optional<OwnLease> current() const;
     KeeperState state() const;
 
-private:
+  private:
     // What the keep-alive and watch threads (and update()) hand to the keeper thread.
     struct Event {
         enum class Type { lease_lost, key_events, key_snapshot, publish };

@@ -28,9 +28,9 @@ enum class IgnoreReason {
     overlap,           // valid, but a lease created earlier holds an overlapping subnet
 };
 inline constexpr std::array kIgnoreReasons = {
-    IgnoreReason::bad_key,          IgnoreReason::outside_range, IgnoreReason::bad_value,
-    IgnoreReason::bad_public_ip,    IgnoreReason::bad_backend_data,
-    IgnoreReason::wrong_backend,    IgnoreReason::overlap};
+    IgnoreReason::bad_key,       IgnoreReason::outside_range,    IgnoreReason::bad_value,
+    IgnoreReason::bad_public_ip, IgnoreReason::bad_backend_data, IgnoreReason::wrong_backend,
+    IgnoreReason::overlap};
 std::string_view to_string(IgnoreReason reason);
 
 // One key-value of etcd as the table needs it (kv-independent, so it is easy to test).
@@ -64,7 +64,7 @@ struct LeaseChange {
 // so every node picks the same one; dropping the winner promotes the next. Each rejected
 // (key, mod revision) is logged once (spdlog warn) and counted once. Not thread-safe.
 class LeaseTable {
-public:
+  public:
     LeaseTable(NetworkConfig config, std::string prefix);
 
     // A put of `entry`, or the deletion of `key` when `entry` is empty.
@@ -87,7 +87,7 @@ public:
     const std::map<IgnoreReason, std::uint64_t>& ignored_total() const noexcept { return total_; }
     std::size_t entry_count() const noexcept { return entries_.size(); }
 
-private:
+  private:
     struct Entry {
         RawEntry raw;
         std::optional<Lease> lease;  // set when valid by itself

@@ -35,7 +35,7 @@ struct LeaseUpdate {
 // update to your own loop) and must not destroy the watcher. Every other member function is
 // thread-safe.
 class LeaseWatcher {
-public:
+  public:
     using UpdateCallback = std::function<void(const LeaseUpdate& update)>;
     using ErrorCallback = std::function<void(const kv::KvError& error)>;
 
@@ -57,7 +57,7 @@ public:
     // Whether the watch stream is established right now (for status and metrics).
     bool connected() const;
 
-private:
+  private:
     void on_snapshot(kv::Revision revision, const std::vector<kv::KeyValue>& kvs);
     void on_events(const std::vector<kv::WatchEvent>& events, kv::Revision revision);
     void deliver(std::vector<LeaseChange> changes, kv::Revision revision, bool snapshot);
