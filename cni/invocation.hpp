@@ -4,6 +4,7 @@
 
 #include "twill/cni/config.hpp"
 #include "twill/cni/environment.hpp"
+#include "twill/ipam/host_veth.hpp"
 #include "twill/ipam/store.hpp"
 #include "twill/netlink/handle.hpp"
 #include "twill/netlink/netns.hpp"
@@ -21,7 +22,7 @@ struct Invocation {
 
 // The host end of an attachment's veth pair: "tw" + 12 hex digits of a hash of container ID
 // and ifname. Deterministic, so DEL and GC find it without any stored state.
-std::string host_veth_name(const ipam::Attachment& attachment);
+using ipam::host_veth_name;
 
 // A netlink handle inside `target` (the pod's namespace), opened on this thread.
 netlink::Handle open_handle_in(const netlink::Netns& target);

@@ -71,6 +71,9 @@ v1::CheckReply Client::check(bool probe, std::chrono::milliseconds probe_timeout
 v1::LeaveReply Client::leave() {
     return call<v1::LeaveRequest, v1::LeaveReply>("Leave", {}, &v1::Twilld::Stub::Leave);
 }
+v1::JoinReply Client::join() {
+    return call<v1::JoinRequest, v1::JoinReply>("Join", {}, &v1::Twilld::Stub::Join);
+}
 v1::EvictReply Client::evict(const std::string& node) {
     v1::EvictRequest request;
     request.set_node(node);

@@ -85,6 +85,9 @@ class Server::Service final : public v1::Twilld::Service {
         return serve("Evict", reply,
                      [this, node = request->node()] { return handler_.evict(node); });
     }
+    grpc::Status Join(grpc::ServerContext*, const v1::JoinRequest*, v1::JoinReply* reply) override {
+        return serve("Join", reply, [this] { return handler_.join(); });
+    }
 
   private:
     // Runs `body`, mapping twill's errors to gRPC statuses netctl tells apart.

@@ -11,6 +11,7 @@
 #include <twill/api/server.hpp>
 
 #include "output.hpp"
+#include "printable.hpp"
 
 namespace {
 
@@ -52,12 +53,16 @@ int run(const std::string& command, const Options& options) {
                    : exit_problem;
     }
     if (command == "leave") {
-        std::cout << client.leave().message() << '\n';
+        std::cout << twill::netctl::printable(client.leave().message()) << '\n';
+        return exit_ok;
+    }
+    if (command == "join") {
+        std::cout << twill::netctl::printable(client.join().message()) << '\n';
         return exit_ok;
     }
     // evict
     const auto reply = client.evict(options.node);
-    std::cout << reply.message() << '\n';
+    std::cout << twill::netctl::printable(reply.message()) << '\n';
     return reply.found() ? exit_ok : exit_problem;
 }
 
@@ -88,6 +93,9 @@ int main(int argc, char** argv) {
     app.add_subcommand(
         "leave",
         "This node leaves for good: revoke its lease, remove twill's devices, stop twilld");
+    app.add_subcommand("join",
+                       "A node that left joins again: twilld acquires a lease (exit 1: it has not "
+                       "left)");
     auto* evict = app.add_subcommand(
         "evict", "Delete a dead node's lease; every peer drops it (exit 1: no such node)");
     evict->add_option("NODE", options.node, "The node name")->required();

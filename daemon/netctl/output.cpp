@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <twill/error.hpp>
 
+#include "printable.hpp"
 #include "table.hpp"
 
 namespace twill::netctl {
@@ -40,8 +41,8 @@ std::string counts(std::uint64_t total, const Items& items, auto label) {
 }
 
 void field(std::ostream& out, std::string_view name, const std::string& value) {
-    out << name << ':' << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ') << value
-        << '\n';
+    out << name << ':' << std::string(name.size() < 16 ? 16 - name.size() : 1, ' ')
+        << printable(value) << '\n';
 }
 
 std::string rtt(double ms) {
@@ -147,16 +148,27 @@ void print_status(std::ostream& out, const api::v1::StatusReply& s) {
     field(out, "Invalid leases",
           counts(s.invalid_leases_total(), s.invalid_leases(),
                  [](const auto& c) { return c.reason(); }));
+    if (s.lease_losses() > 0) field(out, "Lease losses", std::to_string(s.lease_losses()));
+    if (s.left()) field(out, "Left", "yes: this node left the cluster (netctl join to rejoin)");
     if (s.dry_run()) field(out, "Dry run", "yes (drift is reported, not fixed)");
     field(out, "Uptime", duration(s.uptime_seconds()));
     field(out, "Version", s.version());
     if (!s.warnings().empty()) {
         out << "Warnings:\n";
-        for (const auto& warning : s.warnings()) out << "  - " << warning << '\n';
+        for (const auto& warning : s.warnings()) out << "  - " << printable(warning) << '\n';
     }
     if (!s.differences().empty()) {
         out << "\nDifferences at the last reconcile (" << s.differences_size() << "):\n";
         print_differences(out, s.differences());
+    }
+    if (!s.lost_pods().empty()) {
+        out << "\nPods on a lost subnet (" << s.lost_pods_size()
+            << "): their addresses are no longer this node's; recreate these pods\n";
+        Table table({"CONTAINER", "IFNAME", "IP"});
+        for (const auto& pod : s.lost_pods()) {
+            table.add_row({pod.container_id(), pod.ifname(), pod.ip()});
+        }
+        table.print(out);
     }
     out << "\nPeers (" << s.peers_size() << "):\n";
     if (!s.peers().empty()) print_peer_table(out, s.peers());

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "printable.hpp"
+
 namespace twill::netctl {
 
 Table::Table(std::vector<std::string> header) {
@@ -10,6 +12,7 @@ Table::Table(std::vector<std::string> header) {
 
 void Table::add_row(std::vector<std::string> row) {
     row.resize(rows_.front().size());
+    for (auto& cell : row) cell = printable(cell);
     rows_.push_back(std::move(row));
 }
 

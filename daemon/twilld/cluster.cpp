@@ -122,6 +122,13 @@ subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config,
                         if (state_->callbacks.conflict) state_->callbacks.conflict(message);
                     },
                     [](const std::string& message) { spdlog::error("subnet lease: {}", message); },
+                    [this](const std::string&) {
+                        if (state_->callbacks.own_lease_changed)
+                            state_->callbacks.own_lease_changed();
+                    },
+                    [this] {
+                        if (state_->callbacks.lease_renewed) state_->callbacks.lease_renewed();
+                    },
                 });
             auto own = state_->keeper->start();
             spdlog::info("subnet lease {}: {}", subnet::to_string(own.outcome),
@@ -191,9 +198,20 @@ void Cluster::update_value(const subnet::LeaseValue& value) {
 }
 
 void Cluster::leave() {
-    state_->watcher.reset();
+    // The revoke first: when etcd cannot be reached it throws and the node stays a full
+    // member (keep-alive, watch, reconcile).
     if (state_->keeper) state_->keeper->leave();
+    state_->watcher.reset();
+    state_->config_watch.reset();
     state_->keeper.reset();
+}
+
+void Cluster::reconnect() {
+    state_->client.reconnect();
+}
+
+std::uint64_t Cluster::lease_losses() const {
+    return state_->keeper ? state_->keeper->losses() : 0;
 }
 
 bool Cluster::evict(const std::string& node) {

@@ -53,8 +53,12 @@ class Cluster {
     std::optional<subnet::Lease> own_lease() const;
     // Publishes a new value (public IP or backend data changed).
     void update_value(const subnet::LeaseValue& value);
-    // Revokes this node's lease and forgets it in --state-dir.
+    // Revokes this node's lease and forgets it in --state-dir. Throws when etcd cannot be
+    // reached, and then changes nothing.
     void leave();
+    // Reconnects to etcd at once (this node's address changed).
+    void reconnect();
+    std::uint64_t lease_losses() const;
     // Deletes the lease of `node`; false when it holds none.
     bool evict(const std::string& node);
 

@@ -1,18 +1,20 @@
 #pragma once
-// twilld's core: one Boost.Asio event loop owns the netlink handle, the desired state and the
-// reconciler. etcd streams (lease keep-alive, peer watch) and the local API run on their own
-// threads and only post into the loop; the loop is the only writer of the kernel.
+// twilld's core: one Boost.Asio event loop owns the node reconciler (and with it the netlink
+// handle) and the loop state. etcd streams (lease keep-alive, peer watch) and the local API
+// run on their own threads and only post into the loop; the loop is the only writer of the
+// kernel. This file holds the lifecycle and the triggers; what the node should look like is
+// lib/node's desired_state(), applying it is lib/node's NodeReconciler, and status, metrics,
+// monitors and the pods' store each have a file of their own.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "daemon_metrics.hpp"
@@ -21,16 +23,12 @@
 #include "twill/api/handler.hpp"
 #include "twill/backend/backend.hpp"
 #include "twill/firewall/change_monitor.hpp"
-#include "twill/firewall/masquerade.hpp"
-#include "twill/netlink/handle.hpp"
 #include "twill/netlink/monitor.hpp"
-#include "twill/reconcile/object_reconciler.hpp"
+#include "twill/node/desired_state.hpp"
+#include "twill/node/node_reconciler.hpp"
 #include "twill/subnet/config.hpp"
 #include "twill/subnet/lease.hpp"
 
-namespace twill::kv {
-class Client;
-}
 namespace twill::api {
 class Server;
 }
@@ -51,47 +49,64 @@ class Daemon final : public api::Handler {
     // Returns the process exit code.
     int run();
 
-    // api::Handler, called on the API server's threads; each runs its work on the loop.
+    // api::Handler, called on the loop (the API server posts each call there).
     api::v1::StatusReply status() override;
     api::v1::CheckReply check() override;
     void probe_round(ProbeRoundDone done) override;
     api::v1::LeaveReply leave() override;
     api::v1::EvictReply evict(const std::string& node) override;
+    api::v1::JoinReply join() override;
 
   private:
+    // ---- lifecycle (daemon.cpp) ----
     // Startup, on a thread of its own so the loop keeps serving /healthz and netctl while
     // etcd is away: read the config, pick the underlay, acquire the lease.
     void start_cluster();
-    void on_cluster_ready();                                       // loop
-    void on_peers_changed();                                       // loop
-    void on_own_lease_changed();                                   // loop
-    void on_config_seen(const std::optional<std::string>& value);  // loop
-    void refresh_leases();
+    void begin_startup();
+    void on_cluster_ready();  // loop
+    void stop_loop();
+    void set_startup_state(std::string state);
+    std::string startup_state() const;
+
+    // ---- triggers (daemon.cpp): each only says "look now" ----
+    void on_peers_changed();
+    void on_own_lease_changed();
     void schedule_reconcile(const char* reason);
-    void reconcile();
     void arm_resync();
+    void arm_retry(std::chrono::milliseconds delay, const char* reason);
+
+    // ---- reconcile (reconcile.cpp) ----
+    void refresh_leases();
+    bool can_reconcile() const;
+    node::DesiredState desired(bool with_ports) const;
+    std::uint32_t overlay_mtu() const;
+    void reconcile();
+    void record_changes(const reconcile::Report& report);
+    void hand_peers_to_probes();
+
+    // ---- kernel and nftables monitors, the underlay (monitors.cpp) ----
     void arm_monitor();
     void on_monitor_readable();
-    void arm_firewall_monitor();
     bool concerns_twill(const netlink::Event& event) const;
+    void arm_firewall_monitor();
     void refresh_underlay();
-    void do_leave();
-    void stop_loop();
 
-    template <class Fn>
-    auto on_loop(Fn fn) -> decltype(fn());
+    // ---- config watch (config_watch.cpp) ----
+    void on_config_seen(const std::optional<std::string>& value);
 
-    api::v1::StatusReply build_status();
-    std::vector<subnet::Lease> peers() const;
-    bool is_peer(const subnet::Lease& lease) const;
-    backend::NodeContext node_context() const;
-    reconcile::DeviceSpec bridge_spec() const;
-    reconcile::Report reconcile_devices(bool dry_run);
-    reconcile::Report reconcile_objects(bool dry_run);
-    reconcile::Report reconcile_firewall(bool dry_run);
-    std::uint32_t pod_ips_in_use() const;
-    void update_oversized_gauge();
+    // ---- status and check (status.cpp): rendering only, no metric written ----
+    void add_peers(api::v1::StatusReply& s, const node::DesiredState& desired,
+                   const reconcile::Report& report);
+    void add_lost_pods(api::v1::StatusReply& s) const;
+
+    // ---- gauges (gauges.cpp): refreshed on the daemon's own schedule ----
+    void arm_gauges();
+    void refresh_gauges();
     std::uint32_t count_oversized_pod_interfaces(std::uint32_t overlay_mtu);
+    void update_oversized_gauge();
+
+    // ---- leave and join (membership.cpp) ----
+    void finish_leave();
 
     Options options_;
     boost::asio::io_context io_;
@@ -99,22 +114,21 @@ class Daemon final : public api::Handler {
     boost::asio::steady_timer resync_timer_;
     boost::asio::steady_timer retry_timer_;
     boost::asio::steady_timer debounce_timer_;
+    boost::asio::steady_timer gauge_timer_;
     std::optional<boost::asio::posix::stream_descriptor> monitor_descriptor_;
     DaemonMetrics metrics_;
 
-    netlink::Handle handle_;
+    node::NodeReconciler node_;
     netlink::Monitor monitor_;
-    reconcile::ObjectReconciler objects_;
-    // twill's nftables table; rtnetlink does not report nftables, so its own monitor.
-    firewall::Masquerade firewall_;
+    // twill's nftables table: rtnetlink does not report nftables, so a monitor of its own.
     firewall::ChangeMonitor firewall_monitor_;
     std::optional<boost::asio::posix::stream_descriptor> firewall_descriptor_;
-    std::optional<firewall::MasqueradeSpec> firewall_applied_;  // last spec put in the kernel
 
     std::unique_ptr<Cluster> cluster_;
     std::thread startup_thread_;
     std::atomic<bool> stopping_{false};
-    std::string startup_state_ = "starting";
+    mutable std::mutex startup_mutex_;        // the startup thread writes, the loop reads
+    std::string startup_state_ = "starting";  // guarded by startup_mutex_
 
     // Loop-owned state.
     std::optional<subnet::NetworkConfig> config_;
@@ -125,10 +139,11 @@ class Daemon final : public api::Handler {
     bool leases_dirty_ = false;         // the watcher has news: refresh leases_ before reconciling
     std::uint64_t leases_version_ = 0;  // bumped on every refresh of leases_
     std::uint64_t probed_version_ = 0;  // the leases_version_ the probes were last given
-    int overlay_index_ = 0;
+    bool ports_due_ = true;             // look at the pods' bridge ports in the next reconcile
     bool ready_ = false;
     bool reconcile_pending_ = false;
     bool leaving_ = false;
+    std::optional<std::string> left_;  // the leave marker's text: this node stays out
     int exit_code_ = 0;
     std::string config_problem_;  // how etcd's config differs from the running one; "" if not
 
@@ -137,7 +152,7 @@ class Daemon final : public api::Handler {
     std::uint64_t corrections_total_ = 0;
     std::uint64_t reconcile_runs_ = 0;
     std::chrono::system_clock::time_point last_reconcile_{};
-    reconcile::Report last_report_;
+    std::size_t last_change_count_ = 0;
     std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
     std::optional<PeerProbes> probes_;  // absent: --probe-interval=0

@@ -47,6 +47,11 @@ DaemonMetrics::DaemonMetrics()
       config_stale(gauge(*registry_, "twill_config_stale",
                          "1 when <prefix>/config in etcd differs from the config twilld runs with "
                          "(restart to apply)")),
+      lease_losses(gauge(*registry_, "twill_lease_losses_total",
+                         "Times this node's subnet lease was lost (deleted, expired, taken, or "
+                         "no keep-alive answer for longer than the TTL)")),
+      pods_on_lost_subnet(gauge(*registry_, "twill_pods_on_lost_subnet",
+                                "Pod reservations outside this node's subnet (recreate them)")),
       pod_interfaces_oversized(gauge(*registry_, "twill_pod_interfaces_oversized",
                                      "Interfaces on twill0 whose MTU exceeds the overlay MTU (pods "
                                      "made before the underlay MTU dropped)")),

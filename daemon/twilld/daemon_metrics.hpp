@@ -34,6 +34,8 @@ class DaemonMetrics {
     prometheus::Gauge& etcd_reconnects;  // mirrors the client's counter
     prometheus::Gauge& pod_ips_in_use;
     prometheus::Gauge& config_stale;
+    prometheus::Gauge& lease_losses;  // mirrors the keeper's count
+    prometheus::Gauge& pods_on_lost_subnet;
     prometheus::Gauge& pod_interfaces_oversized;
     // Peer probes: states now, RTTs, probes sent and lost. Per-peer detail lives in netctl.
     prometheus::Gauge& peers_reachable;

@@ -31,8 +31,7 @@ void PeerProbes::start(net::Family family) {
     if (socket_) return;
     try {
         socket_.emplace(family);
-        sys::UniqueFd watched(::dup(socket_->fd()));
-        if (!watched) throw_errno("dup the raw ICMP socket");
+        sys::UniqueFd watched(sys::dup_cloexec(socket_->fd()));
         descriptor_.emplace(io_, watched.get());
         watched.release();
         disabled_reason_.clear();

@@ -7,20 +7,21 @@
 namespace twill::backend {
 
 int Backend::reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
-                              reconcile::Report& report, bool& recreated) {
+                              reconcile::DriftRecord& record, reconcile::Report& report,
+                              bool& recreated) {
     int index = 0;
     recreated = false;
     for (const auto& spec : devices(node)) {
         bool made = false;
-        auto link = reconcile::reconcile_device(handle, spec, dry_run, report, &made);
+        auto link = reconcile::reconcile_device(handle, spec, dry_run, report, &made, &record);
         if (index == 0) index = link ? link->index : 0;
         recreated = recreated || made;
     }
     return index;
 }
 
-void Backend::reconcile_peers(const NodeContext&, const std::vector<subnet::Lease>&, bool,
-                              reconcile::Report&) {}
+void Backend::reconcile_peers(const NodeContext&, const std::vector<netlink::WireguardPeer>&, bool,
+                              reconcile::DriftRecord&, reconcile::Report&) {}
 
 void Backend::remove(netlink::Handle& handle, const NodeContext& node, reconcile::Report& report) {
     for (const auto& spec : devices(node)) reconcile::remove_device(handle, spec.name, report);

@@ -55,38 +55,30 @@ std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node
     return {spec};
 }
 
-std::vector<reconcile::ObjectSet> VxlanBackend::peer_objects(
-    const NodeContext&, const std::vector<subnet::Lease>& peers, int device_index) const {
-    std::vector<reconcile::ObjectSet> sets;
-    sets.reserve(peers.size());
-    for (const auto& peer : peers) {
-        const auto* data = std::get_if<subnet::VxlanLeaseData>(&peer.value.backend_data);
-        if (!data) continue;  // validation guarantees the backend; be safe anyway
-        const auto next_hop = peer.subnet.first();
-        reconcile::ObjectSet set;
-        netlink::Route route;
-        route.destination = peer.subnet;
-        route.gateway = next_hop;
-        route.oif = device_index;
-        route.protocol = reconcile::twill_route_protocol;
-        route.onlink = true;
-        set.routes.push_back(route);
-        netlink::Neighbour neighbour;
-        neighbour.link_index = device_index;
-        neighbour.address = next_hop;
-        neighbour.lladdr = data->vtep_mac;
-        neighbour.state = netlink::nud_permanent;
-        set.neighbours.push_back(neighbour);
-        netlink::FdbEntry fdb;
-        fdb.link_index = device_index;
-        fdb.mac = data->vtep_mac;
-        fdb.dst = peer.value.public_ip;
-        fdb.state = netlink::nud_permanent;
-        fdb.flags = netlink::ntf_self;
-        set.fdb.push_back(fdb);
-        sets.push_back(std::move(set));
-    }
-    return sets;
+std::optional<PeerObjects> VxlanBackend::peer(const NodeContext&,
+                                              const subnet::Lease& lease) const {
+    const auto* data = std::get_if<subnet::VxlanLeaseData>(&lease.value.backend_data);
+    if (!data) return std::nullopt;
+    const auto next_hop = lease.subnet.first();
+    PeerObjects peer;
+    netlink::Route route;
+    route.destination = lease.subnet;
+    route.gateway = next_hop;
+    route.protocol = reconcile::twill_route_protocol;
+    route.onlink = true;
+    peer.objects.routes.push_back(route);
+    netlink::Neighbour neighbour;
+    neighbour.address = next_hop;
+    neighbour.lladdr = data->vtep_mac;
+    neighbour.state = netlink::nud_permanent;
+    peer.objects.neighbours.push_back(neighbour);
+    netlink::FdbEntry fdb;
+    fdb.mac = data->vtep_mac;
+    fdb.dst = lease.value.public_ip;
+    fdb.state = netlink::nud_permanent;
+    fdb.flags = netlink::ntf_self;
+    peer.objects.fdb.push_back(fdb);
+    return peer;
 }
 
 }  // namespace twill::backend

@@ -73,14 +73,13 @@ std::string to_string(const netlink::WireguardPeer& peer) {
 
 PeerPlan plan_peers(const std::vector<netlink::WireguardPeer>& desired,
                     const std::vector<netlink::WireguardPeer>& actual,
-                    const std::map<netlink::WireguardKey, netlink::WireguardPeer>& previous) {
+                    const reconcile::DriftRecord& record) {
     PeerPlan plan;
     std::map<netlink::WireguardKey, const netlink::WireguardPeer*> present;
     for (const auto& peer : actual) present.emplace(peer.public_key, &peer);
     std::set<netlink::WireguardKey> wanted;
     auto was_desired = [&](const netlink::WireguardPeer& peer) {
-        auto it = previous.find(peer.public_key);
-        return it != previous.end() && it->second == peer;
+        return record.unchanged("wireguard-peer", key_to_base64(peer.public_key), peer);
     };
     for (const auto& peer : desired) {
         if (!wanted.insert(peer.public_key).second) continue;  // one peer per key
@@ -98,8 +97,9 @@ PeerPlan plan_peers(const std::vector<netlink::WireguardPeer>& desired,
     for (const auto& peer : actual) {
         if (wanted.contains(peer.public_key)) continue;
         plan.change.peers.push_back({peer, true});
-        plan.changes.push_back({"wireguard-peer", reconcile::Action::deleted, to_string(peer), "",
-                                !previous.contains(peer.public_key)});
+        plan.changes.push_back(
+            {"wireguard-peer", reconcile::Action::deleted, to_string(peer), "",
+             !record.was_desired("wireguard-peer", key_to_base64(peer.public_key))});
     }
     return plan;
 }
@@ -130,7 +130,8 @@ subnet::LeaseBackendData WireguardBackend::lease_data(const NodeContext&) const 
 }
 
 int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContext& node,
-                                       bool dry_run, reconcile::Report& report, bool& recreated) {
+                                       bool dry_run, reconcile::DriftRecord& record,
+                                       reconcile::Report& report, bool& recreated) {
     recreated = false;
     const std::string name = kWireguardDevice;
     std::optional<netlink::Link> link;
@@ -154,7 +155,11 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
         report.changes.push_back({"link", reconcile::Action::added,
                                   name + " (" + device_->implementation() + ")", "", false});
     }
-    const bool drift = !recreated;
+    // The device's desired shape: what the drift rule compares with the last applied run.
+    const std::string shape =
+        "mtu " + std::to_string(node.overlay_mtu) + " address " + node.subnet.first().to_string();
+    const bool drift = !recreated && record.unchanged("link", name, shape);
+    if (!dry_run) record.set("link", name, shape);
     auto attempt = [&](reconcile::Change change, const std::function<void()>& operation) {
         try {
             if (!dry_run) operation();
@@ -200,26 +205,10 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
     return link->index;
 }
 
-std::vector<netlink::WireguardPeer> WireguardBackend::desired_peers(
-    const std::vector<subnet::Lease>& peers) const {
-    std::vector<netlink::WireguardPeer> result;
-    for (const auto& lease : peers) {
-        const auto* data = std::get_if<subnet::WireguardLeaseData>(&lease.value.backend_data);
-        if (!data) continue;
-        netlink::WireguardPeer peer;
-        peer.public_key = data->public_key;
-        peer.endpoint = netlink::WireguardEndpoint{lease.value.public_ip, config_.listen_port};
-        peer.allowed_ips = {lease.subnet.network()};
-        peer.persistent_keepalive =
-            static_cast<std::uint16_t>(config_.persistent_keepalive_interval);
-        result.push_back(std::move(peer));
-    }
-    return result;
-}
-
-void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<subnet::Lease>& peers,
-                                       bool dry_run, reconcile::Report& report) {
-    const auto desired = desired_peers(peers);
+void WireguardBackend::reconcile_peers(const NodeContext&,
+                                       const std::vector<netlink::WireguardPeer>& desired,
+                                       bool dry_run, reconcile::DriftRecord& record,
+                                       reconcile::Report& report) {
     report.desired += desired.size();
     if (!device_present_) {
         for (const auto& peer : desired) {
@@ -237,7 +226,7 @@ void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<sub
         return;
     }
     report.actual += actual.peers.size();
-    auto plan = plan_peers(desired, actual.peers, previous_);
+    auto plan = plan_peers(desired, actual.peers, record);
     const std::string name = kWireguardDevice;
     if (actual.private_key != keys_.private_key) {
         plan.change.private_key = keys_.private_key;
@@ -269,8 +258,9 @@ void WireguardBackend::reconcile_peers(const NodeContext&, const std::vector<sub
             report.unsettled.insert("wireguard-peer:" + key_to_base64(change.peer.public_key));
         }
     } else {
-        previous_.clear();
-        for (const auto& peer : desired) previous_.emplace(peer.public_key, peer);
+        std::unordered_map<std::string, reconcile::DesiredValue> wanted;
+        for (const auto& peer : desired) wanted.emplace(key_to_base64(peer.public_key), peer);
+        record.replace("wireguard-peer", std::move(wanted));
     }
     for (auto& change : plan.changes) report.changes.push_back(std::move(change));
 }
@@ -288,22 +278,24 @@ void WireguardBackend::remove(netlink::Handle& handle, const NodeContext&,
     device_present_ = false;
 }
 
-std::vector<reconcile::ObjectSet> WireguardBackend::peer_objects(
-    const NodeContext&, const std::vector<subnet::Lease>& peers, int device_index) const {
-    std::vector<reconcile::ObjectSet> sets;
-    sets.reserve(peers.size());
-    for (const auto& peer : peers) {
-        if (!std::holds_alternative<subnet::WireguardLeaseData>(peer.value.backend_data)) continue;
-        reconcile::ObjectSet set;
-        netlink::Route route;
-        route.destination = peer.subnet;
-        route.oif = device_index;
-        route.protocol = reconcile::twill_route_protocol;
-        route.scope = netlink::route_scope_link;
-        set.routes.push_back(route);
-        sets.push_back(std::move(set));
-    }
-    return sets;
+std::optional<PeerObjects> WireguardBackend::peer(const NodeContext&,
+                                                  const subnet::Lease& lease) const {
+    const auto* data = std::get_if<subnet::WireguardLeaseData>(&lease.value.backend_data);
+    if (!data) return std::nullopt;
+    PeerObjects peer;
+    netlink::WireguardPeer device_peer;
+    device_peer.public_key = data->public_key;
+    device_peer.endpoint = netlink::WireguardEndpoint{lease.value.public_ip, config_.listen_port};
+    device_peer.allowed_ips = {lease.subnet.network()};
+    device_peer.persistent_keepalive =
+        static_cast<std::uint16_t>(config_.persistent_keepalive_interval);
+    peer.device_peer = std::move(device_peer);
+    netlink::Route route;
+    route.destination = lease.subnet;
+    route.protocol = reconcile::twill_route_protocol;
+    route.scope = netlink::route_scope_link;
+    peer.objects.routes.push_back(route);
+    return peer;
 }
 
 }  // namespace twill::backend

@@ -139,6 +139,10 @@ std::unique_ptr<Watch> Client::watch(std::string key, WatchOptions options,
     return std::make_unique<Watch>(connection_, std::move(key), options, std::move(callbacks));
 }
 
+void Client::reconnect() {
+    connection_->reset();
+}
+
 std::uint64_t Client::reconnects() const noexcept {
     return connection_->reconnects();
 }

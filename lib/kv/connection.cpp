@@ -2,8 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 
+#include "stream_control.hpp"
 #include "twill/error.hpp"
 #include "twill/sys/file.hpp"
 
@@ -182,6 +184,27 @@ std::shared_ptr<Stubs> Connection::make_stubs(const std::string& address) const 
 void Connection::succeeded(std::size_t index) noexcept {
     preferred_.store(index);
     connected_.store(true);
+}
+
+void Connection::reset() {
+    for (auto& endpoint : endpoints_) {
+        std::lock_guard lock(endpoint->mutex);
+        endpoint->stubs = make_stubs(endpoint->address);
+        endpoint->broken = false;
+    }
+    reconnects_.fetch_add(1);
+    std::lock_guard lock(streams_mutex_);
+    for (auto* control : streams_) control->interrupt();
+}
+
+void Connection::register_stream(StreamControl* control) {
+    std::lock_guard lock(streams_mutex_);
+    streams_.push_back(control);
+}
+
+void Connection::unregister_stream(StreamControl* control) {
+    std::lock_guard lock(streams_mutex_);
+    std::erase(streams_, control);
 }
 
 void Connection::failed(std::size_t index) noexcept {

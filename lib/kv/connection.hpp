@@ -21,6 +21,8 @@
 
 namespace twill::kv::detail {
 
+class StreamControl;
+
 // One channel to an endpoint and its stubs. Calls and streams hold a shared_ptr for as long
 // as they run, so that a channel can be replaced while others still use the old one.
 struct Stubs {
@@ -87,6 +89,14 @@ class Connection {
     [[noreturn]] void throw_error(std::string_view operation, std::string_view key,
                                   const grpc::Status& status, std::size_t index) const;
 
+    // Replaces every channel and ends every running stream so that it reconnects on the new
+    // one: the node's own address changed, and a connection made from the old one may be a
+    // black hole until its deadline (or TCP's) runs out.
+    void reset();
+    // Streams (watches, keep-alives) reset() ends; registered for as long as they run.
+    void register_stream(StreamControl* control);
+    void unregister_stream(StreamControl* control);
+
     std::uint64_t reconnects() const noexcept { return reconnects_.load(); }
     bool connected() const noexcept { return connected_.load(); }
 
@@ -101,6 +111,8 @@ class Connection {
     grpc::ChannelArguments channel_arguments_;
     std::vector<std::unique_ptr<Endpoint>> endpoints_;
     std::atomic<std::size_t> preferred_{0};
+    std::mutex streams_mutex_;
+    std::vector<StreamControl*> streams_;
     std::atomic<std::uint64_t> reconnects_{0};
     std::atomic<bool> connected_{false};
 };

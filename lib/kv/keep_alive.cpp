@@ -106,10 +106,12 @@ LeaseKeepAlive::LeaseKeepAlive(std::shared_ptr<detail::Connection> connection, L
     state_->connection = std::move(connection);
     state_->id = id;
     state_->callbacks = std::move(callbacks);
+    state_->connection->register_stream(&state_->control);
     thread_ = std::thread([state = state_] { detail::KeepAliveLoop(state).run(); });
 }
 
 LeaseKeepAlive::~LeaseKeepAlive() {
+    state_->connection->unregister_stream(&state_->control);
     detail::stop_thread(state_->control, thread_);
 }
 

@@ -19,6 +19,13 @@ class StreamControl {
         wake_.notify_all();
     }
 
+    // Ends the stream running now without stopping the thread: it reconnects, on a fresh
+    // channel (Connection::reset).
+    void interrupt() {
+        std::lock_guard lock(mutex_);
+        if (context_) context_->TryCancel();
+    }
+
     bool stopped() {
         std::lock_guard lock(mutex_);
         return stopping_;

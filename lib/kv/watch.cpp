@@ -181,10 +181,12 @@ Watch::Watch(std::shared_ptr<detail::Connection> connection, std::string key, Wa
     state_->key = std::move(key);
     state_->options = options;
     state_->callbacks = std::move(callbacks);
+    state_->connection->register_stream(&state_->control);
     thread_ = std::thread([state = state_] { detail::WatchLoop(state).run(); });
 }
 
 Watch::~Watch() {
+    state_->connection->unregister_stream(&state_->control);
     detail::stop_thread(state_->control, thread_);
 }
 

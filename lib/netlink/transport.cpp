@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "twill/error.hpp"
+#include "twill/netlink/failpoints.hpp"
 
 namespace twill::netlink::detail {
 
@@ -88,6 +89,11 @@ void RtnlSocket::request(nl_msg* message, const Describe& describe,
 
 void RtnlSocket::dump(std::uint16_t type, std::uint8_t family, const MessageHandler& on_message,
                       const std::function<void()>& on_restart, const Describe& describe) {
+    check_failpoint(type == RTM_GETROUTE  ? "dump_routes"
+                    : type == RTM_GETLINK ? "dump_links"
+                    : type == RTM_GETADDR ? "dump_addresses"
+                    : family == AF_BRIDGE ? "dump_fdb"
+                                          : "dump_neighbours");
     alignas(
         nlmsghdr) char request[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(rtmsg) + sizeof(ifinfomsg))]{};
     for (int attempt = 1;; ++attempt) {

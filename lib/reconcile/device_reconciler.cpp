@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "twill/error.hpp"
+#include "twill/reconcile/drift_record.hpp"
 
 namespace twill::reconcile {
 
@@ -76,12 +77,17 @@ void record(Report& report, bool dry_run, Change change, Op op) {
 }  // namespace
 
 std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const DeviceSpec& spec,
-                                              bool dry_run, Report& report, bool* recreated) {
+                                              bool dry_run, Report& report, bool* recreated,
+                                              DriftRecord* record_of) {
     if (recreated) *recreated = false;
+    // The one drift rule: the spec is what it was at the last applied run, so any difference
+    // found now is the kernel's doing (twill0 deleted, an MTU edited by hand).
+    const bool drift = record_of && record_of->unchanged("link", spec.name, spec);
+    if (record_of && !dry_run) record_of->set("link", spec.name, spec);
     auto link = handle.find_link(spec.name);
     if (link) {
         if (auto why = needs_recreate(*link, spec); !why.empty()) {
-            record(report, dry_run, {"link", Action::replaced, describe(spec), why, true}, [&] {
+            record(report, dry_run, {"link", Action::replaced, describe(spec), why, drift}, [&] {
                 handle.delete_link(link->index);
                 link = create(handle, spec);
             });
@@ -89,7 +95,7 @@ std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const Dev
             if (recreated) *recreated = true;
         }
     } else {
-        record(report, dry_run, {"link", Action::added, describe(spec), "", false},
+        record(report, dry_run, {"link", Action::added, describe(spec), "", drift},
                [&] { link = create(handle, spec); });
         if (!link) return std::nullopt;
         if (recreated) *recreated = true;
@@ -100,13 +106,13 @@ std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const Dev
     if (link->mtu != spec.mtu) {
         record(report, dry_run,
                {"link", Action::replaced, spec.name + " mtu " + std::to_string(spec.mtu),
-                "was mtu " + std::to_string(link->mtu), false},
+                "was mtu " + std::to_string(link->mtu), drift},
                [&] { handle.set_mtu(index, spec.mtu); });
     }
     if (spec.mac && link->mac != spec.mac) {
         record(report, dry_run,
                {"link", Action::replaced, spec.name + " address " + spec.mac->to_string(),
-                "was " + (link->mac ? link->mac->to_string() : std::string("none")), true},
+                "was " + (link->mac ? link->mac->to_string() : std::string("none")), drift},
                [&] { handle.set_mac(index, *spec.mac); });
     }
 
@@ -116,7 +122,7 @@ std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const Dev
                                          [&](const auto& a) { return a.prefix == want; });
         if (!present) {
             record(report, dry_run,
-                   {"address", Action::added, want.to_string() + " dev " + spec.name, "", false},
+                   {"address", Action::added, want.to_string() + " dev " + spec.name, "", drift},
                    [&] { handle.add_address(index, want); });
         }
     }
@@ -127,11 +133,11 @@ std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const Dev
             continue;
         record(
             report, dry_run,
-            {"address", Action::deleted, have.prefix.to_string() + " dev " + spec.name, "", true},
+            {"address", Action::deleted, have.prefix.to_string() + " dev " + spec.name, "", drift},
             [&] { handle.delete_address(index, have.prefix); });
     }
     if (!link->is_up()) {
-        record(report, dry_run, {"link", Action::replaced, spec.name + " up", "was down", false},
+        record(report, dry_run, {"link", Action::replaced, spec.name + " up", "was down", drift},
                [&] { handle.set_link_up(index); });
     }
     if (!dry_run) {

@@ -21,23 +21,10 @@ bool in_neighbour_scope(const Ownership& owned, const net::Address& a) {
                        [&](const net::Prefix& p) { return p.contains(a); });
 }
 
-using PreviousObjects =
-    std::unordered_map<std::string,
-                       std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>>;
-
-// Whether `object` is what was desired under its key last time.
-template <class Object>
-bool wanted_before(const PreviousObjects& previous, const std::string& key, const Object& object) {
-    const auto prev = previous.find(key);
-    if (prev == previous.end()) return false;
-    const auto* before = std::get_if<Object>(&prev->second);
-    return before && *before == object;
-}
-
 // Applies one kind's diff, recording each change. `ops` has add/replace/remove for the kind.
 template <class Object, class KeyFn, class PrintFn, class AddFn, class ReplaceFn, class RemoveFn>
 void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn print, AddFn add,
-           ReplaceFn replace, RemoveFn remove, bool dry_run, const PreviousObjects& previous,
+           ReplaceFn replace, RemoveFn remove, bool dry_run, const DriftRecord& record,
            Report& report) {
     auto run = [&](Action action, const Object& object, const std::string& detail, bool drift,
                    const std::string& object_key, auto&& op) {
@@ -57,17 +44,17 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
     };
     for (const auto& d : diff.add) {
         const auto k = key(d);
-        run(Action::added, d, "", wanted_before(previous, k, d), k, add);
+        run(Action::added, d, "", record.unchanged(kind, k, d), k, add);
     }
     for (const auto& r : diff.replace) {
         const auto k = key(r.desired);
         run(Action::replaced, r.desired, "was: " + print(r.actual),
-            wanted_before(previous, k, r.desired), k, replace);
+            record.unchanged(kind, k, r.desired), k, replace);
     }
     for (const auto& a : diff.remove) {
         const auto k = key(a);
         // An extra object that was not wanted before either was added behind twill's back.
-        run(Action::deleted, a, "", !previous.contains(k), k, remove);
+        run(Action::deleted, a, "", !record.was_desired(kind, k), k, remove);
     }
 }
 
@@ -110,30 +97,43 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     apply(
         "fdb", fdb_diff, fdb_key, print_fdb, [&](const auto& e) { handle_.replace_fdb(e); },
         [&](const auto& e) { handle_.replace_fdb(e); },
-        [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, previous_, report);
+        [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, record_, report);
     apply(
         "neighbour", neighbour_diff, neighbour_key, print_neighbour,
         [&](const auto& n) { handle_.replace_neighbour(n); },
         [&](const auto& n) { handle_.replace_neighbour(n); },
-        [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, previous_, report);
+        [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, record_, report);
     apply(
         "route", route_diff, route_key, print_route,
         [&](const auto& r) { handle_.replace_route(r); },
         [&](const auto& r) { handle_.replace_route(r); },
-        [&](const auto& r) { handle_.delete_route(r); }, dry_run, previous_, report);
+        [&](const auto& r) { handle_.delete_route(r); }, dry_run, record_, report);
 
     for (const auto& e : report.errors) spdlog::warn("reconcile: {}", e);
 
     if (!dry_run) {
-        previous_.clear();
-        previous_.reserve(desired.size());
-        for (const auto& r : desired.routes) previous_.emplace(route_key(r), r);
-        for (const auto& n : desired.neighbours) previous_.emplace(neighbour_key(n), n);
-        for (const auto& e : desired.fdb) previous_.emplace(fdb_key(e), e);
+        // The objects themselves, not their printed form: printing 15,000 of them on every
+        // reconcile cost more than the diff.
+        std::unordered_map<std::string, DesiredValue> routes_wanted, neighbours_wanted, fdb_wanted;
+        routes_wanted.reserve(desired.routes.size());
+        neighbours_wanted.reserve(desired.neighbours.size());
+        fdb_wanted.reserve(desired.fdb.size());
+        for (const auto& r : desired.routes) routes_wanted.emplace(route_key(r), r);
+        for (const auto& n : desired.neighbours) neighbours_wanted.emplace(neighbour_key(n), n);
+        for (const auto& e : desired.fdb) fdb_wanted.emplace(fdb_key(e), e);
+        record_.replace("route", std::move(routes_wanted));
+        record_.replace("neighbour", std::move(neighbours_wanted));
+        record_.replace("fdb", std::move(fdb_wanted));
     }
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
     return report;
+}
+
+void ObjectReconciler::forget() {
+    record_.forget("route");
+    record_.forget("neighbour");
+    record_.forget("fdb");
 }
 
 }  // namespace twill::reconcile

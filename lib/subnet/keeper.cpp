@@ -45,7 +45,7 @@ OwnLease SubnetKeeper::start() {
     }
     auto lease = acquire_subnet(client_, config_, self, options_);
     install(lease);
-    thread_ = std::thread([this] { run(); });
+    start_thread();
     return lease;
 }
 
@@ -58,9 +58,9 @@ void SubnetKeeper::update(LeaseValue self) {
 }
 
 void SubnetKeeper::leave() {
+    // Pause the keeper thread only: the keep-alive and the watch go on (their events wait in
+    // the queue), so a revoke that fails leaves the node exactly as it was.
     stop_thread();
-    keep_alive_.reset();
-    watch_.reset();
     std::optional<OwnLease> lease;
     {
         std::lock_guard lock(mutex_);
@@ -71,10 +71,15 @@ void SubnetKeeper::leave() {
             client_.lease_revoke(lease->etcd_lease);
         } catch (const kv::LeaseNotFoundError&) {
             // Expired already: etcd deleted the key with it.
+        } catch (...) {
+            start_thread();
+            throw;
         }
         spdlog::info("left: revoked etcd lease {:x}, {} released", lease->etcd_lease,
                      lease->subnet.to_string());
     }
+    keep_alive_.reset();
+    watch_.reset();
     if (!options_.state_dir.empty()) forget_remembered_lease(options_.state_dir);
     std::lock_guard lock(mutex_);
     current_.reset();
@@ -89,6 +94,26 @@ std::optional<OwnLease> SubnetKeeper::current() const {
 KeeperState SubnetKeeper::state() const {
     std::lock_guard lock(mutex_);
     return state_;
+}
+
+std::uint64_t SubnetKeeper::losses() const {
+    std::lock_guard lock(mutex_);
+    return losses_;
+}
+
+void SubnetKeeper::start_thread() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = false;
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+std::optional<std::chrono::steady_clock::time_point> SubnetKeeper::renewal_deadline() const {
+    if (state() != KeeperState::held) return std::nullopt;
+    return std::chrono::steady_clock::time_point(
+               std::chrono::steady_clock::duration(renewed_at_.load())) +
+           options_.ttl;
 }
 
 void SubnetKeeper::post(Event event) {
@@ -117,6 +142,11 @@ void SubnetKeeper::install(const OwnLease& lease) {
     keep_alive.on_error = [](const kv::KvError& e) {
         spdlog::debug("keeping the subnet lease alive: {}", e.what());
     };
+    keep_alive.on_renewed = [this](kv::LeaseId, std::chrono::seconds) {
+        renewed_at_.store(std::chrono::steady_clock::now().time_since_epoch().count());
+        if (callbacks_.on_renewed) callbacks_.on_renewed();
+    };
+    renewed_at_.store(std::chrono::steady_clock::now().time_since_epoch().count());
     keep_alive_ = client_.keep_alive(lease.etcd_lease, std::move(keep_alive));
 
     kv::WatchOptions options;
@@ -142,10 +172,14 @@ void SubnetKeeper::lose(const std::string& why) {
     keep_alive_.reset();
     watch_.reset();
     ++generation_;
-    spdlog::warn("subnet lease lost: {}; acquiring again", why);
-    std::lock_guard lock(mutex_);
-    current_.reset();
-    state_ = KeeperState::reacquiring;
+    spdlog::error("subnet lease lost: {}; acquiring again", why);
+    {
+        std::lock_guard lock(mutex_);
+        current_.reset();
+        state_ = KeeperState::reacquiring;
+        ++losses_;
+    }
+    if (callbacks_.on_lost) callbacks_.on_lost(why);
 }
 
 void SubnetKeeper::handle(const Event& event) {
@@ -270,8 +304,14 @@ void SubnetKeeper::run() {
     std::optional<std::chrono::steady_clock::time_point> retry_at;
     auto ready = [this] { return stopping_ || !queue_.empty(); };
     while (!stopping_) {
-        if (retry_at)
-            wake_.wait_until(lock, *retry_at, ready);
+        // A local deadline: no renewal for longer than the TTL means etcd may have freed the
+        // subnet while this node was cut off, whether or not anything told us.
+        lock.unlock();
+        auto wake_at = renewal_deadline();
+        lock.lock();
+        if (retry_at && (!wake_at || *retry_at < *wake_at)) wake_at = retry_at;
+        if (wake_at)
+            wake_.wait_until(lock, *wake_at, ready);
         else
             wake_.wait(lock, ready);
         if (stopping_) break;
@@ -279,6 +319,11 @@ void SubnetKeeper::run() {
         queue_.clear();
         lock.unlock();
         for (const auto& event : events) handle(event);
+        if (const auto deadline = renewal_deadline();
+            deadline && std::chrono::steady_clock::now() >= *deadline) {
+            lose("no keep-alive answer from etcd for longer than the lease TTL (" +
+                 std::to_string(options_.ttl.count()) + "s): etcd may have given the subnet away");
+        }
         bool retry = false;
         const auto state = this->state();
         if (state == KeeperState::reacquiring)
@@ -286,8 +331,12 @@ void SubnetKeeper::run() {
         else if (state == KeeperState::held && publish_pending_)
             retry = !try_publish();
         lock.lock();
-        retry_at.reset();
-        if (retry) retry_at = std::chrono::steady_clock::now() + backoff_.next();
+        // A failed attempt waits its backoff; a loss found by the deadline retries at once.
+        if (retry) {
+            retry_at = std::chrono::steady_clock::now() + backoff_.next();
+        } else {
+            retry_at.reset();
+        }
     }
 }
 

@@ -58,6 +58,11 @@ class FakeHandler : public Handler {
         reply.set_message("left");
         return reply;
     }
+    v1::JoinReply join() override {
+        v1::JoinReply reply;
+        reply.set_message("joined");
+        return reply;
+    }
     v1::EvictReply evict(const std::string& node) override {
         if (node.empty()) throw ParseError("node", "empty");
         v1::EvictReply reply;

@@ -64,16 +64,17 @@ TEST(VxlanBackend, DeviceMatchesTheContract) {
 
 TEST(VxlanBackend, OneRouteNeighbourAndFdbEntryPerPeer) {
     VxlanBackend b({1, 8472});
-    auto sets = b.peer_objects(node(),
-                               {peer("10.244.5.0/24", "192.0.2.12", "02:00:00:00:00:05", "n2"),
-                                peer("10.244.9.0/24", "192.0.2.13", "02:00:00:00:00:09", "n3")},
-                               11);
-    ASSERT_EQ(sets.size(), 2u);
-    const auto& s = sets[0];
+    const auto first =
+        b.peer(node(), peer("10.244.5.0/24", "192.0.2.12", "02:00:00:00:00:05", "n2"));
+    const auto second =
+        b.peer(node(), peer("10.244.9.0/24", "192.0.2.13", "02:00:00:00:00:09", "n3"));
+    ASSERT_TRUE(first && second);
+    EXPECT_FALSE(first->device_peer);
+    const auto& s = first->objects;
     ASSERT_EQ(s.routes.size(), 1u);
     EXPECT_EQ(s.routes[0].destination.to_string(), "10.244.5.0/24");
     EXPECT_EQ(s.routes[0].gateway, net::Address::parse("10.244.5.0"));
-    EXPECT_EQ(s.routes[0].oif, 11);
+    EXPECT_EQ(s.routes[0].oif, 0);  // bound to the device by the node reconciler
     EXPECT_TRUE(s.routes[0].onlink);
     EXPECT_EQ(s.routes[0].protocol, 137);
     ASSERT_EQ(s.neighbours.size(), 1u);
@@ -84,5 +85,5 @@ TEST(VxlanBackend, OneRouteNeighbourAndFdbEntryPerPeer) {
     EXPECT_EQ(s.fdb[0].mac, net::MacAddress::parse("02:00:00:00:00:05"));
     EXPECT_EQ(s.fdb[0].dst, net::Address::parse("192.0.2.12"));
     EXPECT_TRUE(s.fdb[0].is_self());
-    EXPECT_EQ(sets[1].fdb[0].dst, net::Address::parse("192.0.2.13"));
+    EXPECT_EQ(second->objects.fdb[0].dst, net::Address::parse("192.0.2.13"));
 }

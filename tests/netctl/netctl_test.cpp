@@ -52,6 +52,13 @@ class CannedHandler : public api::Handler {
         reply.set_message("node-a left: lease revoked, devices removed");
         return reply;
     }
+    api::v1::JoinReply join() override {
+        if (!left) throw Error("node-a has not left: nothing to join");
+        left = false;
+        api::v1::JoinReply reply;
+        reply.set_message("node-a joins again");
+        return reply;
+    }
     api::v1::EvictReply evict(const std::string& node) override {
         if (node == "broken") throw Error("delete lease of broken: etcd unavailable");
         api::v1::EvictReply reply;

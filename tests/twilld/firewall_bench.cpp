@@ -10,15 +10,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
+#include <map>
 
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/error.hpp"
 #include "twill/firewall/masquerade.hpp"
 #include "twill/firewall/nftables.hpp"
 #include "twill/netlink/handle.hpp"
-#include "twill/reconcile/device_reconciler.hpp"
-#include "twill/reconcile/object_reconciler.hpp"
+#include "twill/node/desired_state.hpp"
+#include "twill/node/node_reconciler.hpp"
 
 using namespace twill;
 using Clock = std::chrono::steady_clock;
@@ -74,61 +76,36 @@ void print(const char* what, const Figures& f) {
     std::printf("  %-58s median %7.3f ms   p99 %7.3f ms\n", what, f.median_ms, f.p99_ms);
 }
 
-// What one twilld resync does, in its order (daemon.cpp: reconcile_devices, reconcile_objects,
-// reconcile_firewall), with the same library calls.
+// What one twilld resync does: the node's desired state applied by the node reconciler,
+// exactly the calls twilld makes.
 class Resync {
   public:
-    Resync(netlink::Handle& handle, backend::NodeContext node, std::vector<subnet::Lease> peers)
-        : handle_(handle), node_(std::move(node)), peers_(std::move(peers)), objects_(handle) {}
-
-    reconcile::Report run(bool masquerade) {
-        reconcile::Report report;
-        reconcile::DeviceSpec bridge;
-        bridge.kind = reconcile::DeviceSpec::Kind::bridge;
-        bridge.name = "twill0";
-        bridge.mtu = node_.overlay_mtu;
-        bridge.addresses = {net::Prefix(node_.subnet.first().plus(1), node_.subnet.length())};
-        reconcile::reconcile_device(handle_, bridge, false, report);
-        bool recreated = false;
-        const int index = backend_.reconcile_device(handle_, node_, false, report, recreated);
-        if (recreated) objects_.forget();
-
-        reconcile::ObjectSet desired;
-        for (auto& set : backend_.peer_objects(node_, peers_, index)) {
-            for (auto& r : set.routes) desired.routes.push_back(std::move(r));
-            for (auto& n : set.neighbours) desired.neighbours.push_back(std::move(n));
-            for (auto& f : set.fdb) desired.fdb.push_back(std::move(f));
-        }
-        netlink::Route unreachable;
-        unreachable.destination = node_.network;
-        unreachable.type = netlink::RouteType::unreachable;
-        unreachable.protocol = reconcile::twill_route_protocol;
-        unreachable.priority = 65535;
-        desired.routes.push_back(unreachable);
-        reconcile::Ownership owned;
-        owned.devices = {index};
-        owned.neighbour_scope = {node_.network};
-        report.merge(objects_.reconcile(desired, owned, false));
-
-        std::optional<firewall::MasqueradeSpec> spec;
-        if (masquerade) spec = firewall::MasqueradeSpec{node_.network, node_.subnet};
-        const auto outcome = firewall_.reconcile(spec, false);
-        if (outcome.action != firewall::Outcome::Action::none) {
-            report.changes.push_back({"nftables", reconcile::Action::replaced, "table inet twill",
-                                      outcome.detail, false});
-        }
-        return report;
+    Resync(backend::NodeContext node, std::vector<subnet::Lease> peers,
+           std::filesystem::path run_dir)
+        : node_(std::move(node)), node_reconciler_(std::move(run_dir)) {
+        for (auto& lease : peers) leases_.emplace(lease.subnet, std::move(lease));
+        own_.subnet = node_.subnet;
+        own_.value.node = node_.node;
     }
 
-    firewall::Masquerade& firewall() { return firewall_; }
+    reconcile::Report run(bool masquerade) {
+        node::NodeInputs inputs;
+        inputs.node_name = node_.node;
+        inputs.network = node_.network;
+        inputs.own = own_;
+        inputs.leases = &leases_;
+        inputs.underlay = node_.underlay;
+        inputs.mtu = node_.overlay_mtu;
+        inputs.ip_masq = masquerade;
+        return node_reconciler_.apply(node::desired_state(backend_, inputs), backend_, false);
+    }
 
   private:
-    netlink::Handle& handle_;
     backend::NodeContext node_;
-    std::vector<subnet::Lease> peers_;
+    subnet::Lease own_;
+    std::map<net::Prefix, subnet::Lease> leases_;
     backend::VxlanBackend backend_{subnet::VxlanBackend{}};
-    reconcile::ObjectReconciler objects_;
-    firewall::Masquerade firewall_;
+    node::NodeReconciler node_reconciler_;
 };
 
 void expect_unchanged(const reconcile::Report& report, const char* what) {
@@ -167,29 +144,31 @@ int main(int argc, char** argv) {
         std::vector<subnet::Lease> leases;
         for (int i = 0; i < peers; ++i) leases.push_back(peer(i));
 
-        Resync resync(handle, node, leases);
+        char run_dir[] = "/tmp/twill-firewall-bench-XXXXXX";
+        if (!::mkdtemp(run_dir)) throw_errno("mkdtemp");
+        Resync resync(node, leases, run_dir);
         const auto first = resync.run(true);  // program everything once
         if (!first.errors.empty()) throw Error("programming the node: " + first.errors.front());
 
         firewall::Nftables nft;
+        firewall::Masquerade table;
         const firewall::MasqueradeSpec spec{kNetwork, kSubnet};
         std::printf("nftables table inet twill (runs %d):\n", runs);
         print("reconcile, table unchanged (list + compare)", measure(runs, [&] {
-                  if (resync.firewall().reconcile(spec, false).action !=
-                      firewall::Outcome::Action::none) {
+                  if (table.reconcile(spec, false).action != firewall::Outcome::Action::none) {
                       throw Error("an unchanged table was rewritten");
                   }
               }));
-        print("reconcile after `nft delete table inet twill` (list + add)",
-              measure(
-                  runs,
-                  [&] {
-                      if (resync.firewall().reconcile(spec, false).action !=
-                          firewall::Outcome::Action::created) {
-                          throw Error("a deleted table was not put back");
-                      }
-                  },
-                  [&] { nft.run(firewall::delete_commands().dump(), "delete table inet twill"); }));
+        print(
+            "reconcile after `nft delete table inet twill` (list + add)",
+            measure(
+                runs,
+                [&] {
+                    if (table.reconcile(spec, false).action != firewall::Outcome::Action::created) {
+                        throw Error("a deleted table was not put back");
+                    }
+                },
+                [&] { nft.run(firewall::delete_commands().dump(), "delete table inet twill"); }));
 
         std::printf("full resync, %d peers, nothing to change (runs %d):\n", peers, runs);
         print("--ip-masq=true  (devices + peers + table)",

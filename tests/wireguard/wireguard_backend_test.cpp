@@ -96,7 +96,8 @@ TEST(WireguardPeers, AllowedIpsCompareAsSetsAndEqualPeersNeedNothing) {
 
 TEST(WireguardPeers, ChangesToPeersThatWereAlreadyDesiredAreDrift) {
     const auto p = peer(1, "192.0.2.1", "10.244.1.0/24");
-    std::map<netlink::WireguardKey, netlink::WireguardPeer> previous{{p.public_key, p}};
+    reconcile::DriftRecord previous;
+    previous.set("wireguard-peer", key_to_base64(p.public_key), p);
     const auto plan = plan_peers({p}, {}, previous);
     ASSERT_EQ(plan.changes.size(), 1u);
     EXPECT_TRUE(plan.changes[0].drift);
@@ -120,21 +121,20 @@ TEST(WireguardBackendUnit, DesiredPeersRoutesOverheadAndLeaseData) {
 
     const std::vector leases{lease("10.244.2.0/24", "192.0.2.2", 2, "b"),
                              lease("10.244.3.0/24", "192.0.2.3", 3, "c")};
-    const auto peers = backend.desired_peers(leases);
-    ASSERT_EQ(peers.size(), 2u);
+    const auto first = backend.peer(node(), leases[0]);
+    const auto second = backend.peer(node(), leases[1]);
+    ASSERT_TRUE(first && second);
     auto expected = peer(3, "192.0.2.3", "10.244.3.0/24", 25);
     expected.endpoint->port = 51821;
-    EXPECT_EQ(peers[1], expected);
+    EXPECT_EQ(second->device_peer, expected);
 
-    const auto sets = backend.peer_objects(node(), leases, 17);
-    ASSERT_EQ(sets.size(), 2u);
-    ASSERT_EQ(sets[0].routes.size(), 1u);
-    const auto& route = sets[0].routes[0];
+    ASSERT_EQ(first->objects.routes.size(), 1u);
+    const auto& route = first->objects.routes[0];
     EXPECT_EQ(route.destination, net::Prefix::parse("10.244.2.0/24"));
     EXPECT_FALSE(route.gateway);
-    EXPECT_EQ(route.oif, 17);
+    EXPECT_EQ(route.oif, 0);  // bound to the device by the node reconciler
     EXPECT_EQ(route.protocol, reconcile::twill_route_protocol);
     EXPECT_EQ(route.scope, netlink::route_scope_link);
-    EXPECT_TRUE(sets[0].neighbours.empty());
-    EXPECT_TRUE(sets[0].fdb.empty());
+    EXPECT_TRUE(first->objects.neighbours.empty());
+    EXPECT_TRUE(first->objects.fdb.empty());
 }

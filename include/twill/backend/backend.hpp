@@ -10,7 +10,9 @@
 
 #include "twill/net/address.hpp"
 #include "twill/net/prefix.hpp"
+#include "twill/netlink/wireguard.hpp"
 #include "twill/reconcile/device_reconciler.hpp"
+#include "twill/reconcile/drift_record.hpp"
 #include "twill/reconcile/object_sets.hpp"
 #include "twill/subnet/config.hpp"
 #include "twill/subnet/lease.hpp"
@@ -31,6 +33,15 @@ struct NodeContext {
     net::Prefix subnet;   // this node's lease
     Underlay underlay;
     std::uint32_t overlay_mtu = 1450;
+};
+
+// One peer's share of the node's desired state.
+struct PeerObjects {
+    // Routes, neighbours and FDB entries on the overlay device. Their device index is 0: the
+    // node reconciler binds them to the device once it exists.
+    reconcile::ObjectSet objects;
+    // State outside rtnetlink kept per peer (WireGuard: the device's peer).
+    std::optional<netlink::WireguardPeer> device_peer;
 };
 
 // Where a backend may keep files and which implementation it should pick (WireGuard).
@@ -55,21 +66,24 @@ class Backend {
     // device needs more than a spec (WireGuard) overrides reconcile_device instead.
     virtual std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const = 0;
     // Makes the overlay device match and returns its index (0 when it does not exist, in
-    // dry-run mode). `recreated` is set when it was made anew. Default: reconcile devices().
+    // dry-run mode). `recreated` is set when it was made anew. Drift follows `record` (scope
+    // "link"). Default: reconcile devices().
     virtual int reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
-                                 reconcile::Report& report, bool& recreated);
-    // State outside rtnetlink that the backend keeps per peer (WireGuard's device peers):
-    // diffed and applied like everything else. Default: nothing.
-    virtual void reconcile_peers(const NodeContext& node, const std::vector<subnet::Lease>& peers,
-                                 bool dry_run, reconcile::Report& report);
+                                 reconcile::DriftRecord& record, reconcile::Report& report,
+                                 bool& recreated);
+    // The per-peer kernel objects for `lease` (a valid lease of another node); nullopt when the
+    // lease announces another backend. Pure: no kernel, no etcd.
+    virtual std::optional<PeerObjects> peer(const NodeContext& node,
+                                            const subnet::Lease& lease) const = 0;
+    // Makes the device-level peer state (PeerObjects::device_peer) match `desired`: diffed and
+    // applied like everything else, drift per `record` (scope "wireguard-peer"). Default:
+    // nothing (VXLAN keeps none).
+    virtual void reconcile_peers(const NodeContext& node,
+                                 const std::vector<netlink::WireguardPeer>& desired, bool dry_run,
+                                 reconcile::DriftRecord& record, reconcile::Report& report);
     // Leave: removes the overlay device(s) and anything the backend started.
     virtual void remove(netlink::Handle& handle, const NodeContext& node,
                         reconcile::Report& report);
-    // Per-peer kernel objects on the overlay device `device_index`, one set per peer, in the
-    // order of `peers`.
-    virtual std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,
-                                                           const std::vector<subnet::Lease>& peers,
-                                                           int device_index) const = 0;
 };
 
 std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config,

@@ -17,9 +17,8 @@ class VxlanBackend final : public Backend {
     std::uint32_t overhead(net::Family family) const override;
     subnet::LeaseBackendData lease_data(const NodeContext& node) const override;
     std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const override;
-    std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,
-                                                   const std::vector<subnet::Lease>& peers,
-                                                   int device_index) const override;
+    std::optional<PeerObjects> peer(const NodeContext& node,
+                                    const subnet::Lease& lease) const override;
 
     std::string device_name() const;
     // Stable, locally administered unicast MAC from the node name and VNI.

@@ -18,15 +18,16 @@ inline constexpr const char* kWireguardKeyFile = "wireguard.key";
 
 // The minimal change that takes a device's peers from `actual` to `desired` (matched by
 // public key; allowed IPs compared as sets), and the report lines for it (kind
-// "wireguard-peer"). `previous` is what was desired on the last run: a change to a peer
-// that was already desired then is drift (someone touched the device).
+// "wireguard-peer"). Drift follows `record` (scope "wireguard-peer", keyed by the base64
+// public key): a change to a peer desired alike on the last run is drift (someone touched
+// the device).
 struct PeerPlan {
     netlink::WireguardChange change;
     std::vector<reconcile::Change> changes;
 };
 PeerPlan plan_peers(const std::vector<netlink::WireguardPeer>& desired,
                     const std::vector<netlink::WireguardPeer>& actual,
-                    const std::map<netlink::WireguardKey, netlink::WireguardPeer>& previous = {});
+                    const reconcile::DriftRecord& record = {});
 
 // "peer <base64 key> endpoint 192.0.2.1:51820 allowed-ips 10.244.3.0/24 keepalive 25".
 std::string to_string(const netlink::WireguardPeer& peer);
@@ -45,18 +46,15 @@ class WireguardBackend final : public Backend {
     subnet::LeaseBackendData lease_data(const NodeContext& node) const override;
     std::vector<reconcile::DeviceSpec> devices(const NodeContext&) const override { return {}; }
     int reconcile_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
-                         reconcile::Report& report, bool& recreated) override;
-    void reconcile_peers(const NodeContext& node, const std::vector<subnet::Lease>& peers,
-                         bool dry_run, reconcile::Report& report) override;
+                         reconcile::DriftRecord& record, reconcile::Report& report,
+                         bool& recreated) override;
+    void reconcile_peers(const NodeContext& node,
+                         const std::vector<netlink::WireguardPeer>& desired, bool dry_run,
+                         reconcile::DriftRecord& record, reconcile::Report& report) override;
     void remove(netlink::Handle& handle, const NodeContext& node,
                 reconcile::Report& report) override;
-    std::vector<reconcile::ObjectSet> peer_objects(const NodeContext& node,
-                                                   const std::vector<subnet::Lease>& peers,
-                                                   int device_index) const override;
-
-    // The WireGuard peers `peers` call for (leases of another backend are skipped).
-    std::vector<netlink::WireguardPeer> desired_peers(
-        const std::vector<subnet::Lease>& peers) const;
+    std::optional<PeerObjects> peer(const NodeContext& node,
+                                    const subnet::Lease& lease) const override;
     const WireguardKeyPair& keys() const { return keys_; }
 
   private:
@@ -64,7 +62,6 @@ class WireguardBackend final : public Backend {
     WireguardKeyPair keys_;
     std::unique_ptr<WireguardDevice> device_;
     bool device_present_ = false;
-    std::map<netlink::WireguardKey, netlink::WireguardPeer> previous_;
 };
 
 }  // namespace twill::backend

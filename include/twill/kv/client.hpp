@@ -81,6 +81,10 @@ class Client {
     // --- Watch ---
     std::unique_ptr<Watch> watch(std::string key, WatchOptions options, WatchCallbacks callbacks);
 
+    // Drops every connection and reconnects at once (streams included): for a node whose own
+    // address changed, where connections made from the old address may silently go nowhere.
+    void reconnect();
+
     // --- State (for metrics and status) ---
     // Times a call or stream had to go to another endpoint or reconnect after a failure.
     std::uint64_t reconnects() const noexcept;

@@ -8,6 +8,7 @@
 
 #include "twill/net/prefix.hpp"
 #include "twill/netlink/handle.hpp"
+#include "twill/reconcile/drift_record.hpp"
 #include "twill/reconcile/object_sets.hpp"
 #include "twill/reconcile/report.hpp"
 
@@ -23,23 +24,22 @@ struct Ownership {
 };
 
 // Level-triggered reconciliation of per-peer objects: dump what the kernel holds of twill's,
-// diff against the desired set, apply the minimal change. Remembers the previous desired set
-// to tell drift (kernel changed under us) from changes that follow etcd.
+// diff against the desired set, apply the minimal change. Drift (the kernel changed under us)
+// is told from changes that follow etcd by the DriftRecord (scopes "route", "neighbour",
+// "fdb"): the node's shared one, or one of its own.
 class ObjectReconciler {
   public:
-    explicit ObjectReconciler(netlink::Handle& handle) : handle_(handle) {}
+    explicit ObjectReconciler(netlink::Handle& handle, DriftRecord* record = nullptr)
+        : handle_(handle), record_(record ? *record : own_record_) {}
 
     Report reconcile(const ObjectSet& desired, const Ownership& owned, bool dry_run);
     // Forget the previous desired set (after a device was recreated, everything is new).
-    void forget() { previous_.clear(); }
+    void forget();
 
   private:
     netlink::Handle& handle_;
-    // The previous desired objects by key (objects, not their printed form: printing 15,000
-    // of them on every reconcile cost more than the diff).
-    std::unordered_map<std::string,
-                       std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry>>
-        previous_;
+    DriftRecord own_record_;
+    DriftRecord& record_;
 };
 
 }  // namespace twill::reconcile

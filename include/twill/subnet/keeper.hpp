@@ -1,6 +1,8 @@
 #pragma once
 // Keeps this node's subnet lease: renews the etcd lease, watches the node's own key, claims
 // the lease again when it was lost, publishes value changes, revokes it on leave.
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -38,6 +40,12 @@ struct KeeperCallbacks {
     // Acquiring again failed (etcd unreachable, network full); the keeper retries with
     // backoff. Optional.
     std::function<void(const std::string& message)> on_error;
+    // The lease was lost (key deleted or overwritten, keep-alive answered TTL 0, or no
+    // keep-alive answer for longer than the TTL): the subnet may be another node's by now.
+    // current() is nullopt from before this call until on_lease_changed. Optional.
+    std::function<void(const std::string& why)> on_lost;
+    // etcd renewed the lease. Optional.
+    std::function<void()> on_renewed;
 };
 
 class SubnetKeeper {
@@ -54,14 +62,16 @@ class SubnetKeeper {
     // Publishes a new public IP or backend data. Asynchronous: written on the keeper thread
     // (a Txn conditioned on the key's mod revision), retried while etcd fails.
     void update(LeaseValue self);
-    // Leaves for good: stops keeping, revokes the etcd lease (etcd deletes the key) and
-    // removes the state file. Blocking; throws kv errors when etcd cannot be reached (the
-    // state file is then kept, so a later leave or restart still knows the lease).
+    // Leaves for good: revokes the etcd lease (etcd deletes the key), then stops keeping it
+    // and removes the state file. Blocking; throws kv errors when etcd cannot be reached, and
+    // then changes nothing: the lease is still kept alive and watched.
     void leave();
 
     // The lease held now; nullopt while reacquiring, after a conflict or leave.
     std::optional<OwnLease> current() const;
     KeeperState state() const;
+    // Times the lease was lost since start().
+    std::uint64_t losses() const;
 
   private:
     // What the keep-alive and watch threads (and update()) hand to the keeper thread.
@@ -80,6 +90,8 @@ class SubnetKeeper {
     bool try_reacquire();
     bool try_publish();
     void stop_thread();
+    void start_thread();
+    std::optional<std::chrono::steady_clock::time_point> renewal_deadline() const;
 
     kv::Client& client_;
     const NetworkConfig config_;
@@ -93,6 +105,10 @@ class SubnetKeeper {
     LeaseValue self_;  // guarded by mutex_ (update() writes it)
     std::optional<OwnLease> current_;
     KeeperState state_ = KeeperState::idle;
+    std::uint64_t losses_ = 0;
+    // When etcd last renewed (or granted) the lease: past this plus the TTL, etcd may have
+    // freed the subnet while this node could not hear it.
+    std::atomic<std::chrono::steady_clock::rep> renewed_at_{0};
 
     // Keeper thread only.
     std::uint64_t generation_ = 0;  // tags events of the current keep-alive and watch

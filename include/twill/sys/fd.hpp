@@ -1,7 +1,10 @@
 #pragma once
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <utility>
+
+#include "twill/error.hpp"
 
 namespace twill::sys {
 
@@ -30,5 +33,13 @@ class UniqueFd {
   private:
     int fd_ = -1;
 };
+
+// A duplicate of `fd` with close-on-exec, so that programs twill starts (wireguard-go) never
+// inherit it. Throws SystemError.
+inline int dup_cloexec(int fd) {
+    const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) throw_errno("duplicate file descriptor " + std::to_string(fd));
+    return copy;
+}
 
 }  // namespace twill::sys

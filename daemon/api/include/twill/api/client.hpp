@@ -44,6 +44,7 @@ class Client {
                          std::chrono::milliseconds probe_timeout = std::chrono::minutes(2));
     v1::LeaveReply leave();
     v1::EvictReply evict(const std::string& node);
+    v1::JoinReply join();
 
     const std::filesystem::path& socket_path() const noexcept { return socket_path_; }
 

@@ -25,6 +25,9 @@ class Handler {
     // it must not destroy the Server from inside this call (post the exit to its loop).
     virtual v1::LeaveReply leave() = 0;
     virtual v1::EvictReply evict(const std::string& node) = 0;
+    // A node that left joins again (removes the leave marker, acquires a lease). Throws when
+    // the node has not left.
+    virtual v1::JoinReply join() = 0;
 };
 
 }  // namespace twill::api

@@ -1,11 +1,11 @@
+#include "twill/ipam/host_veth.hpp"
+
 #include <cstdint>
 #include <cstdio>
 
-#include "invocation.hpp"
+namespace twill::ipam {
 
-namespace twill::plugin {
-
-std::string host_veth_name(const ipam::Attachment& attachment) {
+std::string host_veth_name(const Attachment& attachment) {
     // FNV-1a 64: stable across builds and machines (std::hash is not), and 48 of its bits
     // make a collision between two attachments of one node vanishingly unlikely.
     std::uint64_t hash = 0xcbf29ce484222325ULL;
@@ -23,4 +23,4 @@ std::string host_veth_name(const ipam::Attachment& attachment) {
     return name;
 }
 
-}  // namespace twill::plugin
+}  // namespace twill::ipam

@@ -39,6 +39,8 @@ class VirtualCluster {
                                                    const std::vector<std::string>& flags = {});
     // Starts twilld on `name` with extra flags; does not wait.
     void start_daemon(const std::string& name, std::vector<std::string> extra_flags = {});
+    // Environment ("NAME=value") for `name`'s next daemon starts.
+    void set_daemon_environment(const std::string& name, std::vector<std::string> variables);
     // SIGTERM (data plane and lease stay) and wait; returns the exit status.
     int stop_daemon(const std::string& name);
     // SIGKILL (a crash).
@@ -97,6 +99,7 @@ class VirtualCluster {
     std::filesystem::path work_dir_;
     std::map<std::string, std::unique_ptr<ChildProcess>> daemons_;
     std::map<std::string, std::vector<std::string>> flags_;
+    std::map<std::string, std::vector<std::string>> environment_;
     std::set<std::string> started_;
     std::map<std::string, std::unique_ptr<netlink::Handle>> handles_;
     std::map<std::string, Pod> pods_;

@@ -138,11 +138,22 @@ void VirtualCluster::start_daemon(const std::string& name, std::vector<std::stri
                                   "--log-level",
                                   "debug"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    if (const auto env = environment_.find(name);
+        env != environment_.end() && !env->second.empty()) {
+        std::vector<std::string> with_env{"/usr/bin/env"};
+        with_env.insert(with_env.end(), env->second.begin(), env->second.end());
+        argv.insert(argv.begin(), with_env.begin(), with_env.end());
+    }
     SpawnOptions spawn;
     spawn.netns = netns_path(name);
     spawn.log_file = log_file(name);
     daemons_[name] = std::make_unique<ChildProcess>(argv, spawn);
     started_.insert(name);
+}
+
+void VirtualCluster::set_daemon_environment(const std::string& name,
+                                            std::vector<std::string> variables) {
+    environment_[name] = std::move(variables);
 }
 
 int VirtualCluster::stop_daemon(const std::string& name) {

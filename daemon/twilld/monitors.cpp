@@ -1,0 +1,136 @@
+// The triggers from the kernel: rtnetlink events on twill's objects and the underlay, and
+// nftables notifications about twill's table. Each only schedules a reconcile.
+#include <spdlog/spdlog.h>
+
+#include "cluster.hpp"
+#include "daemon.hpp"
+#include "twill/error.hpp"
+#include "twill/reconcile/object_sets.hpp"
+#include "twill/sys/fd.hpp"
+#include "underlay.hpp"
+
+namespace twill::daemon {
+
+namespace {
+// Monitor-triggered reconciles are spaced by this much, so our own changes (which the
+// monitor reports too) fold into one follow-up run.
+constexpr auto kMonitorDebounce = std::chrono::milliseconds(5);
+}  // namespace
+
+void Daemon::arm_monitor() {
+    if (!monitor_descriptor_) monitor_descriptor_.emplace(io_, sys::dup_cloexec(monitor_.fd()));
+    monitor_descriptor_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                    [this](const boost::system::error_code& ec) {
+                                        if (ec) return;
+                                        on_monitor_readable();
+                                        arm_monitor();
+                                    });
+}
+
+bool Daemon::concerns_twill(const netlink::Event& event) const {
+    return std::visit(
+        [&](const auto& object) -> bool {
+            using T = std::decay_t<decltype(object)>;
+            if constexpr (std::is_same_v<T, netlink::Route>) {
+                return object.protocol == reconcile::twill_route_protocol ||
+                       (node_.overlay_index() != 0 && object.oif == node_.overlay_index()) ||
+                       object.destination.length() == 0;
+            } else if constexpr (std::is_same_v<T, netlink::Neighbour> ||
+                                 std::is_same_v<T, netlink::FdbEntry>) {
+                return node_.overlay_index() != 0 && object.link_index == node_.overlay_index();
+            } else if constexpr (std::is_same_v<T, netlink::Link>) {
+                return object.name == node::kBridge || object.index == node_.overlay_index() ||
+                       object.name.starts_with("twill.") ||
+                       (underlay_ && object.index == underlay_->index);
+            } else {
+                return object.link_index == node_.overlay_index() ||
+                       (underlay_ && object.link_index == underlay_->index);
+            }
+        },
+        event.object);
+}
+
+void Daemon::arm_firewall_monitor() {
+    if (!firewall_descriptor_)
+        firewall_descriptor_.emplace(io_, sys::dup_cloexec(firewall_monitor_.fd()));
+    firewall_descriptor_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                     [this](const boost::system::error_code& ec) {
+                                         if (ec) return;
+                                         bool changed = true;
+                                         try {
+                                             changed = firewall_monitor_.drain();
+                                         } catch (const Error& e) {
+                                             spdlog::warn("nftables monitor: {}", e.what());
+                                         }
+                                         if (changed && config_)
+                                             schedule_reconcile("nftables table changed");
+                                         arm_firewall_monitor();
+                                     });
+}
+
+void Daemon::on_monitor_readable() {
+    netlink::DrainResult result;
+    try {
+        result = monitor_.drain();
+    } catch (const Error& e) {
+        spdlog::warn("netlink monitor: {}", e.what());
+        result.resync_needed = true;
+    }
+    bool relevant = result.resync_needed;
+    bool underlay_touched = false;
+    for (const auto& event : result.events) {
+        if (!concerns_twill(event)) continue;
+        relevant = true;
+        if (event.kind == netlink::Event::Kind::link ||
+            event.kind == netlink::Event::Kind::address) {
+            underlay_touched = true;
+        }
+        // twill0 deleted or a pod's port moved: look at the pods' ports too.
+        if (event.kind == netlink::Event::Kind::link) ports_due_ = true;
+    }
+    if (!relevant || !config_) return;
+    if (underlay_touched) refresh_underlay();
+    if (reconcile_pending_) return;
+    reconcile_pending_ = true;
+    debounce_timer_.expires_after(kMonitorDebounce);
+    debounce_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec) {
+            reconcile_pending_ = false;
+            return;
+        }
+        reconcile();
+    });
+}
+
+void Daemon::refresh_underlay() {
+    if (!underlay_ || !own_lease_ || !backend_) return;
+    try {
+        auto fresh = find_underlay(node_.handle(), options_.iface, options_.public_ip);
+        if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu &&
+            fresh.index == underlay_->index)
+            return;
+        spdlog::info("underlay changed: {} {} mtu {} -> {} {} mtu {}", underlay_->name,
+                     underlay_->address.to_string(), underlay_->mtu, fresh.name,
+                     fresh.address.to_string(), fresh.mtu);
+        const bool address_changed = fresh.address != underlay_->address;
+        const bool mtu_changed = fresh.mtu != underlay_->mtu;
+        underlay_ = fresh;
+        // The pods made before now exceed the overlay: count them at once, not at the next resync.
+        if (mtu_changed) update_oversized_gauge();
+        if (address_changed && !options_.public_ip && !options_.dry_run) {
+            // Connections to etcd made from the old address may go nowhere now, silently:
+            // reconnect at once instead of waiting for a deadline, then publish.
+            cluster_->reconnect();
+            backend::NodeContext context;
+            context.node = options_.node_name;
+            context.network = config_->network();
+            context.underlay = fresh;
+            cluster_->update_value(subnet::LeaseValue{fresh.address, options_.node_name,
+                                                      backend_->lease_data(context)});
+        }
+    } catch (const Error& e) {
+        spdlog::warn("underlay: {}", e.what());
+    }
+}
+
+}  // namespace twill::daemon

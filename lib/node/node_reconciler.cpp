@@ -1,0 +1,247 @@
+#include "twill/node/node_reconciler.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <exception>
+#include <unordered_map>
+
+#include "twill/backend/wireguard_keys.hpp"
+#include "twill/error.hpp"
+#include "twill/node/sysctl.hpp"
+#include "twill/reconcile/object_sets.hpp"
+
+namespace twill::node {
+
+namespace {
+
+// Runs one stage; whatever it throws becomes a report error naming the stage, so one failing
+// netlink call never ends the daemon and never stops the stages after it.
+template <class Fn>
+void stage(const char* name, reconcile::Report& report, Fn fn) {
+    try {
+        fn();
+    } catch (const std::exception& e) {
+        report.errors.push_back(std::string(name) + ": " + e.what());
+    }
+}
+
+std::string describe(const std::optional<firewall::MasqueradeSpec>& spec) {
+    if (!spec) return "absent";
+    return "network " + spec->network.to_string() + " subnet " + spec->subnet.to_string();
+}
+
+template <class Object>
+Object bound(Object object, int index) {
+    if constexpr (std::is_same_v<Object, netlink::Route>) {
+        object.oif = index;
+    } else {
+        object.link_index = index;
+    }
+    return object;
+}
+
+}  // namespace
+
+NodeReconciler::NodeReconciler(std::filesystem::path run_dir)
+    : run_dir_(std::move(run_dir)), objects_(handle_, &record_) {}
+
+reconcile::Report NodeReconciler::apply(const DesiredState& desired, backend::Backend& backend,
+                                        bool dry_run) {
+    const auto start = std::chrono::steady_clock::now();
+    reconcile::Report report;
+    stage("bridge", report, [&] { apply_bridge(desired, dry_run, report); });
+    stage("overlay device", report, [&] {
+        overlay_index_ = 0;
+        bool recreated = false;
+        overlay_index_ =
+            backend.reconcile_device(handle_, desired.context, dry_run, record_, report, recreated);
+        // Everything on a device made anew is new: putting it back is not drift.
+        if (recreated) objects_.forget();
+    });
+    stage("objects", report, [&] { apply_objects(desired, dry_run, report); });
+    stage("device peers", report, [&] {
+        std::vector<netlink::WireguardPeer> device_peers;
+        for (const auto& [subnet, peer] : desired.peers) {
+            if (peer.objects.device_peer) device_peers.push_back(*peer.objects.device_peer);
+        }
+        backend.reconcile_peers(desired.context, device_peers, dry_run, record_, report);
+    });
+    stage("nftables", report, [&] { apply_firewall(desired, dry_run, report); });
+    stage("sysctl", report, [&] { apply_sysctls(desired, dry_run, report); });
+    stage("subnet.json", report, [&] { apply_subnet_file(desired, dry_run, report); });
+    report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    return report;
+}
+
+void NodeReconciler::apply_bridge(const DesiredState& desired, bool dry_run,
+                                  reconcile::Report& report) {
+    bridge_index_ = 0;
+    bool recreated = false;
+    const auto bridge =
+        reconcile::reconcile_device(handle_, desired.bridge, dry_run, report, &recreated, &record_);
+    if (!bridge) return;
+    bridge_index_ = bridge->index;
+    if (!desired.bridge_ports) return;
+    // A bridge deleted and made anew has no ports: every pod's host veth goes back on it.
+    const auto links = handle_.list_links();
+    for (const auto& name : *desired.bridge_ports) {
+        const auto link = std::find_if(links.begin(), links.end(),
+                                       [&](const netlink::Link& l) { return l.name == name; });
+        if (link == links.end() || link->master == bridge->index) continue;
+        reconcile::Change change{"link", reconcile::Action::replaced,
+                                 name + " master " + desired.bridge.name,
+                                 link->master ? "was another master" : "was no master", true};
+        if (dry_run) {
+            report.changes.push_back(std::move(change));
+            continue;
+        }
+        try {
+            handle_.set_master(link->index, bridge->index);
+            handle_.set_hairpin(link->index, true);
+            if (!link->is_up()) handle_.set_link_up(link->index);
+            report.changes.push_back(std::move(change));
+        } catch (const Error& e) {
+            report.errors.emplace_back(e.what());
+        }
+    }
+}
+
+void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
+                                   reconcile::Report& report) {
+    reconcile::ObjectSet objects;
+    if (overlay_index_ != 0) {
+        for (const auto& [subnet, peer] : desired.peers) {
+            for (const auto& r : peer.objects.objects.routes) {
+                objects.routes.push_back(bound(r, overlay_index_));
+            }
+            for (const auto& n : peer.objects.objects.neighbours) {
+                objects.neighbours.push_back(bound(n, overlay_index_));
+            }
+            for (const auto& f : peer.objects.objects.fdb) {
+                objects.fdb.push_back(bound(f, overlay_index_));
+            }
+        }
+    }
+    objects.routes.push_back(desired.unreachable);
+    reconcile::Ownership owned;
+    if (overlay_index_ != 0) owned.devices = {overlay_index_};
+    owned.neighbour_scope = {desired.context.network};
+    report.merge(objects_.reconcile(objects, owned, dry_run));
+}
+
+bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& report) const {
+    if (overlay_index_ == 0) return false;
+    for (const auto& r : peer.objects.objects.routes) {
+        if (report.unsettled.contains(reconcile::route_key(bound(r, overlay_index_)))) return false;
+    }
+    for (const auto& n : peer.objects.objects.neighbours) {
+        if (report.unsettled.contains(reconcile::neighbour_key(bound(n, overlay_index_)))) {
+            return false;
+        }
+    }
+    for (const auto& f : peer.objects.objects.fdb) {
+        if (report.unsettled.contains(reconcile::fdb_key(bound(f, overlay_index_)))) return false;
+    }
+    if (peer.objects.device_peer &&
+        report.unsettled.contains("wireguard-peer:" +
+                                  backend::key_to_base64(peer.objects.device_peer->public_key))) {
+        return false;
+    }
+    return true;
+}
+
+void NodeReconciler::apply_firewall(const DesiredState& desired, bool dry_run,
+                                    reconcile::Report& report) {
+    const auto outcome = firewall_.reconcile(desired.firewall, dry_run);
+    const std::string key = "table inet twill";
+    const auto value = describe(desired.firewall);
+    if (outcome.action != firewall::Outcome::Action::none) {
+        const auto action =
+            outcome.action == firewall::Outcome::Action::created   ? reconcile::Action::added
+            : outcome.action == firewall::Outcome::Action::removed ? reconcile::Action::deleted
+                                                                   : reconcile::Action::replaced;
+        report.changes.push_back(
+            {"nftables", action, key, outcome.detail, record_.unchanged("nftables", key, value)});
+    }
+    if (!dry_run) record_.set("nftables", key, value);
+}
+
+void NodeReconciler::apply_sysctls(const DesiredState& desired, bool dry_run,
+                                   reconcile::Report& report) {
+    for (const auto& sysctl : desired.sysctls) {
+        const auto now = read_sysctl(sysctl.name);
+        if (now == sysctl.value) continue;
+        reconcile::Change change{"sysctl", reconcile::Action::replaced,
+                                 sysctl.name + "=" + sysctl.value,
+                                 (dry_run ? "is " : "was ") + now.value_or("unreadable"),
+                                 record_.unchanged("sysctl", sysctl.name, sysctl.value)};
+        if (dry_run) {
+            report.changes.push_back(std::move(change));
+            continue;
+        }
+        try {
+            write_sysctl(sysctl.name, sysctl.value);
+            report.changes.push_back(std::move(change));
+        } catch (const Error& e) {
+            report.errors.emplace_back(e.what());
+        }
+    }
+    if (!dry_run) {
+        for (const auto& sysctl : desired.sysctls) {
+            record_.set("sysctl", sysctl.name, sysctl.value);
+        }
+    }
+}
+
+void NodeReconciler::apply_subnet_file(const DesiredState& desired, bool dry_run,
+                                       reconcile::Report& report) {
+    // Written once the devices exist: its presence tells the plugin the node is ready.
+    if (overlay_index_ == 0 || bridge_index_ == 0) return;
+    const auto path = (run_dir_ / cni::node_subnet_file_name).string();
+    const auto now = cni::read_node_subnet(run_dir_);
+    if (now == desired.subnet_file) return;
+    const auto text = cni::to_json_text(desired.subnet_file);
+    reconcile::Change change{"file", now ? reconcile::Action::replaced : reconcile::Action::added,
+                             path, now ? "was " + cni::to_json_text(*now) : "",
+                             record_.unchanged("file", path, text)};
+    if (!dry_run) cni::write_node_subnet(run_dir_, desired.subnet_file);
+    report.changes.push_back(std::move(change));
+    if (!dry_run) record_.set("file", path, text);
+}
+
+void NodeReconciler::remove_subnet_file() {
+    const auto path = run_dir_ / cni::node_subnet_file_name;
+    if (::unlink(path.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + path.string());
+    record_.forget("file");
+}
+
+reconcile::Report NodeReconciler::remove_all(backend::Backend* backend,
+                                             const backend::NodeContext* context) {
+    reconcile::Report report;
+    stage("subnet.json", report, [&] { remove_subnet_file(); });
+    stage("bridge", report, [&] { reconcile::remove_device(handle_, kBridge, report); });
+    if (backend && context) {
+        stage("overlay device", report, [&] { backend->remove(handle_, *context, report); });
+    }
+    stage("nftables", report, [&] { firewall_.reconcile(std::nullopt, false); });
+    stage("routes", report, [&] {
+        netlink::RouteFilter filter;
+        filter.protocol = reconcile::twill_route_protocol;
+        for (const auto& route : handle_.dump_routes(filter)) {
+            try {
+                handle_.delete_route(route);
+            } catch (const Error& e) {
+                report.errors.emplace_back(e.what());
+            }
+        }
+    });
+    record_.forget_all();
+    overlay_index_ = 0;
+    bridge_index_ = 0;
+    return report;
+}
+
+}  // namespace twill::node

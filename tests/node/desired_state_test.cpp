@@ -1,0 +1,184 @@
+// The node's desired state as a pure function: no kernel, no etcd, no root.
+#include "twill/node/desired_state.hpp"
+
+#include <gtest/gtest.h>
+
+#include "twill/backend/vxlan_backend.hpp"
+#include "twill/backend/wireguard_backend.hpp"
+#include "twill/backend/wireguard_keys.hpp"
+#include "twill/reconcile/object_sets.hpp"
+
+using namespace twill;
+
+namespace {
+
+subnet::Lease vxlan_lease(const char* subnet, const char* ip, const char* node, std::uint8_t mac) {
+    subnet::Lease l;
+    l.subnet = net::Prefix::parse(subnet);
+    l.value.public_ip = net::Address::parse(ip);
+    l.value.node = node;
+    l.value.backend_data = subnet::VxlanLeaseData{
+        net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 0, mac})};
+    return l;
+}
+
+subnet::Lease wireguard_lease(const char* subnet, const char* ip, const char* node,
+                              std::uint8_t fill) {
+    subnet::Lease l;
+    l.subnet = net::Prefix::parse(subnet);
+    l.value.public_ip = net::Address::parse(ip);
+    l.value.node = node;
+    netlink::WireguardKey key;
+    key.fill(fill);
+    l.value.backend_data = subnet::WireguardLeaseData{key};
+    return l;
+}
+
+class NoDevice final : public backend::WireguardDevice {
+  public:
+    std::string implementation() const override { return "none"; }
+    std::optional<netlink::Link> ensure(netlink::Handle&, bool, bool& recreated) override {
+        recreated = false;
+        return std::nullopt;
+    }
+    netlink::WireguardDeviceConfig read() override { return {}; }
+    void apply(const netlink::WireguardChange&) override {}
+    void remove(netlink::Handle&) override {}
+};
+
+class DesiredStateTest : public ::testing::Test {
+  protected:
+    DesiredStateTest() {
+        own_ = vxlan_lease("10.244.3.0/24", "192.0.2.3", "a", 3);
+        leases_.emplace(own_.subnet, own_);
+        for (const auto& l : {vxlan_lease("10.244.5.0/24", "192.0.2.5", "b", 5),
+                              vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9)}) {
+            leases_.emplace(l.subnet, l);
+        }
+        inputs_.node_name = "a";
+        inputs_.network = net::Prefix::parse("10.244.0.0/16");
+        inputs_.own = own_;
+        inputs_.leases = &leases_;
+        inputs_.underlay = {7, "eth0", net::Address::parse("192.0.2.3"), 1500};
+    }
+
+    subnet::Lease own_;
+    std::map<net::Prefix, subnet::Lease> leases_;
+    node::NodeInputs inputs_;
+    backend::VxlanBackend vxlan_{subnet::VxlanBackend{1, 8472}};
+};
+
+TEST_F(DesiredStateTest, BridgeHoldsTheGatewayAndSubnetJsonMatches) {
+    const auto state = node::desired_state(vxlan_, inputs_);
+    EXPECT_EQ(state.bridge.name, "twill0");
+    EXPECT_EQ(state.bridge.kind, reconcile::DeviceSpec::Kind::bridge);
+    ASSERT_EQ(state.bridge.addresses.size(), 1u);
+    EXPECT_EQ(state.bridge.addresses[0].to_string(), "10.244.3.1/24");
+    EXPECT_EQ(state.subnet_file.gateway, net::Address::parse("10.244.3.1"));
+    EXPECT_EQ(state.subnet_file.subnet.to_string(), "10.244.3.0/24");
+    EXPECT_EQ(state.subnet_file.network.to_string(), "10.244.0.0/16");
+    EXPECT_EQ(state.subnet_file.bridge, "twill0");
+    EXPECT_FALSE(state.bridge_ports);
+}
+
+TEST_F(DesiredStateTest, UnreachableRouteCoversTheNetworkBehindEverything) {
+    const auto state = node::desired_state(vxlan_, inputs_);
+    EXPECT_EQ(state.unreachable.destination.to_string(), "10.244.0.0/16");
+    EXPECT_EQ(state.unreachable.type, netlink::RouteType::unreachable);
+    EXPECT_EQ(state.unreachable.protocol, reconcile::twill_route_protocol);
+    EXPECT_EQ(state.unreachable.priority, node::kUnreachableMetric);
+}
+
+TEST_F(DesiredStateTest, MtuFollowsTheUnderlayUnlessPinned) {
+    auto state = node::desired_state(vxlan_, inputs_);
+    EXPECT_EQ(state.context.overlay_mtu, 1450u);
+    EXPECT_EQ(state.bridge.mtu, 1450u);
+    EXPECT_EQ(state.subnet_file.mtu, 1450);
+    inputs_.underlay.mtu = 9000;
+    EXPECT_EQ(node::desired_state(vxlan_, inputs_).subnet_file.mtu, 8950);
+    inputs_.mtu = 1300;
+    state = node::desired_state(vxlan_, inputs_);
+    EXPECT_EQ(state.context.overlay_mtu, 1300u);
+    EXPECT_EQ(state.bridge.mtu, 1300u);
+}
+
+TEST_F(DesiredStateTest, MasqueradeTableUnlessIpMasqIsOff) {
+    auto state = node::desired_state(vxlan_, inputs_);
+    ASSERT_TRUE(state.firewall);
+    EXPECT_EQ(state.firewall->network.to_string(), "10.244.0.0/16");
+    EXPECT_EQ(state.firewall->subnet.to_string(), "10.244.3.0/24");
+    inputs_.ip_masq = false;
+    EXPECT_FALSE(node::desired_state(vxlan_, inputs_).firewall);
+}
+
+TEST_F(DesiredStateTest, ForwardingIsTheOneSysctl) {
+    const auto state = node::desired_state(vxlan_, inputs_);
+    ASSERT_EQ(state.sysctls.size(), 1u);
+    EXPECT_EQ(state.sysctls[0].name, "net.ipv4.ip_forward");
+    EXPECT_EQ(state.sysctls[0].value, "1");
+}
+
+TEST_F(DesiredStateTest, VxlanPeersKeyedBySubnetWithRouteNeighbourAndFdb) {
+    const auto state = node::desired_state(vxlan_, inputs_);
+    ASSERT_EQ(state.peers.size(), 2u);  // the own lease is no peer
+    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24"));
+    EXPECT_EQ(b.lease->value.node, "b");
+    ASSERT_EQ(b.objects.objects.routes.size(), 1u);
+    EXPECT_EQ(b.objects.objects.routes[0].gateway, net::Address::parse("10.244.5.0"));
+    ASSERT_EQ(b.objects.objects.fdb.size(), 1u);
+    EXPECT_EQ(b.objects.objects.fdb[0].dst, net::Address::parse("192.0.2.5"));
+    EXPECT_EQ(b.objects.objects.neighbours.size(), 1u);
+    EXPECT_FALSE(b.objects.device_peer);
+    EXPECT_TRUE(state.peers.contains(net::Prefix::parse("10.244.9.0/24")));
+}
+
+TEST_F(DesiredStateTest, APeerIsAnotherNodeOnAnotherSubnet) {
+    // A stale lease of this node's own name (an old subnet being given up) is no peer.
+    const auto stale = vxlan_lease("10.244.7.0/24", "192.0.2.3", "a", 7);
+    leases_.emplace(stale.subnet, stale);
+    EXPECT_FALSE(node::is_peer(stale, own_.subnet, "a"));
+    EXPECT_FALSE(node::is_peer(own_, own_.subnet, "a"));
+    EXPECT_TRUE(node::is_peer(leases_.at(net::Prefix::parse("10.244.5.0/24")), own_.subnet, "a"));
+    EXPECT_EQ(node::desired_state(vxlan_, inputs_).peers.size(), 2u);
+}
+
+TEST_F(DesiredStateTest, LeasesOfAnotherBackendAreNoPeers) {
+    const auto wg = wireguard_lease("10.244.11.0/24", "192.0.2.11", "w", 1);
+    leases_.emplace(wg.subnet, wg);
+    EXPECT_EQ(node::desired_state(vxlan_, inputs_).peers.size(), 2u);
+}
+
+TEST_F(DesiredStateTest, WireguardPeersCarryTheDevicePeerAndALinkRoute) {
+    leases_.clear();
+    own_ = wireguard_lease("10.244.3.0/24", "192.0.2.3", "a", 3);
+    inputs_.own = own_;
+    leases_.emplace(own_.subnet, own_);
+    const auto b = wireguard_lease("10.244.5.0/24", "192.0.2.5", "b", 5);
+    leases_.emplace(b.subnet, b);
+    subnet::WireguardBackend config;
+    config.listen_port = 51820;
+    config.persistent_keepalive_interval = 25;
+    backend::WireguardBackend wireguard(config, backend::generate_key_pair(),
+                                        std::make_unique<NoDevice>());
+    const auto state = node::desired_state(wireguard, inputs_);
+    EXPECT_EQ(state.context.overlay_mtu, 1440u);
+    ASSERT_EQ(state.peers.size(), 1u);
+    const auto& peer = state.peers.begin()->second.objects;
+    ASSERT_TRUE(peer.device_peer);
+    EXPECT_EQ(peer.device_peer->endpoint->to_string(), "192.0.2.5:51820");
+    ASSERT_EQ(peer.device_peer->allowed_ips.size(), 1u);
+    EXPECT_EQ(peer.device_peer->allowed_ips[0].to_string(), "10.244.5.0/24");
+    EXPECT_EQ(peer.device_peer->persistent_keepalive, 25);
+    ASSERT_EQ(peer.objects.routes.size(), 1u);
+    EXPECT_EQ(peer.objects.routes[0].scope, netlink::route_scope_link);
+    EXPECT_TRUE(peer.objects.fdb.empty());
+}
+
+TEST_F(DesiredStateTest, BridgePortsPassThrough) {
+    inputs_.bridge_ports = std::vector<std::string>{"tw0123456789ab"};
+    const auto state = node::desired_state(vxlan_, inputs_);
+    ASSERT_TRUE(state.bridge_ports);
+    EXPECT_EQ(state.bridge_ports->front(), "tw0123456789ab");
+}
+
+}  // namespace
