@@ -42,24 +42,18 @@ void check(const Invocation& invocation) {
                             std::string("CNI_NETNS: ") + e.what());
     }
     auto pod = open_handle_in(*netns);
-    const auto link = pod.find_link(env.ifname);
-    if (!link) mismatch("interface " + env.ifname + " does not exist in " + env.netns);
-    if (pod_iface->mac && link->mac != pod_iface->mac) {
+    netlink::Handle host;
+    const auto host_name = host_veth_name(invocation.attachment());
+    const auto links =
+        inspect_attachment(host, pod, node, env.ifname, env.netns, addresses, host_name);
+    if (const auto* problem = std::get_if<std::string>(&links)) mismatch(*problem);
+    const auto& link = std::get<AttachmentLinks>(links).pod_end;
+    if (pod_iface->mac && link.mac != pod_iface->mac) {
         mismatch("interface " + env.ifname + " has MAC " +
-                 (link->mac ? link->mac->to_string() : "none") + ", prevResult says " +
+                 (link.mac ? link.mac->to_string() : "none") + ", prevResult says " +
                  pod_iface->mac->to_string());
     }
-    if (!link->is_up()) mismatch("interface " + env.ifname + " is down");
-    if (link->mtu != static_cast<std::uint32_t>(node.mtu)) {
-        mismatch("interface " + env.ifname + " has MTU " + std::to_string(link->mtu) +
-                 ", subnet.json says " + std::to_string(node.mtu));
-    }
-    const auto present = pod.list_addresses(link->index);
     for (const auto& address : addresses) {
-        const bool found =
-            std::any_of(present.begin(), present.end(),
-                        [&](const netlink::InterfaceAddress& a) { return a.prefix == address; });
-        if (!found) mismatch("interface " + env.ifname + " lacks address " + address.to_string());
         const auto reservation = invocation.store().find(address.address());
         if (!reservation) mismatch("address " + address.address().to_string() + " is not reserved");
         if (reservation->owner != invocation.attachment()) {
@@ -80,15 +74,6 @@ void check(const Invocation& invocation) {
                      env.netns);
         }
     }
-
-    netlink::Handle host;
-    const auto host_name = host_veth_name(invocation.attachment());
-    const auto host_end = host.find_link(host_name);
-    if (!host_end) mismatch("host interface " + host_name + " does not exist");
-    const auto bridge = host.find_link(node.bridge);
-    if (!bridge || host_end->master != bridge->index)
-        mismatch("host interface " + host_name + " is not on " + node.bridge);
-    if (!host_end->is_up()) mismatch("host interface " + host_name + " is down");
 }
 
 }  // namespace twill::plugin

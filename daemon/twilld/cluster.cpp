@@ -149,8 +149,11 @@ subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config,
 
 void Cluster::start() {
     if (state_->watcher || !state_->config) return;
+    // Peers of the other family than the public IP this node publishes cannot be reached.
+    const auto own = own_lease();
     state_->watcher = std::make_unique<subnet::LeaseWatcher>(
         state_->client, *state_->config, state_->options.etcd_prefix,
+        own ? std::optional(own->value.public_ip.family()) : std::nullopt,
         [this](const subnet::LeaseUpdate&) {
             if (state_->callbacks.peers_changed) state_->callbacks.peers_changed();
         },

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <unordered_set>
 
@@ -18,9 +19,16 @@ namespace {
 
 constexpr const char* lock_name = "lock";
 constexpr const char* temp_name = ".reserving";
+constexpr std::array families = {net::Family::v4, net::Family::v6};
 
 std::string cursor_name(net::Family family) {
     return family == net::Family::v4 ? "last_reserved_ip.v4" : "last_reserved_ip.v6";
+}
+
+// The new cursor before it is renamed into place; one fixed name per family (writers hold the
+// lock), so a killed writer's leftover is found by name.
+std::string cursor_temp_name(net::Family family) {
+    return "." + cursor_name(family) + ".tmp";
 }
 
 void write_all(int fd, std::string_view content, const std::string& what) {
@@ -69,6 +77,54 @@ Attachment parse_owner(std::string_view content) {
     return owner;
 }
 
+// Every file named by an address in the directory `dir_fd`, with its owner read back when
+// `with_owners`. Needs no lock: reservations are linked into place whole and unlinked whole, so
+// each is seen complete or not at all.
+std::vector<Reservation> read_reservations(int dir_fd, const std::filesystem::path& path,
+                                           bool with_owners) {
+    std::vector<Reservation> result;
+    const int dup_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup_fd < 0) throw_errno("open " + path.string());
+    DIR* dir = ::fdopendir(dup_fd);
+    if (!dir) {
+        ::close(dup_fd);
+        throw_errno("read directory " + path.string());
+    }
+    try {
+        while (const dirent* entry = ::readdir(dir)) {
+            const auto address = net::Address::try_parse(entry->d_name);
+            if (!address) continue;
+            Reservation r{*address, {}};
+            if (with_owners) {
+                auto content = read_at(dir_fd, entry->d_name, path);
+                if (!content) continue;  // released meanwhile
+                r.owner = parse_owner(*content);
+            }
+            result.push_back(std::move(r));
+        }
+    } catch (...) {
+        ::closedir(dir);
+        throw;
+    }
+    ::closedir(dir);
+    return result;
+}
+
+// The store's directory opened for reading only: no lock, nothing created or removed, so that
+// twilld can count pod IPs on a read-only mount of it. Nullopt when it does not exist yet.
+std::optional<sys::UniqueFd> open_for_reading(const std::filesystem::path& dir) {
+    sys::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) return std::nullopt;
+        throw_errno("open " + dir.string());
+    }
+    return fd;
+}
+
+void fsync_fd(int fd, const std::string& what) {
+    if (::fsync(fd) < 0) throw_errno("fsync " + what);
+}
+
 // The store's directory, opened and flock()ed for one operation.
 class LockedDir {
   public:
@@ -86,32 +142,10 @@ class LockedDir {
         }
     }
 
-    int fd() const { return fd_.get(); }
     const std::filesystem::path& path() const { return dir_; }
 
-    // Every file named by an address, with its owner read back when `with_owners`.
     std::vector<Reservation> reservations(bool with_owners) const {
-        std::vector<Reservation> result;
-        const int dup_fd = ::openat(fd_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dup_fd < 0) throw_errno("open " + dir_.string());
-        DIR* dir = ::fdopendir(dup_fd);
-        if (!dir) {
-            ::close(dup_fd);
-            throw_errno("read directory " + dir_.string());
-        }
-        while (const dirent* entry = ::readdir(dir)) {
-            const auto address = net::Address::try_parse(entry->d_name);
-            if (!address) continue;
-            Reservation r{*address, {}};
-            if (with_owners) {
-                auto content = read_at(fd_.get(), entry->d_name, dir_);
-                if (!content) continue;  // released meanwhile (cannot happen under the lock)
-                r.owner = parse_owner(*content);
-            }
-            result.push_back(std::move(r));
-        }
-        ::closedir(dir);
-        return result;
+        return read_reservations(fd_.get(), dir_, with_owners);
     }
 
     void remove(const net::Address& address) const {
@@ -121,25 +155,29 @@ class LockedDir {
         }
     }
 
-    // A process killed before it unlinked its temporary file leaves it behind; it may even
-    // be a second link to a finished reservation, so it is unlinked, never truncated.
-    void remove_leftover_temp() const {
-        if (::unlinkat(fd_.get(), temp_name, 0) < 0 && errno != ENOENT) {
-            throw_errno("remove " + (dir_ / temp_name).string());
-        }
+    // A process killed before it unlinked its temporary files leaves them behind; the
+    // reservation's may even be a second link to a finished reservation, so they are
+    // unlinked, never truncated.
+    void remove_leftover_temps() const {
+        unlink_if_present(temp_name);
+        for (const auto family : families) unlink_if_present(cursor_temp_name(family));
     }
 
-    // Writes the owner to the temporary file, then links it into place: the reservation
-    // appears complete or not at all. False when the address is taken.
+    // Makes the creations, renames and removals so far durable.
+    void sync() const { fsync_fd(fd_.get(), "directory " + dir_.string()); }
+
+    // Writes the owner to the temporary file and fsyncs it, then links it into place: the
+    // reservation appears complete or not at all, also after a power loss. False when the
+    // address is taken. The caller syncs the directory.
     bool create(const net::Address& address, const Attachment& owner) const {
         const auto name = address.to_string();
-        remove_leftover_temp();
         {
             sys::UniqueFd temp(
                 ::openat(fd_.get(), temp_name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
             if (!temp) throw_errno("create " + (dir_ / temp_name).string());
             write_all(temp.get(), owner.container_id + "\n" + owner.ifname + "\n",
                       (dir_ / temp_name).string());
+            fsync_fd(temp.get(), (dir_ / temp_name).string());
         }
         const int linked = ::linkat(fd_.get(), temp_name, fd_.get(), name.c_str(), 0);
         const int link_errno = errno;
@@ -159,16 +197,29 @@ class LockedDir {
         return net::Address::try_parse(text);
     }
 
-    // Best effort: a torn cursor only makes the next search start at the beginning.
+    // Replaces the cursor whole (temporary file, fsync, rename): readers see the old one or
+    // the new one, never an empty or partial one. The caller syncs the directory.
     void set_cursor(const net::Address& address) const {
         const auto name = cursor_name(address.family());
-        sys::UniqueFd fd(
-            ::openat(fd_.get(), name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-        if (!fd) throw_errno("write " + (dir_ / name).string());
-        write_all(fd.get(), address.to_string(), (dir_ / name).string());
+        const auto temp = cursor_temp_name(address.family());
+        {
+            sys::UniqueFd fd(::openat(fd_.get(), temp.c_str(),
+                                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+            if (!fd) throw_errno("create " + (dir_ / temp).string());
+            write_all(fd.get(), address.to_string(), (dir_ / temp).string());
+            fsync_fd(fd.get(), (dir_ / temp).string());
+        }
+        if (::renameat(fd_.get(), temp.c_str(), fd_.get(), name.c_str()) < 0)
+            throw_errno("rename " + (dir_ / temp).string() + " to " + name);
     }
 
   private:
+    void unlink_if_present(const std::string& name) const {
+        if (::unlinkat(fd_.get(), name.c_str(), 0) < 0 && errno != ENOENT) {
+            throw_errno("remove " + (dir_ / name).string());
+        }
+    }
+
     std::filesystem::path dir_;
     sys::UniqueFd fd_;
     sys::UniqueFd lock_;
@@ -182,6 +233,7 @@ net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& ga
                             const Attachment& owner) {
     const auto subnet = subnet_in.network();
     LockedDir dir(dir_);
+    dir.remove_leftover_temps();
     std::unordered_set<net::Address> taken;
     for (const auto& r : dir.reservations(false)) {
         if (r.address.family() != subnet.family()) continue;
@@ -215,6 +267,7 @@ net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& ga
         if (candidate == gateway || taken.contains(candidate)) continue;
         if (!dir.create(candidate, owner)) continue;
         dir.set_cursor(candidate);
+        dir.sync();  // the reservation and the cursor (and any drops above) are durable now
         return candidate;
     }
     throw Exhausted("no free address in " + subnet.to_string() + " (" +
@@ -223,7 +276,7 @@ net::Address Store::reserve(const net::Prefix& subnet_in, const net::Address& ga
 
 std::vector<net::Address> Store::release(const Attachment& owner) {
     LockedDir dir(dir_);
-    dir.remove_leftover_temp();
+    dir.remove_leftover_temps();
     std::vector<net::Address> released;
     for (const auto& r : dir.reservations(true)) {
         if (r.owner == owner) {
@@ -231,29 +284,39 @@ std::vector<net::Address> Store::release(const Attachment& owner) {
             released.push_back(r.address);
         }
     }
+    if (!released.empty()) dir.sync();
     return released;
 }
 
 std::vector<Reservation> Store::release_all_except(const std::set<Attachment>& keep) {
     LockedDir dir(dir_);
-    dir.remove_leftover_temp();
+    dir.remove_leftover_temps();
     std::vector<Reservation> released;
     for (auto& r : dir.reservations(true)) {
         if (keep.contains(r.owner)) continue;
         dir.remove(r.address);
         released.push_back(std::move(r));
     }
+    if (!released.empty()) dir.sync();
     return released;
 }
 
 std::vector<Reservation> Store::list() const {
-    LockedDir dir(dir_);
-    return dir.reservations(true);
+    const auto fd = open_for_reading(dir_);
+    if (!fd) return {};
+    return read_reservations(fd->get(), dir_, true);
+}
+
+std::vector<Reservation> Store::owned_by(const Attachment& owner) const {
+    auto all = list();
+    std::erase_if(all, [&](const Reservation& r) { return r.owner != owner; });
+    return all;
 }
 
 std::optional<Reservation> Store::find(const net::Address& address) const {
-    LockedDir dir(dir_);
-    const auto content = read_at(dir.fd(), address.to_string(), dir_);
+    const auto fd = open_for_reading(dir_);
+    if (!fd) return std::nullopt;
+    const auto content = read_at(fd->get(), address.to_string(), dir_);
     if (!content) return std::nullopt;
     return Reservation{address, parse_owner(*content)};
 }

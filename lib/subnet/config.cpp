@@ -76,6 +76,11 @@ net::SubnetRange parse_range(const nlohmann::json& object, const char* network_f
     const int subnet_len = len && *len != 0 ? static_cast<int>(*len)
                                             : default_subnet_len(network, smallest_network,
                                                                  default_len, network_field);
+    // Of an IPv4 /31 or /32 nothing is left for a pod once the gateway has its address.
+    if (family == net::Family::v4 && subnet_len > 30) {
+        throw ParseError(len_field, std::to_string(subnet_len) +
+                                        " leaves no pod address beside the gateway (at most /30)");
+    }
     try {
         return net::SubnetRange(network, subnet_len, optional_address(object, min_field),
                                 optional_address(object, max_field));

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "twill/error.hpp"
@@ -24,6 +25,8 @@ std::string_view to_string(IgnoreReason reason) {
             return "wrong_backend";
         case IgnoreReason::overlap:
             return "overlap";
+        case IgnoreReason::duplicate:
+            return "duplicate";
     }
     return "unknown";
 }
@@ -52,10 +55,33 @@ Rejection wrong_backend(BackendType type, const NetworkConfig& config) {
                          std::string(to_string(config.backend_type()))};
 }
 
-std::optional<Rejection> check_public_ip(const NetworkConfig& config, const net::Address& ip) {
+bool is_v4_mapped(const net::Address& ip) {
+    if (!ip.is_v6()) return false;
+    const auto bytes = ip.bytes();
+    return std::all_of(bytes.begin(), bytes.begin() + 10, [](std::uint8_t b) { return b == 0; }) &&
+           bytes[10] == 0xff && bytes[11] == 0xff;
+}
+
+std::string family_name(net::Family family) {
+    return family == net::Family::v4 ? "IPv4" : "IPv6";
+}
+
+std::optional<Rejection> check_public_ip(const NetworkConfig& config, const net::Address& ip,
+                                         std::optional<net::Family> underlay_family) {
     if (!ip.is_usable_unicast()) {
         return Rejection{IgnoreReason::bad_public_ip,
                          "PublicIP: " + ip.to_string() + " is not a usable unicast address"};
+    }
+    // A v4-mapped address would be IPv4 traffic through an IPv6 socket: no IPv6 peer, and the
+    // VXLAN device of an IPv4 underlay cannot send to it either.
+    if (is_v4_mapped(ip)) {
+        return Rejection{IgnoreReason::bad_public_ip,
+                         "PublicIP: " + ip.to_string() + " is an IPv4-mapped IPv6 address"};
+    }
+    if (underlay_family && ip.family() != *underlay_family) {
+        return Rejection{IgnoreReason::bad_public_ip,
+                         "PublicIP: " + ip.to_string() + " is " + family_name(ip.family()) +
+                             " but this node's underlay is " + family_name(*underlay_family)};
     }
     const bool in_v6_network = config.ipv6 && config.ipv6->range.network().contains(ip);
     if (config.network().contains(ip) || in_v6_network) {
@@ -84,7 +110,8 @@ std::optional<Rejection> check_backend_data(const LeaseBackendData& data) {
 }  // namespace
 
 std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::string_view prefix,
-                                              const RawEntry& entry) {
+                                              const RawEntry& entry,
+                                              std::optional<net::Family> underlay_family) {
     const auto subnet = parse_subnet_key(prefix, entry.key);
     if (!subnet) {
         return Rejection{IgnoreReason::bad_key,
@@ -108,7 +135,8 @@ std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::
         }
         return Rejection{reason_for_field(e.field()), e.what()};
     }
-    if (auto rejection = check_public_ip(config, value.public_ip)) return *rejection;
+    if (auto rejection = check_public_ip(config, value.public_ip, underlay_family))
+        return *rejection;
     if (value.backend_type() != config.backend_type()) {
         return wrong_backend(value.backend_type(), config);
     }
@@ -118,66 +146,52 @@ std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::
         entry.etcd_lease};
 }
 
-LeaseTable::LeaseTable(NetworkConfig config, std::string prefix)
-    : config_(std::move(config)), prefix_(std::move(prefix)) {
+LeaseTable::LeaseTable(NetworkConfig config, std::string prefix,
+                       std::optional<net::Family> underlay_family)
+    : config_(std::move(config)), prefix_(std::move(prefix)), underlay_family_(underlay_family) {
     for (auto reason : kIgnoreReasons) total_[reason] = 0;
 }
 
 std::vector<LeaseChange> LeaseTable::put(const RawEntry& entry) {
-    Before before;
-    apply_put(entry, before);
-    return settle(before);
+    if (!apply_put(entry)) return {};
+    return settle();
 }
 
 std::vector<LeaseChange> LeaseTable::erase(std::string_view key) {
-    Before before;
-    apply_erase(std::string(key), before);
-    return settle(before);
+    if (!apply_erase(std::string(key))) return {};
+    return settle();
 }
 
 std::vector<LeaseChange> LeaseTable::apply(const std::vector<Mutation>& batch) {
-    Before before;
+    bool changed = false;
     for (const auto& mutation : batch) {
-        if (mutation.entry)
-            apply_put(*mutation.entry, before);
-        else
-            apply_erase(mutation.key, before);
+        changed |= mutation.entry ? apply_put(*mutation.entry) : apply_erase(mutation.key);
     }
-    return settle(before);
+    if (!changed) return {};
+    return settle();
 }
 
-void LeaseTable::remember_before(const net::Prefix& subnet, Before& before) const {
-    if (before.contains(subnet)) return;
-    auto it = winners_.find(subnet);
-    before.emplace(subnet, it == winners_.end() ? std::nullopt : std::optional<Lease>(it->second));
-}
-
-void LeaseTable::apply_erase(const std::string& key, Before& before) {
+bool LeaseTable::apply_erase(const std::string& key) {
     auto it = entries_.find(key);
-    if (it == entries_.end()) return;
-    if (const auto& lease = it->second.lease) {
-        remember_before(lease->subnet, before);
-        auto& set = candidates_[lease->subnet];
-        set.erase({lease->create_revision, key});
-        if (set.empty()) candidates_.erase(lease->subnet);
-    }
+    if (it == entries_.end()) return false;
+    if (const auto& lease = it->second.lease) precedence_.erase({lease->create_revision, key});
     entries_.erase(it);
+    return true;
 }
 
-void LeaseTable::apply_put(const RawEntry& raw, Before& before) {
+bool LeaseTable::apply_put(const RawEntry& raw) {
     auto existing = entries_.find(raw.key);
     // A relist or a replayed event brings the same version again: nothing to do, and the
     // rejection of that version has been logged and counted already.
     if (existing != entries_.end() && existing->second.raw.mod_revision == raw.mod_revision &&
         existing->second.raw.value == raw.value) {
-        return;
+        return false;
     }
-    apply_erase(raw.key, before);
-    Entry entry{raw, std::nullopt, std::nullopt, false};
-    auto result = validate_lease(config_, prefix_, raw);
+    apply_erase(raw.key);
+    Entry entry{raw, std::nullopt, std::nullopt, std::nullopt, {}};
+    auto result = validate_lease(config_, prefix_, raw, underlay_family_);
     if (auto* lease = std::get_if<Lease>(&result)) {
-        remember_before(lease->subnet, before);
-        candidates_[lease->subnet].insert({lease->create_revision, raw.key});
+        precedence_.insert({lease->create_revision, raw.key});
         entry.lease = std::move(*lease);
     } else {
         auto& rejection = std::get<Rejection>(result);
@@ -187,38 +201,78 @@ void LeaseTable::apply_put(const RawEntry& raw, Before& before) {
         entry.rejection = std::move(rejection);
     }
     entries_.insert_or_assign(raw.key, std::move(entry));
+    return true;
 }
 
-std::vector<LeaseChange> LeaseTable::settle(const Before& before) {
-    std::vector<LeaseChange> changes;
-    for (const auto& [subnet, old] : before) {
-        std::optional<Lease> now;
-        auto candidates = candidates_.find(subnet);
-        if (candidates != candidates_.end()) {
-            bool first = true;
-            for (const auto& [create_revision, key] : candidates->second) {
-                auto& entry = entries_.at(key);
-                if (first) {
-                    now = *entry.lease;
-                    first = false;
-                    continue;
-                }
-                if (!entry.overlap_reported) {
-                    spdlog::warn(
-                        "ignoring subnet lease {} (mod revision {}): {} is leased by {} "
-                        "created earlier (create revision {} < {})",
-                        key, entry.raw.mod_revision, subnet.to_string(), now->key,
-                        now->create_revision, create_revision);
-                    ++total_[IgnoreReason::overlap];
-                    entry.overlap_reported = true;
-                }
-            }
+namespace {
+
+// What a lease announces that no other lease may: its VTEP MAC or its WireGuard key.
+std::pair<std::string, std::string> identity(const LeaseBackendData& data) {
+    if (const auto* vxlan = std::get_if<VxlanLeaseData>(&data))
+        return {"BackendData.VtepMAC", vxlan->vtep_mac.to_string()};
+    return {"BackendData.PublicKey", std::get<WireguardLeaseData>(data).public_key_base64()};
+}
+
+}  // namespace
+
+// Recomputed from all entries: a table of a few thousand leases takes well under a
+// millisecond, and a pure function of the entries cannot depend on the order they came in.
+std::vector<LeaseChange> LeaseTable::settle() {
+    std::map<net::Prefix, const Lease*> won;
+    std::map<std::pair<std::string, std::string>, const Lease*> announced;
+    for (const auto& [create_revision, key] : precedence_) {
+        auto& entry = entries_.at(key);
+        const auto& lease = *entry.lease;
+        std::optional<Rejection> lost;
+        if (const auto winner = won.find(lease.subnet); winner != won.end()) {
+            const auto& first = *winner->second;
+            lost = Rejection{IgnoreReason::overlap,
+                             lease.subnet.to_string() + " is leased by " + first.key +
+                                 " created earlier (create revision " +
+                                 std::to_string(first.create_revision) +
+                                 " <= " + std::to_string(create_revision) + ")"};
+        } else if (auto [holder, fresh] =
+                       announced.emplace(identity(lease.value.backend_data), &lease);
+                   !fresh) {
+            const auto& first = *holder->second;
+            lost =
+                Rejection{IgnoreReason::duplicate,
+                          holder->first.first + ": " + holder->first.second + " is announced by " +
+                              first.key + " created earlier (create revision " +
+                              std::to_string(first.create_revision) +
+                              " <= " + std::to_string(create_revision) + ")"};
+        } else {
+            won.emplace(lease.subnet, &lease);
         }
-        if (now)
-            winners_.insert_or_assign(subnet, *now);
-        else
-            winners_.erase(subnet);
-        if (old != now) changes.push_back(LeaseChange{subnet, old, now});
+        if (lost && !entry.reported.contains(lost->reason)) {
+            spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", key,
+                         entry.raw.mod_revision, lost->message);
+            ++total_[lost->reason];
+            entry.reported.insert(lost->reason);
+        }
+        entry.lost = std::move(lost);
+    }
+
+    // The difference to the previous winners, ordered by subnet (both maps are).
+    std::vector<LeaseChange> changes;
+    auto old_it = winners_.begin();
+    auto new_it = won.begin();
+    while (old_it != winners_.end() || new_it != won.end()) {
+        if (new_it == won.end() || (old_it != winners_.end() && old_it->first < new_it->first)) {
+            changes.push_back(LeaseChange{old_it->first, old_it->second, std::nullopt});
+            old_it = winners_.erase(old_it);
+        } else if (old_it == winners_.end() || new_it->first < old_it->first) {
+            changes.push_back(LeaseChange{new_it->first, std::nullopt, *new_it->second});
+            winners_.emplace_hint(old_it, new_it->first, *new_it->second);
+            ++new_it;
+        } else {
+            if (old_it->second != *new_it->second) {
+                changes.push_back(LeaseChange{old_it->first, old_it->second, *new_it->second});
+                old_it->second = *new_it->second;
+            }
+            ++old_it;
+            ++new_it;
+        }
     }
     return changes;
 }
@@ -229,8 +283,8 @@ std::map<IgnoreReason, std::size_t> LeaseTable::ignored_now() const {
     for (const auto& [key, entry] : entries_) {
         if (entry.rejection)
             ++counts[entry.rejection->reason];
-        else if (winners_.at(entry.lease->subnet).key != key)
-            ++counts[IgnoreReason::overlap];
+        else if (entry.lost)
+            ++counts[entry.lost->reason];
     }
     return counts;
 }

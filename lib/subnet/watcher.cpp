@@ -26,8 +26,9 @@ std::vector<LeaseTable::Mutation> mutations(const std::vector<kv::WatchEvent>& e
 }  // namespace
 
 LeaseWatcher::LeaseWatcher(kv::Client& client, NetworkConfig config, std::string prefix,
-                           UpdateCallback on_update, ErrorCallback on_error)
-    : on_update_(std::move(on_update)), table_(std::move(config), prefix) {
+                           std::optional<net::Family> underlay_family, UpdateCallback on_update,
+                           ErrorCallback on_error)
+    : on_update_(std::move(on_update)), table_(std::move(config), prefix, underlay_family) {
     kv::WatchOptions options;
     options.prefix = true;
     options.start_revision = 0;  // list first, then watch from the revision after the list

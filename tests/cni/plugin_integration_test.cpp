@@ -285,31 +285,28 @@ TEST_F(CniPlugin, CheckFindsWhatChanged) {
 }
 
 TEST_F(CniPlugin, FailedAddLeavesNothing) {
-    // The pod already has a default route: ADD gets as far as the route, then must take back
-    // the veth pair and the reservation.
+    // The bridge named in subnet.json is no bridge: ADD gets as far as enslaving the host end,
+    // then must take back the veth pair and the reservation.
+    run_command({"ip", "-n", world->node.netns_name(), "link", "add", "notbr0", "type", "dummy"});
+    world->subnet.bridge = "notbr0";
+    world->write_subnet();
     const auto& pod = world->add_pod("busy");
+    const auto failed =
+        world->run(CniNode::attachment_env("ADD", "c1", pod.path()), world->config("1.0.0"));
+    EXPECT_NE(failed.exit_code, 0) << failed.output;
+    expect_nothing_allocated();
+    EXPECT_FALSE(netlink::Handle(pod).find_link("eth0"));
+    world->subnet.bridge = "twill0";
+    world->write_subnet();
+
+    // The pod interface name is taken: the veth cannot be made; the reservation goes.
     {
         netlink::Handle in_pod(pod);
         netlink::VethSpec veth;
         veth.name = "d0";
         veth.peer_name = "d1";
-        const auto d0 = in_pod.create_veth(veth);
-        in_pod.set_link_up(d0.index);
-        in_pod.add_address(d0.index, net::Prefix::parse("192.168.9.1/24"));
-        netlink::Route route;
-        route.destination = net::Prefix::parse("0.0.0.0/0");
-        route.gateway = net::Address::parse("192.168.9.2");
-        route.oif = d0.index;
-        in_pod.add_route(route);
+        in_pod.create_veth(veth);
     }
-    const auto failed =
-        world->run(CniNode::attachment_env("ADD", "c1", pod.path()), world->config("1.0.0"));
-    EXPECT_NE(failed.exit_code, 0);
-    EXPECT_NE(failed.output.find("File exists"), std::string::npos) << failed.output;
-    expect_nothing_allocated();
-    EXPECT_FALSE(netlink::Handle(pod).find_link("eth0"));
-
-    // The pod interface name is taken: the veth cannot be made; the reservation goes.
     const auto failed_again =
         world->run(CniNode::attachment_env("ADD", "c2", pod.path(), "d0"), world->config("1.0.0"));
     EXPECT_NE(failed_again.exit_code, 0);
@@ -324,6 +321,153 @@ TEST_F(CniPlugin, FailedAddLeavesNothing) {
                          "1.0.0", "nosuch0"),
               11);
     expect_nothing_allocated();
+}
+
+// The default routes of a pod's main table, as "<gateway> dev <ifindex>".
+std::set<std::string> default_routes(const netlink::OwnedNetns& pod) {
+    std::set<std::string> routes;
+    netlink::RouteFilter filter;
+    filter.table = netlink::route_table_main;
+    filter.family = net::Family::v4;
+    for (const auto& route : netlink::Handle(pod).dump_routes(filter)) {
+        if (route.destination.length() != 0) continue;
+        routes.insert((route.gateway ? route.gateway->to_string() : "-") + " dev " +
+                      std::to_string(route.oif));
+    }
+    return routes;
+}
+
+// What identifies the pod's links (flags such as carrier may still settle meanwhile).
+std::set<std::string> link_identities(const netlink::OwnedNetns& pod) {
+    std::set<std::string> links;
+    for (const auto& link : netlink::Handle(pod).list_links()) {
+        links.insert(link.name + " " + std::to_string(link.index) + " " +
+                     (link.mac ? link.mac->to_string() : "-") + " " + std::to_string(link.mtu));
+    }
+    return links;
+}
+
+TEST_F(CniPlugin, SecondInterfaceGetsItsOwnAddressAndLeavesTheDefaultRouteAlone) {
+    const auto& pod = world->add_pod("multi");
+    const auto config = world->config("1.0.0");
+    const auto first = world->run(CniNode::attachment_env("ADD", "c1", pod.path()), config);
+    ASSERT_EQ(first.exit_code, 0) << first.output;
+    netlink::Handle in_pod(pod);
+    const auto eth0 = in_pod.get_link("eth0");
+    const std::set<std::string> first_default{"10.244.3.1 dev " + std::to_string(eth0.index)};
+    ASSERT_EQ(default_routes(pod), first_default);
+
+    const auto second =
+        world->run(CniNode::attachment_env("ADD", "c1", pod.path(), "net1"), config);
+    ASSERT_EQ(second.exit_code, 0) << second.output;
+    const auto& r = second.json;
+    ASSERT_EQ(r["interfaces"].size(), 2u) << second.output;
+    EXPECT_EQ(r["interfaces"][1]["name"], "net1");
+    EXPECT_NE(r["interfaces"][0]["name"], first.json["interfaces"][0]["name"]);
+    ASSERT_EQ(r["ips"].size(), 1u);
+    EXPECT_NE(r["ips"][0]["address"], first.json["ips"][0]["address"]);
+    EXPECT_EQ(r["ips"][0]["gateway"], "10.244.3.1");
+    // The pod had a default route: it is left alone, and none is listed for net1.
+    EXPECT_TRUE(!r.contains("routes") || r["routes"].empty()) << second.output;
+    EXPECT_EQ(default_routes(pod), first_default);
+    const auto net1 = in_pod.get_link("net1");
+    const auto address = net::Prefix::parse(r["ips"][0]["address"].get<std::string>());
+    const auto addresses = in_pod.list_addresses(net1.index, net::Family::v4);
+    ASSERT_EQ(addresses.size(), 1u);
+    EXPECT_EQ(addresses[0].prefix, address);
+    EXPECT_EQ(world->reservations().size(), 2u);
+    EXPECT_EQ(world->host_veths().size(), 2u);
+    EXPECT_EQ(sys::read_file(world->data_dir / "twill" / address.address().to_string()),
+              "c1\nnet1\n");
+
+    // CHECK passes for both.
+    for (const auto& [ifname, result] : {std::pair{"eth0", first.json}, {"net1", r}}) {
+        auto with_prev = config;
+        with_prev["prevResult"] = result;
+        const auto check =
+            world->run(CniNode::attachment_env("CHECK", "c1", pod.path(), ifname), with_prev);
+        EXPECT_EQ(check.exit_code, 0) << ifname << ": " << check.output;
+    }
+
+    // DEL of net1 leaves eth0 (address, default route, host end, reservation) untouched.
+    const auto del = world->run(CniNode::attachment_env("DEL", "c1", pod.path(), "net1"), config);
+    ASSERT_EQ(del.exit_code, 0) << del.output;
+    EXPECT_FALSE(in_pod.find_link("net1"));
+    EXPECT_EQ(world->reservations().size(), 1u);
+    EXPECT_EQ(world->host_veths(), std::set<std::string>{first.json["interfaces"][0]["name"]});
+    EXPECT_EQ(default_routes(pod), first_default);
+    auto with_prev = config;
+    with_prev["prevResult"] = first.json;
+    const auto check = world->run(CniNode::attachment_env("CHECK", "c1", pod.path()), with_prev);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+
+    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "c1", pod.path()), config).exit_code, 0);
+    expect_nothing_allocated();
+}
+
+TEST_F(CniPlugin, RepeatedAddReturnsTheExistingAttachment) {
+    const auto& pod = world->add_pod("again");
+    for (const auto& version : {"0.3.1", "1.0.0"}) {
+        SCOPED_TRACE(version);
+        const auto config = world->config(version);
+        const auto env = CniNode::attachment_env("ADD", "c1", pod.path());
+        const auto first = world->run(env, config);
+        ASSERT_EQ(first.exit_code, 0) << first.output;
+        const auto eth0 = netlink::Handle(pod).get_link("eth0");
+        const auto links = link_identities(pod);
+        const auto reservations = world->reservations();
+        const auto veths = world->host_veths();
+
+        const auto again = world->run(env, config);
+        ASSERT_EQ(again.exit_code, 0) << again.output;
+        EXPECT_EQ(again.json, first.json);
+        EXPECT_EQ(world->reservations(), reservations);
+        EXPECT_EQ(world->host_veths(), veths);
+        EXPECT_EQ(link_identities(pod), links);  // the same devices, untouched
+        EXPECT_EQ(default_routes(pod),
+                  std::set<std::string>{"10.244.3.1 dev " + std::to_string(eth0.index)});
+        EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "c1", pod.path()), config).exit_code,
+                  0);
+        expect_nothing_allocated();
+    }
+}
+
+TEST_F(CniPlugin, RepeatedAddOfADamagedAttachmentFailsChangingNothing) {
+    const auto& pod = world->add_pod("damaged");
+    const auto config = world->config("1.0.0");
+    const auto env = CniNode::attachment_env("ADD", "c1", pod.path());
+    const auto first = world->run(env, config);
+    ASSERT_EQ(first.exit_code, 0) << first.output;
+    const auto ip = net::Prefix::parse(first.json["ips"][0]["address"].get<std::string>());
+    const auto host_name = first.json["interfaces"][0]["name"].get<std::string>();
+    const auto pod_ns = pod.name();
+    auto fails_changing_nothing = [&](std::string_view names) {
+        const auto reservations = world->reservations();
+        const auto veths = world->host_veths();
+        const auto links = link_identities(pod);
+        const auto again = world->run(env, config);
+        EXPECT_EQ(error_code(again, "1.0.0", names), 999);
+        EXPECT_NE(again.output.find(ip.address().to_string()), std::string::npos) << again.output;
+        EXPECT_EQ(world->reservations(), reservations);
+        EXPECT_EQ(world->host_veths(), veths);
+        EXPECT_EQ(link_identities(pod), links);
+    };
+
+    run_command({"ip", "-n", pod_ns, "addr", "flush", "dev", "eth0"});
+    fails_changing_nothing("lacks address " + ip.to_string());
+    run_command({"ip", "-n", pod_ns, "addr", "add", ip.to_string(), "dev", "eth0"});
+    run_command({"ip", "-n", world->node.netns_name(), "link", "set", host_name, "nomaster"});
+    fails_changing_nothing("not on twill0");
+    // The pod end gone (and the host end with it): only the reservation is left.
+    run_command({"ip", "-n", pod_ns, "link", "del", "eth0"});
+    fails_changing_nothing("eth0 does not exist");
+
+    // DEL clears what is left, and a new ADD starts afresh.
+    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "c1", pod.path()), config).exit_code, 0);
+    expect_nothing_allocated();
+    const auto fresh = world->run(env, config);
+    ASSERT_EQ(fresh.exit_code, 0) << fresh.output;
+    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "c1", pod.path()), config).exit_code, 0);
 }
 
 TEST_F(CniPlugin, ExhaustedSubnetFailsCleanly) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -173,6 +174,73 @@ TEST_F(StoreTest, WorksForIpv6) {
     EXPECT_EQ(store.reserve(subnet, gw, {"c1", "eth0"}).to_string(), "fd00:1::2");
     EXPECT_EQ(store.reserve(subnet, gw, {"c2", "eth0"}).to_string(), "fd00:1::3");
     EXPECT_TRUE(fs::exists(dir_ / "last_reserved_ip.v6"));
+}
+
+TEST_F(StoreTest, CursorIsNeverSeenEmptyOrPartial) {
+    Store store(dir_);
+    store.reserve(subnet_, gateway_, {"c0", "eth0"});  // the cursor exists from here on
+    std::atomic<bool> done{false};
+    std::atomic<int> reads{0};
+    std::string bad;  // the first unusable content the reader saw
+    std::jthread reader([&] {
+        while (!done) {
+            const auto content = sys::read_file(dir_ / "last_reserved_ip.v4");
+            ++reads;
+            if (!content || !net::Address::try_parse(*content)) {
+                bad = content ? "\"" + *content + "\"" : "no file";
+                return;
+            }
+        }
+    });
+    // Every reserve rewrites the cursor; releasing keeps the subnet from filling up.
+    for (int i = 0; i < 200 && bad.empty(); ++i) {
+        const Attachment owner{"c" + std::to_string(i + 1), "eth0"};
+        store.reserve(subnet_, gateway_, owner);
+        store.release(owner);
+    }
+    done = true;
+    reader.join();
+    EXPECT_TRUE(bad.empty()) << "a reader saw the cursor as " << bad << " after " << reads
+                             << " reads";
+    EXPECT_GT(reads.load(), 0);
+}
+
+TEST_F(StoreTest, LeftoverCursorOfAKilledWriterIsRemoved) {
+    Store store(dir_);
+    store.reserve(subnet_, gateway_, {"c1", "eth0"});
+    // A writer killed between writing the new cursor and renaming it into place.
+    std::ofstream(dir_ / ".last_reserved_ip.v4.tmp") << "10.244.";
+    EXPECT_EQ(store.reserve(subnet_, gateway_, {"c2", "eth0"}).to_string(), "10.244.3.3");
+    EXPECT_EQ(files(),
+              (std::set<std::string>{"10.244.3.2", "10.244.3.3", "last_reserved_ip.v4", "lock"}));
+    // DEL and GC clean up after a killed writer too.
+    std::ofstream(dir_ / ".last_reserved_ip.v4.tmp") << "10.";
+    store.release({"c1", "eth0"});
+    EXPECT_FALSE(fs::exists(dir_ / ".last_reserved_ip.v4.tmp"));
+    std::ofstream(dir_ / ".last_reserved_ip.v6.tmp") << "fd";
+    store.release_all_except({{"c2", "eth0"}});
+    EXPECT_EQ(files(), (std::set<std::string>{"10.244.3.3", "last_reserved_ip.v4", "lock"}));
+}
+
+TEST_F(StoreTest, ListingCreatesAndRemovesNothing) {
+    // twilld lists the plugin's store to count pod IPs; it must not create it ...
+    Store absent(dir_);
+    EXPECT_TRUE(absent.list().empty());
+    EXPECT_FALSE(absent.find(net::Address::parse("10.244.3.2")));
+    EXPECT_FALSE(fs::exists(root_ / "data"));
+    // ... nor add a lock file or clean up the plugin's files.
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "10.244.3.2") << "c1\neth0\n";
+    std::ofstream(dir_ / ".reserving") << "c2\n";
+    std::ofstream(dir_ / ".last_reserved_ip.v4.tmp") << "10.";
+    const auto before = files();
+    Store store(dir_);
+    const auto listed = store.list();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].owner, (Attachment{"c1", "eth0"}));
+    ASSERT_TRUE(store.find(net::Address::parse("10.244.3.2")));
+    EXPECT_EQ(store.find(net::Address::parse("10.244.3.2"))->owner, (Attachment{"c1", "eth0"}));
+    EXPECT_EQ(files(), before);
 }
 
 }  // namespace

@@ -148,3 +148,16 @@ TEST(NetworkConfig, BackendTypeNames) {
     EXPECT_EQ(backend_type_from_string("wireguard"), BackendType::wireguard);
     EXPECT_FALSE(backend_type_from_string("udp"));
 }
+
+TEST(NetworkConfig, IPv4SubnetLenLeavingNoPodAddressIsRefused) {
+    // A /31 or /32 per node leaves no address for a pod once the gateway has one.
+    for (const auto* json : {R"({"Network":"10.244.0.0/16","SubnetLen":31})",
+                             R"({"Network":"10.244.0.0/16","SubnetLen":32})"}) {
+        const auto [field, message] = rejection(json);
+        EXPECT_EQ(field, "SubnetLen") << json << " -> " << message;
+        EXPECT_NE(message.find("/30"), std::string::npos) << message;
+    }
+    EXPECT_EQ(
+        parse_network_config(R"({"Network":"10.244.0.0/16","SubnetLen":30})").range.subnet_len(),
+        30);
+}

@@ -4,6 +4,8 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <random>
 #include <sstream>
 
 using namespace twill;
@@ -33,8 +35,9 @@ std::string key(std::string_view name) {
     return kPrefix + "/subnets/" + std::string(name);
 }
 
-IgnoreReason reason_of(const RawEntry& e, const NetworkConfig& config = vxlan_config()) {
-    auto result = validate_lease(config, kPrefix, e);
+IgnoreReason reason_of(const RawEntry& e, const NetworkConfig& config = vxlan_config(),
+                       std::optional<net::Family> underlay = net::Family::v4) {
+    auto result = validate_lease(config, kPrefix, e, underlay);
     if (std::holds_alternative<Lease>(result)) return static_cast<IgnoreReason>(-1);
     return std::get<Rejection>(result).reason;
 }
@@ -61,8 +64,8 @@ class LogCapture {
 }  // namespace
 
 TEST(ValidateLease, AcceptsAGoodLease) {
-    auto result =
-        validate_lease(vxlan_config(), kPrefix, entry(key("10.244.3.0-24"), value(), 5, 9));
+    auto result = validate_lease(vxlan_config(), kPrefix,
+                                 entry(key("10.244.3.0-24"), value(), 5, 9), net::Family::v4);
     ASSERT_TRUE(std::holds_alternative<Lease>(result));
     const auto& lease = std::get<Lease>(result);
     EXPECT_EQ(lease.subnet.to_string(), "10.244.3.0/24");
@@ -110,8 +113,8 @@ TEST(ValidateLease, RejectsEachKindOfBadEntry) {
               IgnoreReason::wrong_backend);
     auto wireguard =
         parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
-    EXPECT_TRUE(std::holds_alternative<Lease>(
-        validate_lease(wireguard, kPrefix, entry(key("10.244.3.0-24"), wireguard_value, 1))));
+    EXPECT_TRUE(std::holds_alternative<Lease>(validate_lease(
+        wireguard, kPrefix, entry(key("10.244.3.0-24"), wireguard_value, 1), net::Family::v4)));
     EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value(), 1), wireguard),
               IgnoreReason::wrong_backend);
     // Another backend's data under its own BackendType is the wrong backend, not bad data.
@@ -128,14 +131,16 @@ TEST(ValidateLease, RejectsEachKindOfBadEntry) {
 TEST(ValidateLease, PublicIPInsideTheIPv6NetworkIsRejected) {
     auto config = parse_network_config(
         R"({"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10::/48"})");
-    EXPECT_EQ(reason_of(entry(key("10.244.3.0-24"), value("fd00:10::5"), 1), config),
-              IgnoreReason::bad_public_ip);
-    EXPECT_TRUE(std::holds_alternative<Lease>(
-        validate_lease(config, kPrefix, entry(key("10.244.3.0-24"), value("fd00:99::5"), 1))));
+    // (An IPv6 underlay, so that only the network rule can reject.)
+    EXPECT_EQ(
+        reason_of(entry(key("10.244.3.0-24"), value("fd00:10::5"), 1), config, net::Family::v6),
+        IgnoreReason::bad_public_ip);
+    EXPECT_TRUE(std::holds_alternative<Lease>(validate_lease(
+        config, kPrefix, entry(key("10.244.3.0-24"), value("fd00:99::5"), 1), net::Family::v6)));
 }
 
 TEST(LeaseTable, ReportsAddsChangesAndRemovals) {
-    LeaseTable table(vxlan_config(), kPrefix);
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
     auto changes = table.put(entry(key("10.244.3.0-24"), value(), 5));
     ASSERT_EQ(changes.size(), 1u);
     EXPECT_FALSE(changes[0].before);
@@ -167,7 +172,7 @@ TEST(LeaseTable, ReportsAddsChangesAndRemovals) {
 }
 
 TEST(LeaseTable, EarliestCreatedOfOverlappingLeasesWins) {
-    LeaseTable table(vxlan_config(), kPrefix);
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
     // "-024" names the same subnet as "-24": two keys, one subnet.
     table.put(
         entry(key("10.244.3.0-024"), value("192.168.1.20", "0a:58:00:00:00:02", "node-b"), 7));
@@ -192,16 +197,19 @@ TEST(LeaseTable, EarliestCreatedOfOverlappingLeasesWins) {
 }
 
 TEST(LeaseTable, BatchYieldsOneChangePerSubnet) {
-    LeaseTable table(vxlan_config(), kPrefix);
-    table.put(entry(key("10.244.1.0-24"), value("192.168.1.1"), 2));
-    table.put(entry(key("10.244.2.0-24"), value("192.168.1.2"), 3));
-    auto changes = table.apply(
-        {{key("10.244.1.0-24"), std::nullopt},
-         {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.3"), 4)},
-         {key("10.244.3.0-24"), entry(key("10.244.3.0-24"), value("192.168.1.4"), 4, 5)},
-         {key("10.244.2.0-24"), std::nullopt},
-         {key("10.244.2.0-24"), entry(key("10.244.2.0-24"), value("192.168.1.2"), 3)},
-         {key("bogus"), entry(key("bogus"), "x", 6)}});
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
+    table.put(entry(key("10.244.1.0-24"), value("192.168.1.1", "0a:58:00:00:00:01"), 2));
+    table.put(entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02"), 3));
+    auto changes =
+        table.apply({{key("10.244.1.0-24"), std::nullopt},
+                     {key("10.244.3.0-24"),
+                      entry(key("10.244.3.0-24"), value("192.168.1.3", "0a:58:00:00:00:03"), 4)},
+                     {key("10.244.3.0-24"),
+                      entry(key("10.244.3.0-24"), value("192.168.1.4", "0a:58:00:00:00:04"), 4, 5)},
+                     {key("10.244.2.0-24"), std::nullopt},
+                     {key("10.244.2.0-24"),
+                      entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02"), 3)},
+                     {key("bogus"), entry(key("bogus"), "x", 6)}});
     ASSERT_EQ(changes.size(), 2u);
     EXPECT_EQ(changes[0].subnet.to_string(), "10.244.1.0/24");
     EXPECT_FALSE(changes[0].after);
@@ -214,7 +222,7 @@ TEST(LeaseTable, BatchYieldsOneChangePerSubnet) {
 
 TEST(LeaseTable, LogsAndCountsEachRejectedVersionOnce) {
     LogCapture log;
-    LeaseTable table(vxlan_config(), kPrefix);
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
     const auto bad = entry(key("10.244.3.0-24"), value("10.244.9.9"), 4);
     table.put(bad);
     table.put(bad);
@@ -233,7 +241,7 @@ TEST(LeaseTable, LogsAndCountsEachRejectedVersionOnce) {
 }
 
 TEST(PeerLeases, LeavesOutThisNodesOwnLease) {
-    LeaseTable table(vxlan_config(), kPrefix);
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
     table.put(entry(key("10.244.1.0-24"), value("192.168.1.1", "0a:58:00:00:00:01", "me"), 2));
     table.put(entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02", "other"), 3));
     table.put(
@@ -242,4 +250,172 @@ TEST(PeerLeases, LeavesOutThisNodesOwnLease) {
     ASSERT_EQ(peers.size(), 1u);
     EXPECT_EQ(peers[0].value.node, "other");
     EXPECT_EQ(peer_leases(table.leases(), "me", std::nullopt).size(), 2u);
+}
+
+namespace {
+
+NetworkConfig wireguard_config() {
+    return parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"wireguard"}})");
+}
+
+std::string wireguard_value(std::string_view public_ip, std::string_view public_key,
+                            std::string_view node) {
+    return R"({"PublicIP":")" + std::string(public_ip) + R"(","Node":")" + std::string(node) +
+           R"(","BackendType":"wireguard","BackendData":{"PublicKey":")" + std::string(public_key) +
+           R"("}})";
+}
+
+// subnet -> key of the valid lease, for comparing whole tables.
+std::map<std::string, std::string> keys_by_subnet(const LeaseTable& table) {
+    std::map<std::string, std::string> result;
+    for (const auto& [subnet, lease] : table.leases()) result[subnet.to_string()] = lease.key;
+    return result;
+}
+
+}  // namespace
+
+TEST(ValidateLease, PublicIPOfTheOtherFamilyThanTheUnderlayIsRejected) {
+    const auto lease = [](std::string_view ip) {
+        return entry(key("10.244.3.0-24"), value(ip), 1);
+    };
+    // IPv6 (and v4-mapped IPv6, which is IPv4 traffic in disguise) on an IPv4 underlay.
+    for (auto ip : {"2001:db8::10", "::ffff:192.168.1.10"}) {
+        EXPECT_EQ(reason_of(lease(ip)), IgnoreReason::bad_public_ip) << ip;
+    }
+    auto rejected = validate_lease(vxlan_config(), kPrefix, lease("2001:db8::10"), net::Family::v4);
+    ASSERT_TRUE(std::holds_alternative<Rejection>(rejected));
+    const auto& message = std::get<Rejection>(rejected).message;
+    EXPECT_NE(message.find("PublicIP"), std::string::npos) << message;
+    EXPECT_NE(message.find("IPv4"), std::string::npos) << message;
+    // IPv4 on an IPv6 underlay; a v4-mapped address is no IPv6 peer either.
+    EXPECT_EQ(reason_of(lease("192.168.1.10"), vxlan_config(), net::Family::v6),
+              IgnoreReason::bad_public_ip);
+    EXPECT_EQ(reason_of(lease("::ffff:192.168.1.10"), vxlan_config(), net::Family::v6),
+              IgnoreReason::bad_public_ip);
+    EXPECT_TRUE(std::holds_alternative<Lease>(
+        validate_lease(vxlan_config(), kPrefix, lease("2001:db8::10"), net::Family::v6)));
+    EXPECT_TRUE(std::holds_alternative<Lease>(
+        validate_lease(vxlan_config(), kPrefix, lease("192.168.1.10"), net::Family::v4)));
+}
+
+TEST(LeaseTable, IsToldTheUnderlayFamily) {
+    LeaseTable v4(vxlan_config(), kPrefix, net::Family::v4);
+    v4.put(entry(key("10.244.3.0-24"), value("2001:db8::10"), 1));
+    v4.put(entry(key("10.244.4.0-24"), value("::ffff:192.168.1.11", "0a:58:00:00:00:02"), 2));
+    EXPECT_TRUE(v4.leases().empty());
+    EXPECT_EQ(v4.ignored_now().at(IgnoreReason::bad_public_ip), 2u);
+    LeaseTable v6(vxlan_config(), kPrefix, net::Family::v6);
+    v6.put(entry(key("10.244.3.0-24"), value("2001:db8::10"), 1));
+    EXPECT_EQ(v6.leases().size(), 1u);
+}
+
+TEST(LeaseTable, EarliestLeaseKeepsADuplicatedVtepMac) {
+    LogCapture log;
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
+    const auto mac = "0a:58:00:00:00:07";
+    table.put(entry(key("10.244.4.0-24"), value("192.168.1.20", mac, "copy"), 9));
+    ASSERT_EQ(table.leases().size(), 1u);
+    // The earlier lease arrives later (event order): it takes the MAC, the copy drops out.
+    auto changes = table.put(entry(key("10.244.3.0-24"), value("192.168.1.10", mac, "first"), 5));
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_EQ(changes[0].subnet.to_string(), "10.244.3.0/24");
+    EXPECT_EQ(changes[0].after->value.node, "first");
+    EXPECT_EQ(changes[1].subnet.to_string(), "10.244.4.0/24");
+    EXPECT_FALSE(changes[1].after);
+    EXPECT_EQ(keys_by_subnet(table),
+              (std::map<std::string, std::string>{{"10.244.3.0/24", key("10.244.3.0-24")}}));
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::duplicate), 1u);
+    EXPECT_EQ(table.ignored_total().at(IgnoreReason::duplicate), 1u);
+    EXPECT_EQ(to_string(IgnoreReason::duplicate), "duplicate");
+    EXPECT_NE(std::find(kIgnoreReasons.begin(), kIgnoreReasons.end(), IgnoreReason::duplicate),
+              kIgnoreReasons.end());
+    EXPECT_EQ(log.lines(), 1u);  // the duplicate, named once
+
+    // Unrelated changes neither log nor count it again.
+    table.put(entry(key("10.244.5.0-24"), value("192.168.1.30", "0a:58:00:00:00:08"), 11));
+    EXPECT_EQ(table.ignored_total().at(IgnoreReason::duplicate), 1u);
+    EXPECT_EQ(log.lines(), 1u);
+
+    // When the earlier lease goes away, the later one becomes valid.
+    changes = table.erase(key("10.244.3.0-24"));
+    ASSERT_EQ(changes.size(), 2u);
+    EXPECT_FALSE(changes[0].after);
+    EXPECT_EQ(changes[1].after->value.node, "copy");
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::duplicate), 0u);
+    EXPECT_EQ(table.leases().size(), 2u);
+}
+
+TEST(LeaseTable, EarliestLeaseKeepsADuplicatedWireguardKey) {
+    LeaseTable table(wireguard_config(), kPrefix, net::Family::v4);
+    const auto shared = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const auto other = "HwECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    table.put(entry(key("10.244.3.0-24"), wireguard_value("192.168.1.10", shared, "a"), 3));
+    table.put(entry(key("10.244.4.0-24"), wireguard_value("192.168.1.20", shared, "b"), 4));
+    table.put(entry(key("10.244.5.0-24"), wireguard_value("192.168.1.30", other, "c"), 6));
+    EXPECT_EQ(keys_by_subnet(table),
+              (std::map<std::string, std::string>{{"10.244.3.0/24", key("10.244.3.0-24")},
+                                                  {"10.244.5.0/24", key("10.244.5.0-24")}}));
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::duplicate), 1u);
+    // The later lease takes a key of its own: valid again.
+    auto changes = table.put(
+        entry(key("10.244.4.0-24"),
+              wireguard_value("192.168.1.20", "IB8CAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "b"),
+              4, 8));
+    ASSERT_EQ(changes.size(), 1u);
+    EXPECT_EQ(changes[0].after->value.node, "b");
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::duplicate), 0u);
+}
+
+TEST(LeaseTable, SameTableWhateverOrderTheEntriesArriveIn) {
+    // Overlaps and duplicates tangled together: 3.0 is claimed twice; the MAC of its earliest
+    // claim is copied by 4.0 (a duplicate); 6.0 uses the MAC of the overlap loser, which
+    // announces nothing since it is not used, so 6.0 is valid.
+    const std::vector<RawEntry> entries = {
+        entry(key("10.244.3.0-24"), value("192.168.1.1", "0a:58:00:00:00:01", "a"), 10),
+        entry(key("10.244.3.0-024"), value("192.168.1.2", "0a:58:00:00:00:02", "b"), 11),
+        entry(key("10.244.4.0-24"), value("192.168.1.3", "0a:58:00:00:00:01", "c"), 12),
+        entry(key("10.244.5.0-24"), value("192.168.1.4", "0a:58:00:00:00:04", "d"), 13),
+        entry(key("10.244.6.0-24"), value("192.168.1.5", "0a:58:00:00:00:02", "e"), 14),
+        entry(key("10.244.7.0-24"), value("2001:db8::1", "0a:58:00:00:00:07", "f"), 15),
+        // Same create revision (one transaction): the lower key wins the MAC.
+        entry(key("10.244.8.0-24"), value("192.168.1.8", "0a:58:00:00:00:08", "g"), 16),
+        entry(key("10.244.9.0-24"), value("192.168.1.9", "0a:58:00:00:00:08", "h"), 16),
+    };
+    const std::map<std::string, std::string> expected = {
+        {"10.244.3.0/24", key("10.244.3.0-24")},
+        {"10.244.5.0/24", key("10.244.5.0-24")},
+        {"10.244.6.0/24", key("10.244.6.0-24")},
+        {"10.244.8.0/24", key("10.244.8.0-24")},
+    };
+    LogCapture log;  // every order logs its rejections once: keep them off the test output
+    std::vector<std::size_t> order(entries.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::mt19937 random(42);
+    for (int round = 0; round < 500; ++round) {
+        if (round == 1) std::reverse(order.begin(), order.end());
+        if (round > 1) std::shuffle(order.begin(), order.end(), random);
+        LeaseTable one_by_one(vxlan_config(), kPrefix, net::Family::v4);
+        for (auto i : order) one_by_one.put(entries[i]);
+        ASSERT_EQ(keys_by_subnet(one_by_one), expected) << "round " << round;
+        EXPECT_EQ(one_by_one.ignored_now().at(IgnoreReason::duplicate), 2u);
+        EXPECT_EQ(one_by_one.ignored_now().at(IgnoreReason::overlap), 1u);
+        EXPECT_EQ(one_by_one.ignored_now().at(IgnoreReason::bad_public_ip), 1u);
+    }
+
+    LeaseTable batched(vxlan_config(), kPrefix, net::Family::v4);
+    std::vector<LeaseTable::Mutation> batch;
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) batch.push_back({it->key, *it});
+    batched.apply(batch);
+    EXPECT_EQ(keys_by_subnet(batched), expected);
+
+    // Taking the earliest claim of 3.0 away: b wins 3.0 and keeps ...:02, so e (6.0) becomes
+    // the duplicate, and c (4.0) is valid now that ...:01 is free.
+    batched.erase(key("10.244.3.0-24"));
+    EXPECT_EQ(keys_by_subnet(batched),
+              (std::map<std::string, std::string>{{"10.244.3.0/24", key("10.244.3.0-024")},
+                                                  {"10.244.4.0/24", key("10.244.4.0-24")},
+                                                  {"10.244.5.0/24", key("10.244.5.0-24")},
+                                                  {"10.244.8.0/24", key("10.244.8.0-24")}}));
+    EXPECT_EQ(batched.ignored_now().at(IgnoreReason::duplicate), 2u);
+    EXPECT_EQ(batched.ignored_now().at(IgnoreReason::overlap), 0u);
 }

@@ -74,7 +74,7 @@ void bench_watch_latency(kv::Client& client, const NetworkConfig& config, const 
     std::condition_variable arrived;
     kv::Revision seen = 0;
     Clock::time_point seen_at;
-    LeaseWatcher watcher(client, config, prefix, [&](const LeaseUpdate& update) {
+    LeaseWatcher watcher(client, config, prefix, net::Family::v4, [&](const LeaseUpdate& update) {
         const auto now = Clock::now();
         std::lock_guard lock(mutex);
         for (const auto& change : update.changes) {

@@ -66,7 +66,7 @@ class SubnetEtcd : public ::testing::Test {
     std::map<net::Prefix, Lease> fresh_range() {
         kv::RangeOptions range;
         range.prefix = true;
-        LeaseTable table(config_, prefix_);
+        LeaseTable table(config_, prefix_, net::Family::v4);
         std::vector<LeaseTable::Mutation> batch;
         for (const auto& kv : client_->range(subnets_key_prefix(prefix_), range).kvs) {
             batch.push_back({kv.key, RawEntry{kv.key, kv.value, kv.create_revision, kv.mod_revision,
@@ -196,10 +196,11 @@ TEST_F(SubnetEtcd, RestartedNodeGetsItsSubnetBack) {
 TEST_F(SubnetEtcd, ShortTtlLeaseNotKeptAliveDisappearsAndWatchersSeeIt) {
     std::mutex mutex;
     std::vector<LeaseChange> seen;
-    LeaseWatcher watcher(*client_, config_, prefix_, [&](const LeaseUpdate& update) {
-        std::lock_guard lock(mutex);
-        seen.insert(seen.end(), update.changes.begin(), update.changes.end());
-    });
+    LeaseWatcher watcher(*client_, config_, prefix_, net::Family::v4,
+                         [&](const LeaseUpdate& update) {
+                             std::lock_guard lock(mutex);
+                             seen.insert(seen.end(), update.changes.begin(), update.changes.end());
+                         });
     ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
 
     SubnetKeeper kept(*client_, config_, node_value("kept", 1), options("kept", 5s));
@@ -221,7 +222,7 @@ TEST_F(SubnetEtcd, ShortTtlLeaseNotKeptAliveDisappearsAndWatchersSeeIt) {
 }
 
 TEST_F(SubnetEtcd, KeeperPublishesChangesReclaimsAfterEvictionAndLeaves) {
-    LeaseWatcher watcher(*client_, config_, prefix_, {});
+    LeaseWatcher watcher(*client_, config_, prefix_, net::Family::v4, {});
     std::atomic<int> changed{0};
     KeeperCallbacks callbacks;
     callbacks.on_lease_changed = [&](const OwnLease&) { ++changed; };
@@ -294,7 +295,7 @@ TEST_F(SubnetEtcd, TwoDaemonsWithOneNodeNameAreReported) {
 TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
     const auto good = subnet_key(prefix_, net::Prefix::parse("10.244.5.0/24"));
     client_->put(good, encode_lease_value(node_value("good", 5)));
-    LeaseWatcher watcher(*client_, config_, prefix_, {});
+    LeaseWatcher watcher(*client_, config_, prefix_, net::Family::v4, {});
     ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
 
     const auto value = [](std::string ip, std::string mac, std::string type = "vxlan") {
@@ -310,6 +311,10 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
     client_->put(base + "10.244.9.0-24", value("192.168.0.9", "0a:58:00:00:00:09", "wireguard"));
     // The same subnet as the good lease under another spelling, created later: it loses.
     client_->put(base + "10.244.5.0-024", value("192.168.0.9", "0a:58:00:00:00:09"));
+    // The good lease's VTEP MAC announced again by a later lease; an IPv6 PublicIP while this
+    // node's underlay is IPv4.
+    client_->put(base + "10.244.11.0-24", value("192.168.0.11", "0a:58:00:00:00:05"));
+    client_->put(base + "10.244.12.0-24", value("2001:db8::12", "0a:58:00:00:00:12"));
     const auto revision =
         client_->put(base + "10.244.10.0-24", encode_lease_value(node_value("fine", 10))).revision;
     ASSERT_TRUE(watcher.wait_for_revision(revision, 10s));
@@ -322,10 +327,11 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
     EXPECT_EQ(now.at(IgnoreReason::bad_key), 1u);
     EXPECT_EQ(now.at(IgnoreReason::outside_range), 1u);
     EXPECT_EQ(now.at(IgnoreReason::bad_value), 1u);
-    EXPECT_EQ(now.at(IgnoreReason::bad_public_ip), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::bad_public_ip), 2u);
     EXPECT_EQ(now.at(IgnoreReason::bad_backend_data), 1u);
     EXPECT_EQ(now.at(IgnoreReason::wrong_backend), 1u);
     EXPECT_EQ(now.at(IgnoreReason::overlap), 1u);
+    EXPECT_EQ(now.at(IgnoreReason::duplicate), 1u);
     for (const auto& peer : peer_leases(leases, "me", std::nullopt)) {
         EXPECT_NE(peer.value.node, "bad");
     }
@@ -337,12 +343,15 @@ TEST_F(SubnetEtcd, BadEntriesAreIgnoredCountedAndNeverPeers) {
               base + "10.244.5.0-024");
     EXPECT_EQ(watcher.ignored_now().at(IgnoreReason::overlap), 0u);
     EXPECT_EQ(watcher.ignored_total().at(IgnoreReason::overlap), 1u);
+    // ... and frees the MAC for the lease that repeated it.
+    EXPECT_TRUE(watcher.leases().contains(net::Prefix::parse("10.244.11.0/24")));
+    EXPECT_EQ(watcher.ignored_now().at(IgnoreReason::duplicate), 0u);
 
     // An allocator never claims a subnet any key names, valid or not.
     for (int i = 0; i < 20; ++i) {
         auto lease = acquire_subnet(*client_, config_, node_value("n" + std::to_string(i), 20 + i),
                                     options());
-        for (int taken : {5, 6, 7, 8, 9, 10}) {
+        for (int taken : {5, 6, 7, 8, 9, 10, 11, 12}) {
             EXPECT_NE(lease.subnet,
                       net::Prefix::parse("10.244." + std::to_string(taken) + ".0/24"));
         }
@@ -396,7 +405,7 @@ class ChurnWriter {
 }  // namespace
 
 TEST_F(SubnetEtcd, WatcherMatchesAFreshRangeAfterEtcdRestart) {
-    LeaseWatcher watcher(*client_, config_, prefix_, {});
+    LeaseWatcher watcher(*client_, config_, prefix_, net::Family::v4, {});
     ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
     ChurnWriter writer(*client_, prefix_);
     ASSERT_TRUE(eventually([&] { return writer.writes() > 50; }));
@@ -422,14 +431,15 @@ TEST_F(SubnetEtcd, WatcherMatchesAFreshRangeAfterCompaction) {
     bool hold = false;
     bool held = false;
     std::atomic<int> snapshots{0};
-    LeaseWatcher watcher(*client_, config_, prefix_, [&](const LeaseUpdate& update) {
-        if (update.snapshot) ++snapshots;
-        std::unique_lock lock(mutex);
-        held = hold;
-        gate_changed.notify_all();
-        gate_changed.wait(lock, [&] { return !hold; });
-        held = false;
-    });
+    LeaseWatcher watcher(*client_, config_, prefix_, net::Family::v4,
+                         [&](const LeaseUpdate& update) {
+                             if (update.snapshot) ++snapshots;
+                             std::unique_lock lock(mutex);
+                             held = hold;
+                             gate_changed.notify_all();
+                             gate_changed.wait(lock, [&] { return !hold; });
+                             held = false;
+                         });
     ASSERT_TRUE(watcher.wait_for_revision(0, 10s));
     for (int i = 1; i <= 10; ++i) {
         acquire_subnet(*client_, config_, node_value("n" + std::to_string(i), i), options());

@@ -2,12 +2,17 @@
 // The plugin's crash-safe IP store, laid out like host-local's so operators know it:
 //   <dir>/<address>            one file per reservation, "<container id>\n<ifname>\n"
 //   <dir>/last_reserved_ip.v4  round-robin cursor per family
-//   <dir>/lock                 flock()ed by every operation, so concurrent plugin processes
+//   <dir>/lock                 flock()ed by every change, so concurrent plugin processes
 //                              never hand out one address twice (a killed holder's lock
 //                              goes away with its process)
-//   <dir>/.reserving           the reservation being written; linked into place whole, so
-//                              a crash never leaves an empty or partial reservation (a
-//                              leftover is removed by the next reserve, release or GC)
+//   <dir>/.reserving           the reservation being written: fsync()ed, then linked into
+//                              place whole, then the directory fsync()ed, so neither a crash
+//                              nor a power loss leaves an empty or partial reservation
+//   <dir>/.last_reserved_ip.v4.tmp  the cursor being written: fsync()ed and renamed over the
+//                              cursor, so a reader never sees it empty or partial
+// Leftover temporary files of a killed writer are removed by the next reserve, release or GC.
+// Reading (list, find) takes no lock and creates, writes or removes nothing: it works on a
+// read-only mount (twilld counts pod IPs that way) and never delays a plugin.
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -42,7 +47,7 @@ class Exhausted : public Error {
 
 class Store {
   public:
-    // `dir` is <dataDir>/<network name>; created (with parents) on first use.
+    // `dir` is <dataDir>/<network name>; created (with parents) by the first change.
     explicit Store(std::filesystem::path dir);
 
     const std::filesystem::path& dir() const noexcept { return dir_; }
@@ -60,7 +65,9 @@ class Store {
     // Releases every reservation whose owner is not in `keep` (GC); returns them.
     std::vector<Reservation> release_all_except(const std::set<Attachment>& keep);
 
+    // Read-only (see above); a store that does not exist yet is empty.
     std::vector<Reservation> list() const;
+    std::vector<Reservation> owned_by(const Attachment& owner) const;
     std::optional<Reservation> find(const net::Address& address) const;
 
   private:

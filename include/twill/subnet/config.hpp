@@ -55,7 +55,8 @@ struct NetworkConfig {
 // ("SubnetLen", "Backend.Type", ...). Defaults follow flannel: SubnetLen 24 (or Network's
 // length + 2 for networks smaller than /22; a Network smaller than /28 is refused), SubnetMin
 // the second subnet, SubnetMax the last; no Backend (or no Backend.Type) means vxlan with VNI 1
-// and Port 8472; wireguard listens on 51820.
+// and Port 8472; wireguard listens on 51820. An IPv4 SubnetLen of 31 or 32 is refused: it
+// leaves no pod address beside the gateway.
 NetworkConfig parse_network_config(std::string_view json);
 
 }  // namespace twill::subnet

@@ -22,15 +22,17 @@ enum class IgnoreReason {
     bad_key,           // the key is not `<prefix>/subnets/<address>-<length>`
     outside_range,     // not one of the Network's subnets between SubnetMin and SubnetMax
     bad_value,         // the value is not a lease (not JSON, a field missing or mistyped)
-    bad_public_ip,     // PublicIP unparsable, not usable unicast, or inside the pod network
+    bad_public_ip,     // PublicIP unparsable, not usable unicast, inside the pod network, or
+                       // of the other family than this node's underlay (v4-mapped IPv6 too)
     bad_backend_data,  // VtepMAC not a unicast MAC, PublicKey not a WireGuard key
     wrong_backend,     // BackendType unknown or not the network's backend
     overlap,           // valid, but a lease created earlier holds an overlapping subnet
+    duplicate,         // valid, but a lease created earlier announces the same VtepMAC/PublicKey
 };
 inline constexpr std::array kIgnoreReasons = {
     IgnoreReason::bad_key,       IgnoreReason::outside_range,    IgnoreReason::bad_value,
     IgnoreReason::bad_public_ip, IgnoreReason::bad_backend_data, IgnoreReason::wrong_backend,
-    IgnoreReason::overlap};
+    IgnoreReason::overlap,       IgnoreReason::duplicate};
 std::string_view to_string(IgnoreReason reason);
 
 // One key-value of etcd as the table needs it (kv-independent, so it is easy to test).
@@ -47,10 +49,13 @@ struct Rejection {
     std::string message;  // names the field and the value, for the log
 };
 
-// The lease `entry` holds if it is usable by itself (overlaps with other leases aside), or why
-// it is not.
+// The lease `entry` holds if it is usable by itself (overlaps and duplicates with other leases
+// aside), or why it is not. `underlay_family` is the family of this node's own underlay
+// address: a PublicIP of the other family (or a v4-mapped IPv6 one) cannot be reached; nullopt
+// (not known) accepts either family.
 std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::string_view prefix,
-                                              const RawEntry& entry);
+                                              const RawEntry& entry,
+                                              std::optional<net::Family> underlay_family);
 
 // A change of the valid lease of one subnet: added (no before), removed (no after) or changed.
 struct LeaseChange {
@@ -59,13 +64,18 @@ struct LeaseChange {
     std::optional<Lease> after;
 };
 
-// The valid leases from a set of raw entries, kept up to date one entry at a time. Of leases
-// for overlapping subnets the one with the lowest create revision wins (then the lowest key),
-// so every node picks the same one; dropping the winner promotes the next. Each rejected
-// (key, mod revision) is logged once (spdlog warn) and counted once. Not thread-safe.
+// The valid leases from a set of raw entries, kept up to date one entry at a time. The leases
+// valid by themselves are taken in the order of their create revision (then key); each is used
+// unless one taken before it holds an overlapping subnet (overlap) or announces the same
+// VtepMAC or WireGuard PublicKey (duplicate). The result depends only on the set of entries,
+// never on the order they arrived in, so every node computes the same table; dropping a winner
+// promotes the next. Each rejected (key, mod revision) is logged once (spdlog warn) and
+// counted once per reason. Not thread-safe.
 class LeaseTable {
   public:
-    LeaseTable(NetworkConfig config, std::string prefix);
+    // `underlay_family`: as for validate_lease.
+    LeaseTable(NetworkConfig config, std::string prefix,
+               std::optional<net::Family> underlay_family);
 
     // A put of `entry`, or the deletion of `key` when `entry` is empty.
     struct Mutation {
@@ -92,22 +102,23 @@ class LeaseTable {
         RawEntry raw;
         std::optional<Lease> lease;  // set when valid by itself
         std::optional<Rejection> rejection;
-        bool overlap_reported = false;
+        std::optional<Rejection> lost;    // valid by itself, but an earlier lease won
+        std::set<IgnoreReason> reported;  // loss reasons logged and counted for this version
     };
-    using Before = std::map<net::Prefix, std::optional<Lease>>;
 
-    void apply_put(const RawEntry& entry, Before& before);
-    void apply_erase(const std::string& key, Before& before);
-    void remember_before(const net::Prefix& subnet, Before& before) const;
-    std::vector<LeaseChange> settle(const Before& before);
+    // True when the entries changed.
+    bool apply_put(const RawEntry& entry);
+    bool apply_erase(const std::string& key);
+    std::vector<LeaseChange> settle();
 
     NetworkConfig config_;
     std::string prefix_;
+    std::optional<net::Family> underlay_family_;
     std::unordered_map<std::string, Entry> entries_;
-    // Valid-by-themselves leases per subnet, ordered by (create revision, key). Range
+    // The valid-by-themselves leases by (create revision, key): the order of precedence. Range
     // membership fixes the prefix length, so two such leases overlap only when their subnets
     // are equal (two spellings of one key, such as "-24" and "-024").
-    std::map<net::Prefix, std::set<std::pair<std::int64_t, std::string>>> candidates_;
+    std::set<std::pair<std::int64_t, std::string>> precedence_;
     std::map<net::Prefix, Lease> winners_;
     std::map<IgnoreReason, std::uint64_t> total_;
 };

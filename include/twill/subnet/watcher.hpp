@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,10 @@ class LeaseWatcher {
     using UpdateCallback = std::function<void(const LeaseUpdate& update)>;
     using ErrorCallback = std::function<void(const kv::KvError& error)>;
 
+    // `underlay_family`: the family of this node's underlay address (see validate_lease).
     LeaseWatcher(kv::Client& client, NetworkConfig config, std::string prefix,
-                 UpdateCallback on_update, ErrorCallback on_error = {});
+                 std::optional<net::Family> underlay_family, UpdateCallback on_update,
+                 ErrorCallback on_error = {});
     LeaseWatcher(const LeaseWatcher&) = delete;
     LeaseWatcher& operator=(const LeaseWatcher&) = delete;
     ~LeaseWatcher();
