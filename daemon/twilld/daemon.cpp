@@ -148,7 +148,7 @@ void Daemon::start_cluster() {
             config, backend::BackendEnvironment{options_.state_dir, options_.run_dir,
                                                 options_.wireguard_impl});
         netlink::Handle handle;  // this thread's own; the loop's handle stays on the loop
-        auto underlay = find_underlay(handle, options_.iface, options_.public_ip);
+        auto underlay = find_underlay(handle, options_.underlay, options_.public_ip);
         spdlog::info("underlay {} address {} mtu {}", underlay.name, underlay.address.to_string(),
                      underlay.mtu);
 
@@ -557,7 +557,7 @@ void Daemon::on_monitor_readable() {
 void Daemon::refresh_underlay() {
     if (!underlay_ || !own_lease_ || !backend_) return;
     try {
-        auto fresh = find_underlay(handle_, options_.iface, options_.public_ip);
+        auto fresh = find_underlay(handle_, options_.underlay, options_.public_ip);
         if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu &&
             fresh.index == underlay_->index)
             return;
