@@ -61,7 +61,8 @@ ParsedOptions parse_options(int argc, char** argv) {
     auto flag = [&](const std::string& name, auto& target, const std::string& help) {
         return app.add_option("--" + name, target, help)->envname(env_name(name));
     };
-    flag("etcd-endpoints", endpoints, "etcd endpoints, comma separated (http(s)://host:port)");
+    flag("etcd-endpoints", endpoints, "etcd endpoints, comma separated (http(s)://host:port)")
+        ->capture_default_str();
     flag("etcd-cafile", o.etcd_cafile, "CA certificate for etcd TLS");
     flag("etcd-certfile", o.etcd_certfile, "client certificate for etcd TLS");
     flag("etcd-keyfile", o.etcd_keyfile, "client key for etcd TLS");

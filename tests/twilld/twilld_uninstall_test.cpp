@@ -219,4 +219,18 @@ TEST(TwilldUninstallRecord, ABadRecordChangesNothing) {
     EXPECT_TRUE(fs::exists(cluster.state_dir("a") / "lease.json"));
 }
 
+// --join (the way back after `netctl leave`) removes the leave marker before the daemon starts.
+TEST(TwilldJoin, RemovesTheLeaveMarkerAndTheDaemonComesUp) {
+    TWILL_REQUIRE_ROOT();
+    VirtualCluster cluster;
+    cluster.add_node("a");
+    const auto marker = cluster.state_dir("a") / "left";
+    sys::make_directories(cluster.state_dir("a"));
+    sys::write_file_atomic(marker, "netctl leave\n");
+    cluster.start_daemon("a", {"--join"});
+    cluster.wait_ready("a");
+    EXPECT_FALSE(fs::exists(marker));
+    EXPECT_NE(cluster.log("a").find("--join: removed"), std::string::npos) << cluster.log("a");
+}
+
 }  // namespace
