@@ -88,7 +88,7 @@ int Daemon::run() {
     spdlog::info("twilld {} starting: node {}, etcd {}, prefix {}{}", kVersion, options_.node_name,
                  options_.etcd_endpoints.front(), options_.etcd_prefix,
                  options_.dry_run ? " (dry run: no kernel changes)" : "");
-    left_ = read_leave_marker(options_.state_dir);
+    left_ = leave_reason(options_.state_dir);
     if (left_) {
         set_startup_state("this node left the cluster (" + *left_ +
                           "); it stays out until `netctl join`, `twilld --join` or removing " +
@@ -151,7 +151,7 @@ void Daemon::start_cluster() {
             config, backend::BackendEnvironment{options_.state_dir, options_.run_dir,
                                                 options_.wireguard_impl});
         netlink::Handle handle;  // this thread's own; the loop's handle stays on the loop
-        auto underlay = find_underlay(handle, options_.iface, options_.public_ip);
+        auto underlay = find_underlay(handle, options_.underlay, options_.public_ip);
         spdlog::info("underlay {} address {} mtu {}", underlay.name, underlay.address.to_string(),
                      underlay.mtu);
 

@@ -13,21 +13,20 @@ std::filesystem::path leave_marker_path(const std::filesystem::path& state_dir) 
     return state_dir / "left";
 }
 
-std::optional<std::string> read_leave_marker(const std::filesystem::path& state_dir) {
+bool has_left(const std::filesystem::path& state_dir) {
+    return leave_reason(state_dir).has_value();
+}
+
+std::optional<std::string> leave_reason(const std::filesystem::path& state_dir) {
     auto text = sys::read_file(leave_marker_path(state_dir));
-    if (text) {
-        while (!text->empty() && text->back() == '\n') text->pop_back();
-    }
+    if (!text) return std::nullopt;
+    while (!text->empty() && (text->back() == '\n' || text->back() == '\r')) text->pop_back();
     return text;
 }
 
-bool has_left(const std::filesystem::path& state_dir) {
-    return read_leave_marker(state_dir).has_value();
-}
-
 void write_leave_marker(const std::filesystem::path& state_dir, const std::string& why) {
-    sys::make_directories(state_dir, 0700);
-    sys::write_file_atomic(leave_marker_path(state_dir), why + "\n", 0644);
+    sys::make_directories(state_dir);
+    sys::write_file_atomic(leave_marker_path(state_dir), why + "\n", 0600);
 }
 
 void remove_leave_marker(const std::filesystem::path& state_dir) {

@@ -4,8 +4,10 @@
 #include <iostream>
 
 #include "daemon.hpp"
+#include "leave_marker.hpp"
 #include "logging.hpp"
 #include "options.hpp"
+#include "uninstall.hpp"
 
 int main(int argc, char** argv) {
     // gRPC runs many threads; glibc's default of one malloc arena per thread (up to 8 per
@@ -15,6 +17,12 @@ int main(int argc, char** argv) {
     if (!parsed.options) return parsed.exit_code;
     try {
         twill::daemon::setup_logging(parsed.options->log_level, parsed.options->log_format);
+        if (parsed.options->uninstall) return twill::daemon::run_uninstall(*parsed.options);
+        if (parsed.options->join && twill::daemon::has_left(parsed.options->state_dir)) {
+            twill::daemon::remove_leave_marker(parsed.options->state_dir);
+            spdlog::info("--join: removed {}",
+                         twill::daemon::leave_marker_path(parsed.options->state_dir).string());
+        }
         twill::daemon::Daemon daemon(*parsed.options);
         return daemon.run();
     } catch (const std::exception& e) {

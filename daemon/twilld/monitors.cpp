@@ -105,7 +105,7 @@ void Daemon::on_monitor_readable() {
 void Daemon::refresh_underlay() {
     if (!underlay_ || !own_lease_ || !backend_) return;
     try {
-        auto fresh = find_underlay(node_.handle(), options_.iface, options_.public_ip);
+        auto fresh = find_underlay(node_.handle(), options_.underlay, options_.public_ip);
         if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu &&
             fresh.index == underlay_->index)
             return;

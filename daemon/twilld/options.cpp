@@ -28,6 +28,28 @@ std::string hostname() {
 
 }  // namespace
 
+std::vector<std::string> split_interface_names(const std::vector<std::string>& values) {
+    std::vector<std::string> names;
+    for (const auto& value : values) {
+        std::string_view rest = value;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            auto name = rest.substr(0, comma);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            while (!name.empty() && name.front() == ' ') name.remove_prefix(1);
+            while (!name.empty() && name.back() == ' ') name.remove_suffix(1);
+            if (name.empty()) continue;
+            if (name.size() > 15 || name.find_first_of("/: \t") != std::string_view::npos) {
+                throw ParseError("--iface", "\"" + std::string(name) +
+                                                "\" is not an interface name (1..15 characters, "
+                                                "no '/', ':' or spaces)");
+            }
+            names.emplace_back(name);
+        }
+    }
+    return names;
+}
+
 ParsedOptions parse_options(int argc, char** argv) {
     Options o;
     CLI::App app{
@@ -39,13 +61,24 @@ ParsedOptions parse_options(int argc, char** argv) {
     auto flag = [&](const std::string& name, auto& target, const std::string& help) {
         return app.add_option("--" + name, target, help)->envname(env_name(name));
     };
-    flag("etcd-endpoints", endpoints, "etcd endpoints, comma separated (http(s)://host:port)");
+    flag("etcd-endpoints", endpoints, "etcd endpoints, comma separated (http(s)://host:port)")
+        ->capture_default_str();
     flag("etcd-cafile", o.etcd_cafile, "CA certificate for etcd TLS");
     flag("etcd-certfile", o.etcd_certfile, "client certificate for etcd TLS");
     flag("etcd-keyfile", o.etcd_keyfile, "client key for etcd TLS");
     flag("etcd-prefix", o.etcd_prefix, "etcd key prefix of the network")->capture_default_str();
     flag("node-name", o.node_name, "this node's name (default: the hostname)");
-    flag("iface", o.iface, "underlay interface (default: that of the default route)");
+    std::vector<std::string> ifaces;
+    std::string can_reach;
+    flag("iface", ifaces,
+         "underlay interface; a comma list or repeated: the first that exists (default: the "
+         "interface of the default route)")
+        ->take_all()
+        ->allow_extra_args(false);
+    flag("iface-regex", o.underlay.iface_regex,
+         "underlay: the first interface whose name matches (ECMAScript; after --iface)");
+    flag("iface-can-reach", can_reach,
+         "underlay: the interface of the route to this address (after --iface-regex)");
     flag("public-ip", public_ip, "underlay address peers reach this node at");
     flag("run-dir", o.run_dir, "runtime files: subnet.json, twilld.sock")->capture_default_str();
     flag("state-dir", o.state_dir, "state kept across restarts")->capture_default_str();
@@ -73,6 +106,20 @@ ParsedOptions parse_options(int argc, char** argv) {
         ->capture_default_str();
     flag("probe-rate", o.probe_rate, "at most this many peer probes per second")
         ->capture_default_str();
+    flag("cni-bin-dir", o.cni_bin_dir, "where the install step put the CNI plugin (--uninstall)")
+        ->capture_default_str();
+    flag("cni-conf-dir", o.cni_conf_dir,
+         "where the install step put the CNI conflist (--uninstall)")
+        ->capture_default_str();
+    auto* join = app.add_flag("--join", o.join,
+                              "remove the leave marker (<state-dir>/left) first, so a node that "
+                              "left joins again")
+                     ->envname(env_name("join"));
+    app.add_flag("--uninstall", o.uninstall,
+                 "remove every device, route, nftables table and file twill put on this node "
+                 "(twilld stopped first), then exit; needs no etcd")
+        ->envname(env_name("uninstall"))
+        ->excludes(join);
     flag("wireguard-impl", o.wireguard_impl, "auto|kernel|userspace")
         ->check(CLI::IsMember({"auto", "kernel", "userspace"}))
         ->capture_default_str();
@@ -88,6 +135,19 @@ ParsedOptions parse_options(int argc, char** argv) {
             rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
         }
         if (o.etcd_endpoints.empty()) throw ParseError("--etcd-endpoints", "no endpoint given");
+        o.underlay.ifaces = split_interface_names(ifaces);
+        if (!o.underlay.iface_regex.empty()) {
+            try {
+                o.underlay.iface_pattern.emplace(o.underlay.iface_regex, std::regex::ECMAScript);
+            } catch (const std::regex_error& e) {
+                throw ParseError("--iface-regex", "\"" + o.underlay.iface_regex +
+                                                      "\" is not a valid regular "
+                                                      "expression: " +
+                                                      e.what());
+            }
+        }
+        if (!can_reach.empty())
+            o.underlay.can_reach = net::Address::parse(can_reach, "--iface-can-reach");
         if (!public_ip.empty()) o.public_ip = net::Address::parse(public_ip, "--public-ip");
         o.resync_interval = parse_duration(resync, "--resync-interval");
         const auto ttl_ms = parse_duration(ttl, "--subnet-lease-ttl");

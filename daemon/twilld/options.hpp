@@ -2,12 +2,25 @@
 #include <chrono>
 #include <filesystem>
 #include <optional>
+#include <regex>
 #include <string>
 #include <vector>
 
 #include "twill/net/address.hpp"
 
 namespace twill::daemon {
+
+// How the underlay interface is chosen (docs/reference.md "Underlay"): the first named
+// interface that exists, else the first whose name matches the regex, else the interface of
+// the route to `can_reach`; with none of them set, the interface of the default route.
+struct UnderlaySelection {
+    std::vector<std::string> ifaces;          // --iface, comma lists and repeated flags, in order
+    std::string iface_regex;                  // --iface-regex as given (for messages); empty: unset
+    std::optional<std::regex> iface_pattern;  // iface_regex compiled (ECMAScript)
+    std::optional<net::Address> can_reach;    // --iface-can-reach
+
+    bool any() const { return !ifaces.empty() || iface_pattern || can_reach; }
+};
 
 // twilld's flags (DESIGN.md "twilld flags"); each also settable as TWILL_<NAME>.
 struct Options {
@@ -17,7 +30,7 @@ struct Options {
     std::string etcd_keyfile;
     std::string etcd_prefix = "/twill/network";
     std::string node_name;  // default: the hostname
-    std::string iface;      // underlay interface; default: that of the default route
+    UnderlaySelection underlay;
     std::optional<net::Address> public_ip;
     std::filesystem::path run_dir = "/run/twill";
     std::filesystem::path state_dir = "/var/lib/twill";
@@ -35,6 +48,11 @@ struct Options {
     // at most `probe_rate` probes per second.
     std::chrono::milliseconds probe_interval = std::chrono::seconds(30);
     double probe_rate = 200;
+    // Where the install step put the CNI plugin and its conflist (read by --uninstall).
+    std::filesystem::path cni_bin_dir = "/opt/cni/bin";
+    std::filesystem::path cni_conf_dir = "/etc/cni/net.d";
+    bool join = false;       // remove the leave marker before starting
+    bool uninstall = false;  // remove everything twill put on this node, then exit
 };
 
 // Parses argv (and the TWILL_* environment). On --help/--version or a usage error it prints
@@ -44,5 +62,9 @@ struct ParsedOptions {
     int exit_code = 0;
 };
 ParsedOptions parse_options(int argc, char** argv);
+
+// --iface values ("eth0,ens3", repeated flags) as names in order; throws ParseError naming
+// --iface for a name no interface can have.
+std::vector<std::string> split_interface_names(const std::vector<std::string>& values);
 
 }  // namespace twill::daemon

@@ -2,15 +2,23 @@
 #include <optional>
 #include <string>
 
+#include "options.hpp"
 #include "twill/backend/backend.hpp"
 #include "twill/netlink/handle.hpp"
 
 namespace twill::daemon {
 
-// Picks the underlay (DESIGN.md: `--iface`, `--public-ip`, or the interface of the default
-// route) and reads its address and MTU. Throws Error saying what is missing: no default
-// route, no usable address on the interface, no interface holding --public-ip.
-backend::Underlay find_underlay(netlink::Handle& handle, const std::string& iface,
+// Picks the underlay and reads its address and MTU. A pure function of the selection and the
+// links, addresses and routes as they are now, so the daemon calls it again on every link or
+// address event. In order, the first that yields an interface wins:
+//   --iface (the first named interface that exists), --iface-regex (the first interface, by
+//   index, whose name matches and that has a usable address; twill's own devices never),
+//   --iface-can-reach (the interface of the route to that address); with none of the three
+//   set, the interface of the default route (IPv4 first).
+// --public-ip pins the address peers are told: it must then be on the chosen interface, or,
+// when it is on no interface (a NAT'ed address), one of the three flags must name the
+// interface traffic leaves by. Throws Error saying what is missing.
+backend::Underlay find_underlay(netlink::Handle& handle, const UnderlaySelection& selection,
                                 const std::optional<net::Address>& public_ip);
 
 }  // namespace twill::daemon

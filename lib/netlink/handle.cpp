@@ -336,6 +336,26 @@ std::vector<Route> Handle::dump_routes(const RouteFilter& filter) {
     return routes;
 }
 
+std::optional<Route> Handle::route_get(const net::Address& destination) {
+    auto message = detail::build_route_get(destination);
+    std::optional<Route> result;
+    try {
+        socket_->rtnl.request(
+            message.get(), [&] { return "route get " + destination.to_string(); },
+            [&](const nlmsghdr* reply) { result = detail::parse_route(reply); });
+    } catch (const SystemError& e) {
+        if (e.code() == ENETUNREACH || e.code() == EHOSTUNREACH) {
+            return std::nullopt;
+        }
+        throw;
+    }
+    if (result && (result->type == RouteType::unreachable || result->type == RouteType::blackhole ||
+                   result->type == RouteType::prohibit)) {
+        return std::nullopt;
+    }
+    return result;
+}
+
 // ---- neighbours ----
 
 namespace {

@@ -307,6 +307,19 @@ LibnlPtr<nl_msg> build_route(int type, int flags, const Route& route) {
     return take(result, message, "build route request");
 }
 
+LibnlPtr<nl_msg> build_route_get(const net::Address& destination) {
+    LibnlPtr<nl_msg> message(nlmsg_alloc_simple(RTM_GETROUTE, 0));
+    if (!message) throw SystemError("allocate route get request", ENOMEM);
+    rtmsg header{};
+    header.rtm_family = static_cast<std::uint8_t>(address_family(destination.family()));
+    header.rtm_dst_len = destination.is_v4() ? 32 : 128;
+    check_libnl(nlmsg_append(message.get(), &header, sizeof header, NLMSG_ALIGNTO),
+                "build route get request");
+    check_libnl(nla_put_addr(message.get(), RTA_DST, to_nl_addr(destination).get()),
+                "route get destination");
+    return message;
+}
+
 std::optional<Route> parse_route(const nlmsghdr* message) {
     rtnl_route* raw = nullptr;
     if (rtnl_route_parse(const_cast<nlmsghdr*>(message), &raw) < 0) return std::nullopt;

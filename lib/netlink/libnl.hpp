@@ -57,6 +57,8 @@ LibnlPtr<nl_msg> build_address(int type, int flags, int link_index, const net::P
 // A change of only the attributes that differ between `current` and `wanted`.
 LibnlPtr<nl_msg> build_vxlan_change(int index, const VxlanInfo& current, const VxlanInfo& wanted);
 LibnlPtr<nl_msg> build_route(int type, int flags, const Route& route);
+// RTM_GETROUTE for one destination (a lookup, not a dump).
+LibnlPtr<nl_msg> build_route_get(const net::Address& destination);
 LibnlPtr<nl_msg> build_neighbour(int type, int flags, const Neighbour& neighbour);
 LibnlPtr<nl_msg> build_fdb(int type, int flags, const FdbEntry& entry);
 

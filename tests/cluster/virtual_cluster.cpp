@@ -118,25 +118,36 @@ void VirtualCluster::print_logs(std::ostream& out) const {
     for (const auto& name : started_) out << "---- twilld log of " << name << "\n" << log(name);
 }
 
-void VirtualCluster::start_daemon(const std::string& name, std::vector<std::string> extra_flags) {
+std::vector<std::string> VirtualCluster::twilld_argv(const std::string& name) const {
     const auto& etcd_node = topology_.node("etcd");
-    std::vector<std::string> argv{binary("twilld"),
-                                  "--etcd-endpoints",
-                                  "http://" + etcd_node.address().to_string() + ":2379",
-                                  "--node-name",
-                                  name,
-                                  "--run-dir",
-                                  run_dir(name).string(),
-                                  "--state-dir",
-                                  state_dir(name).string(),
-                                  "--cni-data-dir",
-                                  (work_dir_ / name / "cni").string(),
-                                  "--metrics-addr",
-                                  "127.0.0.1:9474",
-                                  "--iface",
-                                  topology_.node(name).underlay_device,
-                                  "--log-level",
-                                  "debug"};
+    return {binary("twilld"),
+            "--etcd-endpoints",
+            "http://" + etcd_node.address().to_string() + ":2379",
+            "--node-name",
+            name,
+            "--run-dir",
+            run_dir(name).string(),
+            "--state-dir",
+            state_dir(name).string(),
+            "--cni-data-dir",
+            (work_dir_ / name / "cni").string(),
+            "--metrics-addr",
+            "127.0.0.1:9474",
+            "--iface",
+            topology_.node(name).underlay_device,
+            "--log-level",
+            "debug"};
+}
+
+CommandResult VirtualCluster::run_twilld(const std::string& name,
+                                         const std::vector<std::string>& extra_flags) {
+    auto argv = twilld_argv(name);
+    argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+    return run_in(name, argv);
+}
+
+void VirtualCluster::start_daemon(const std::string& name, std::vector<std::string> extra_flags) {
+    auto argv = twilld_argv(name);
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
     if (const auto env = environment_.find(name);
         env != environment_.end() && !env->second.empty()) {

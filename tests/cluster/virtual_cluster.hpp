@@ -41,6 +41,9 @@ class VirtualCluster {
     void start_daemon(const std::string& name, std::vector<std::string> extra_flags = {});
     // Environment ("NAME=value") for `name`'s next daemon starts.
     void set_daemon_environment(const std::string& name, std::vector<std::string> variables);
+    // Runs twilld to completion inside `name`'s namespace with the flags its daemon gets plus
+    // `extra_flags` (--uninstall, --help, ...).
+    CommandResult run_twilld(const std::string& name, const std::vector<std::string>& extra_flags);
     // SIGTERM (data plane and lease stay) and wait; returns the exit status.
     int stop_daemon(const std::string& name);
     // SIGKILL (a crash).
@@ -105,6 +108,7 @@ class VirtualCluster {
     std::map<std::string, Pod> pods_;
 
     CommandResult run_plugin(const Pod& pod, const std::string& command);
+    std::vector<std::string> twilld_argv(const std::string& name) const;
 };
 
 // Polls `condition` every 10 ms until it holds or `timeout` passes.

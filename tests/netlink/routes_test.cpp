@@ -181,5 +181,34 @@ TEST_F(RoutesTest, DeleteWithProtocolLeavesForeignRouteAlone) {
     EXPECT_EQ(left[0].protocol, 4);  // RTPROT_STATIC
 }
 
+TEST_F(RoutesTest, RouteGetAnswersTheRouteAPacketTakes) {
+    handle().add_address(other_.index, net::Prefix::parse("192.0.2.2/24"));
+    handle().add_address(overlay_.index, net::Prefix::parse("198.51.100.2/24"));
+    Route via_overlay;
+    via_overlay.destination = net::Prefix::parse("203.0.113.0/24");
+    via_overlay.gateway = net::Address::parse("198.51.100.1");
+    via_overlay.oif = overlay_.index;
+    handle().add_route(via_overlay);
+
+    auto got = handle().route_get(net::Address::parse("203.0.113.9"));
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->oif, overlay_.index);
+    EXPECT_EQ(got->gateway, net::Address::parse("198.51.100.1"));
+    EXPECT_EQ(got->source, net::Address::parse("198.51.100.2"));
+    got = handle().route_get(net::Address::parse("192.0.2.77"));
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->oif, other_.index);
+    EXPECT_FALSE(got->gateway);
+
+    // No route at all, and an unreachable route: no answer rather than an error.
+    EXPECT_FALSE(handle().route_get(net::Address::parse("100.64.0.1")));
+    EXPECT_FALSE(handle().route_get(net::Address::parse("2001:db8::1")));
+    Route unreachable;
+    unreachable.destination = net::Prefix::parse("100.64.0.0/10");
+    unreachable.type = RouteType::unreachable;
+    handle().add_route(unreachable);
+    EXPECT_FALSE(handle().route_get(net::Address::parse("100.64.0.1")));
+}
+
 }  // namespace
 }  // namespace twill::netlink::testing

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <regex>
+
 #include "duration.hpp"
 #include "twill/error.hpp"
 
@@ -141,4 +143,106 @@ TEST(Options, BadIpMasqValueIsAUsageErrorNamingTheFlag) {
     EXPECT_FALSE(p.options);
     EXPECT_EQ(p.exit_code, 2);
     EXPECT_NE(err.find("--ip-masq"), std::string::npos) << err;
+}
+
+TEST(Options, IfaceTakesCommaListsAndRepeatedFlagsInOrder) {
+    ::unsetenv("TWILL_IFACE");
+    auto p = parse({"--node-name", "n1", "--iface", "bond0,eth0", "--iface", "ens5"});
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->underlay.ifaces, (std::vector<std::string>{"bond0", "eth0", "ens5"}));
+    EXPECT_FALSE(p.options->underlay.iface_pattern);
+    EXPECT_FALSE(p.options->underlay.can_reach);
+
+    ::setenv("TWILL_IFACE", "eth1, eth2", 1);
+    p = parse({"--node-name", "n1"});
+    ::unsetenv("TWILL_IFACE");
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->underlay.ifaces, (std::vector<std::string>{"eth1", "eth2"}));
+
+    p = parse({"--node-name", "n1"});
+    ASSERT_TRUE(p.options);
+    EXPECT_FALSE(p.options->underlay.any());  // the default route decides
+}
+
+TEST(Options, BadIfaceNameIsAUsageErrorNamingTheFlag) {
+    for (const std::string bad : {"eth0,a-name-much-too-long", "eth0/1", "x:y"}) {
+        ::testing::internal::CaptureStderr();
+        const auto p = parse({"--node-name", "n1", "--iface", bad});
+        const auto err = ::testing::internal::GetCapturedStderr();
+        EXPECT_EQ(p.exit_code, 2) << bad;
+        EXPECT_NE(err.find("--iface"), std::string::npos) << bad << ": " << err;
+    }
+}
+
+TEST(Options, IfaceRegexAndCanReach) {
+    ::unsetenv("TWILL_IFACE_REGEX");
+    auto p = parse({"--node-name", "n1", "--iface-regex", "^(en|eth)[0-9]+$", "--iface-can-reach",
+                    "192.0.2.1"});
+    ASSERT_TRUE(p.options);
+    ASSERT_TRUE(p.options->underlay.iface_pattern);
+    EXPECT_EQ(p.options->underlay.iface_regex, "^(en|eth)[0-9]+$");
+    EXPECT_TRUE(std::regex_search("eth0", *p.options->underlay.iface_pattern));
+    EXPECT_FALSE(std::regex_search("wlan0", *p.options->underlay.iface_pattern));
+    EXPECT_EQ(p.options->underlay.can_reach->to_string(), "192.0.2.1");
+
+    ::setenv("TWILL_IFACE_CAN_REACH", "2001:db8::1", 1);
+    p = parse({"--node-name", "n1"});
+    ::unsetenv("TWILL_IFACE_CAN_REACH");
+    ASSERT_TRUE(p.options);
+    EXPECT_EQ(p.options->underlay.can_reach->to_string(), "2001:db8::1");
+}
+
+TEST(Options, BadIfaceRegexOrCanReachIsAUsageErrorNamingTheFlag) {
+    const std::vector<std::pair<std::string, std::string>> cases{
+        {"--iface-regex", "eth[0-9"},
+        {"--iface-regex", "(unclosed"},
+        {"--iface-can-reach", "not-an-address"},
+        {"--iface-can-reach", "10.0.0.0/8"}};
+    for (const auto& [flag, value] : cases) {
+        ::testing::internal::CaptureStderr();
+        const auto p = parse({"--node-name", "n1", flag, value});
+        const auto err = ::testing::internal::GetCapturedStderr();
+        EXPECT_FALSE(p.options) << value;
+        EXPECT_EQ(p.exit_code, 2) << value;
+        EXPECT_NE(err.find(flag), std::string::npos) << value << ": " << err;
+    }
+}
+
+TEST(Options, JoinUninstallAndCniDirs) {
+    for (const char* name :
+         {"TWILL_JOIN", "TWILL_UNINSTALL", "TWILL_CNI_BIN_DIR", "TWILL_CNI_CONF_DIR"})
+        ::unsetenv(name);
+    auto p = parse({"--node-name", "n1"});
+    ASSERT_TRUE(p.options);
+    EXPECT_FALSE(p.options->join);
+    EXPECT_FALSE(p.options->uninstall);
+    EXPECT_EQ(p.options->cni_bin_dir, "/opt/cni/bin");
+    EXPECT_EQ(p.options->cni_conf_dir, "/etc/cni/net.d");
+
+    p = parse({"--node-name", "n1", "--uninstall", "--cni-bin-dir", "/b", "--cni-conf-dir", "/c"});
+    ASSERT_TRUE(p.options);
+    EXPECT_TRUE(p.options->uninstall);
+    EXPECT_EQ(p.options->cni_bin_dir, "/b");
+    EXPECT_EQ(p.options->cni_conf_dir, "/c");
+
+    ::setenv("TWILL_JOIN", "true", 1);
+    ::setenv("TWILL_CNI_BIN_DIR", "/var/lib/rancher/k3s/data/current/bin", 1);
+    ::setenv("TWILL_CNI_CONF_DIR", "/var/lib/rancher/k3s/agent/etc/cni/net.d", 1);
+    p = parse({"--node-name", "n1"});
+    for (const char* name : {"TWILL_JOIN", "TWILL_CNI_BIN_DIR", "TWILL_CNI_CONF_DIR"})
+        ::unsetenv(name);
+    ASSERT_TRUE(p.options);
+    EXPECT_TRUE(p.options->join);
+    EXPECT_EQ(p.options->cni_bin_dir, "/var/lib/rancher/k3s/data/current/bin");
+    EXPECT_EQ(p.options->cni_conf_dir, "/var/lib/rancher/k3s/agent/etc/cni/net.d");
+
+    ::setenv("TWILL_UNINSTALL", "1", 1);
+    p = parse({"--node-name", "n1"});
+    ::unsetenv("TWILL_UNINSTALL");
+    ASSERT_TRUE(p.options);
+    EXPECT_TRUE(p.options->uninstall);
+
+    ::testing::internal::CaptureStderr();
+    EXPECT_EQ(parse({"--node-name", "n1", "--join", "--uninstall"}).exit_code, 2);
+    ::testing::internal::GetCapturedStderr();
 }

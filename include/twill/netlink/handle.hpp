@@ -80,6 +80,10 @@ class Handle {
     void delete_route(const Route& route);
     // One dump of both families (or `filter.family`), filtered to `filter`.
     std::vector<Route> dump_routes(const RouteFilter& filter = {});
+    // The kernel's answer to `ip route get <destination>`: the route a packet to it takes
+    // (its oif, gateway and the source address the kernel would pick, RTA_PREFSRC). nullopt
+    // when no route leads there (ENETUNREACH, EHOSTUNREACH, an unreachable route).
+    std::optional<Route> route_get(const net::Address& destination);
 
     // ---- neighbours ----
     void add_neighbour(const Neighbour& neighbour);
