@@ -3,6 +3,7 @@
 // updated, revoked) and the valid leases of every node. Callbacks arrive on etcd's stream
 // threads; the daemon posts them into its loop. Everything else is thread-safe.
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -48,6 +49,8 @@ class Cluster {
     // Starts the keeper and the watcher; callbacks start arriving.
     void start();
     void stop();
+    // Sleeps for `delay` unless stop() comes first; false when stopping.
+    bool pause(std::chrono::milliseconds delay);
 
     std::map<net::Prefix, subnet::Lease> leases() const;
     std::optional<subnet::Lease> own_lease() const;

@@ -1,5 +1,10 @@
 #include "twill/backend/backend.hpp"
 
+#include <openssl/evp.h>
+
+#include <array>
+#include <span>
+
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/backend/wireguard_backend.hpp"
 #include "twill/error.hpp"
@@ -34,6 +39,16 @@ std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config,
     }
     return std::make_unique<WireguardBackend>(std::get<subnet::WireguardBackend>(config.backend),
                                               environment);
+}
+
+net::MacAddress derived_mac(const std::string& seed) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(seed.data(), seed.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
+        throw Error("derive a MAC address from \"" + seed + "\": SHA-256 failed");
+    }
+    digest[0] = static_cast<unsigned char>((digest[0] & 0xfe) | 0x02);  // unicast, local
+    return net::MacAddress::from_bytes(std::span<const std::uint8_t>(digest.data(), 6));
 }
 
 std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {

@@ -24,14 +24,7 @@ std::string VxlanBackend::device_name() const {
 }
 
 net::MacAddress VxlanBackend::vtep_mac(const std::string& node, std::uint32_t vni) {
-    const std::string seed = "twill-vtep:" + node + ":" + std::to_string(vni);
-    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-    unsigned int length = 0;
-    if (EVP_Digest(seed.data(), seed.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1) {
-        throw Error("derive VTEP MAC for node " + node + ": SHA-256 failed");
-    }
-    digest[0] = static_cast<unsigned char>((digest[0] & 0xfe) | 0x02);  // unicast, local
-    return net::MacAddress::from_bytes(std::span<const std::uint8_t>(digest.data(), 6));
+    return derived_mac("twill-vtep:" + node + ":" + std::to_string(vni));
 }
 
 subnet::LeaseBackendData VxlanBackend::lease_data(const NodeContext& node) const {

@@ -22,6 +22,9 @@ DesiredState desired_state(const backend::Backend& backend, const NodeInputs& in
     state.bridge.kind = reconcile::DeviceSpec::Kind::bridge;
     state.bridge.name = kBridge;
     state.bridge.mtu = context.overlay_mtu;
+    // Fixed: a bridge made anew (deleted by someone) or with other ports keeps the gateway's
+    // MAC, so the pods' neighbour entries for their gateway stay right.
+    state.bridge.mac = backend::derived_mac("twill-bridge:" + inputs.node_name);
     state.bridge.addresses = {net::Prefix(gateway, context.subnet.length())};
     state.bridge_ports = inputs.bridge_ports;
 

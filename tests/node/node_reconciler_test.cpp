@@ -50,6 +50,11 @@ std::string describe(const reconcile::Report& report) {
 
 class NodeReconcilerTest : public ::testing::Test {
   protected:
+    template <class Fn>
+    auto in_ns(Fn fn) {
+        return ns_->netns().run(fn);
+    }
+
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         ns_.emplace("twnode" + std::to_string(::getpid()));
@@ -82,11 +87,6 @@ class NodeReconcilerTest : public ::testing::Test {
         if (node_) in_ns([&] { node_.reset(); });
         std::error_code ec;
         std::filesystem::remove_all(run_dir_, ec);
-    }
-
-    template <class Fn>
-    auto in_ns(Fn fn) {
-        return ns_->netns().run(fn);
     }
 
     node::DesiredState desired(std::optional<std::vector<std::string>> ports = {}) {
@@ -141,6 +141,7 @@ TEST_F(NodeReconcilerTest, DeletedBridgeIsLinkDriftAndGetsItsPodsBack) {
         netlink::VethSpec veth;
         veth.name = "tw0000000000aa";
         veth.peer_name = "pod0";
+        veth.mtu = 1450;  // as the plugin makes it: the overlay MTU
         const auto port = handle.create_veth(veth);
         handle.set_master(port.index, handle.get_link("twill0").index);
         handle.set_link_up(port.index);
@@ -156,7 +157,8 @@ TEST_F(NodeReconcilerTest, DeletedBridgeIsLinkDriftAndGetsItsPodsBack) {
         const auto bridge = handle.get_link("twill0");
         EXPECT_EQ(handle.get_link("tw0000000000aa").master, bridge.index);
     });
-    EXPECT_TRUE(apply(std::vector<std::string>{"tw0000000000aa"}).changes.empty());
+    const auto again = apply(std::vector<std::string>{"tw0000000000aa"});
+    EXPECT_TRUE(again.changes.empty()) << describe(again);
 }
 
 TEST_F(NodeReconcilerTest, AChangeFromEtcdIsNotDriftButTamperingIs) {

@@ -136,7 +136,7 @@ TEST_F(TwilldFailureTest, LeaseLostWhileCutOffFromEtcd) {
     EXPECT_EQ(s["lost_pods"][0]["container_id"], "pod-a1");
     const auto human = cluster_->netctl("a", {"status"});
     EXPECT_NE(human.output.find("recreate these pods"), std::string::npos) << human.output;
-    EXPECT_EQ(metric("a", "twill_pods_on_lost_subnet"), 1);
+    EXPECT_TRUE(eventually([&] { return metric("a", "twill_pods_on_lost_subnet") == 1; }, 10s));
     // The other node's lease under a's old subnet is a peer like any other.
     EXPECT_TRUE(eventually([&] { return peer_programmed("a", old_subnet); }, 20s));
     // A new pod gets an address of the new subnet.

@@ -89,6 +89,10 @@ class Backend {
 std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config,
                                       const BackendEnvironment& environment);
 
+// A stable, locally administered unicast MAC from `seed` (SHA-256): a device made anew keeps
+// its address, so neighbours' caches of it stay right.
+net::MacAddress derived_mac(const std::string& seed);
+
 // The overlay MTU for an underlay MTU: underlay minus the backend's encapsulation overhead.
 std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay);
 
