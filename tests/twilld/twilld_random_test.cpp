@@ -160,14 +160,15 @@ TEST_F(TwilldRandomTest, ConvergesAfterEveryRandomStep) {
                 node, {"sh", "-c",
                        "ip -4 -o addr show dev " + n.underlay_device + " | awk '{print $4}'"});
             const auto fresh = "192.0.2." + std::to_string(next_address_++) + "/24";
-            cluster_->run_in(node, {"ip", "addr", "add", fresh, "dev", n.underlay_device});
+            std::string script;
             std::istringstream old(current.output);
             for (std::string address; std::getline(old, address);) {
                 if (!address.empty()) {
-                    cluster_->run_in(node,
-                                     {"ip", "addr", "del", address, "dev", n.underlay_device});
+                    script += "ip addr del " + address + " dev " + n.underlay_device + "; ";
                 }
             }
+            script += "ip addr add " + fresh + " dev " + n.underlay_device;
+            cluster_->run_in(node, {"sh", "-c", script});
         }
         for (const auto& n : kNodes) follow_subnet(n);
         ASSERT_TRUE(eventually([&] { return kernels_match_etcd(); }, 60s));
