@@ -209,7 +209,9 @@ void Cluster::leave() {
     state_->keeper.reset();
 }
 
-bool Cluster::pause(std::chrono::milliseconds delay) { return state_->pause(delay); }
+bool Cluster::pause(std::chrono::milliseconds delay) {
+    return state_->pause(delay);
+}
 
 void Cluster::reconnect() {
     state_->client.reconnect();
