@@ -1,5 +1,6 @@
 #include "transport.hpp"
 
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -52,6 +53,8 @@ LibnlPtr<nl_sock> open_route_socket(const Netns* netns) {
     }
     const int one = 1;
     const int fd = nl_socket_get_fd(socket.get());
+    // Not inherited by programs twill starts (wireguard-go), whatever libnl's version does.
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
     // Extended acks carry the kernel's own explanation; capped acks do not echo the request.
     ::setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
     ::setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));

@@ -321,7 +321,7 @@ struct WireguardNetlink::Socket {
     std::vector<char> buffer = std::vector<char>(receive_buffer_size);
 
     Socket() {
-        socket = mnl_socket_open(NETLINK_GENERIC);
+        socket = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC);
         if (!socket) throw_errno("open generic netlink socket");
         if (mnl_socket_bind(socket, 0, MNL_SOCKET_AUTOPID) < 0) {
             const int error = errno;
