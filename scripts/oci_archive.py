@@ -72,14 +72,14 @@ def _blob(data):
     return "sha256:" + hashlib.sha256(data).hexdigest(), data
 
 
-def write_archive(output, name, layer, config, mtime=0, created=None):
+def write_archive(output, name, layer, config, mtime=0, created=None, compress_level=9):
     """Writes `layer` as a one-layer image named `name` (e.g. localhost/twill:0.1.0) with the
     given image config ({"Entrypoint": [...], "Env": [...], ...}) to the tar file `output`.
     Returns the manifest digest."""
     layer_tar = layer.tar(mtime)
     diff_id = "sha256:" + hashlib.sha256(layer_tar).hexdigest()
     compressed = io.BytesIO()
-    with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=9, mtime=0) as gz:
+    with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=compress_level, mtime=0) as gz:
         gz.write(layer_tar)
     layer_digest, layer_data = _blob(compressed.getvalue())
 
