@@ -513,15 +513,17 @@ def check_libraries(m, c, binaries):
 
 
 def check_option_values(m, c, twilld):
-    """A value the manifests give an option with a fixed set of values (`a|b|c` in --help)
-    is one of them."""
+    """A value the manifests give an option with a fixed set of values (`TEXT:{a,b,c}` in
+    --help) is one of them."""
     text = subprocess.run([twilld, "--help"], capture_output=True, text=True, timeout=60).stdout
     choices = {}
     for line in text.splitlines():
         env = re.search(r"\(Env:(TWILL_[A-Z0-9_]+)\)", line)
-        values = re.search(r"\b([a-z]+(?:\|[a-z]+)+)\b", line)
+        values = re.search(r":\{([a-z0-9,-]+)\}", line)
         if env and values:
-            choices[env.group(1)] = values.group(1).split("|")
+            choices[env.group(1)] = values.group(1).split(",")
+    c.check({"TWILL_WIREGUARD_IMPL", "TWILL_LOG_FORMAT"} <= choices.keys(),
+            f"could not read the choices of TWILL_WIREGUARD_IMPL and TWILL_LOG_FORMAT from --help ({sorted(choices)})")
     for name in KUSTOMIZATIONS:
         rendered = render(m.dir / name)
         if rendered is None:
