@@ -289,16 +289,4 @@ std::map<IgnoreReason, std::size_t> LeaseTable::ignored_now() const {
     return counts;
 }
 
-std::vector<Lease> peer_leases(const std::map<net::Prefix, Lease>& leases,
-                               std::string_view own_node,
-                               const std::optional<net::Prefix>& own_subnet) {
-    std::vector<Lease> peers;
-    for (const auto& [subnet, lease] : leases) {
-        if (lease.value.node == own_node) continue;
-        if (own_subnet && subnet.overlaps(*own_subnet)) continue;
-        peers.push_back(lease);
-    }
-    return peers;
-}
-
 }  // namespace twill::subnet

@@ -240,18 +240,6 @@ TEST(LeaseTable, LogsAndCountsEachRejectedVersionOnce) {
     EXPECT_EQ(table.ignored_now().at(IgnoreReason::bad_public_ip), 0u);
 }
 
-TEST(PeerLeases, LeavesOutThisNodesOwnLease) {
-    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
-    table.put(entry(key("10.244.1.0-24"), value("192.168.1.1", "0a:58:00:00:00:01", "me"), 2));
-    table.put(entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02", "other"), 3));
-    table.put(
-        entry(key("10.244.3.0-24"), value("192.168.1.3", "0a:58:00:00:00:03", "intruder"), 4));
-    auto peers = peer_leases(table.leases(), "me", net::Prefix::parse("10.244.3.0/24"));
-    ASSERT_EQ(peers.size(), 1u);
-    EXPECT_EQ(peers[0].value.node, "other");
-    EXPECT_EQ(peer_leases(table.leases(), "me", std::nullopt).size(), 2u);
-}
-
 namespace {
 
 NetworkConfig wireguard_config() {

@@ -123,10 +123,4 @@ class LeaseTable {
     std::map<IgnoreReason, std::uint64_t> total_;
 };
 
-// The leases of other nodes: every valid lease except this node's own, i.e. those for
-// `own_subnet` and those carrying `own_node` as their Node name.
-std::vector<Lease> peer_leases(const std::map<net::Prefix, Lease>& leases,
-                               std::string_view own_node,
-                               const std::optional<net::Prefix>& own_subnet);
-
 }  // namespace twill::subnet
