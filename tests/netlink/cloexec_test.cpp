@@ -41,8 +41,7 @@ TEST(CloseOnExec, NetlinkSocketsAndTheirDuplicatesAreNotInherited) {
     netlink::Monitor monitor;
     auto wireguard = netlink::WireguardNetlink::open();  // nullopt without the kernel module
     sys::UniqueFd copy(sys::dup_cloexec(monitor.fd()));
-    EXPECT_TRUE(inheritable_sockets().empty())
-        << testing::PrintToString(inheritable_sockets());
+    EXPECT_TRUE(inheritable_sockets().empty()) << testing::PrintToString(inheritable_sockets());
     (void)wireguard;
 }
 
