@@ -224,7 +224,11 @@ std::optional<Microseconds> Prober::on_reply(std::uint64_t token, const net::Add
     if (p->second.health.address != from) return std::nullopt;
     outstanding_.erase(it);
     --p->second.outstanding;
-    const auto rtt = std::chrono::duration_cast<Microseconds>(now - probe.sent);
+    // The reply's time is the kernel's receive stamp (realtime) carried over to the steady
+    // clock; under a realtime adjustment that can land a little before the send. A reply
+    // came back, so the round trip took at least a microsecond.
+    const auto rtt =
+        std::max(std::chrono::duration_cast<Microseconds>(now - probe.sent), Microseconds(1));
     record_success(probe.key, p->second, rtt, now, probe.round);
     return rtt;
 }

@@ -353,3 +353,25 @@ TEST_F(ProberTest, BadOptionsNameTheField) {
 
 }  // namespace
 }  // namespace twill::probe
+
+namespace {
+
+// A reply stamped before its probe was sent (the kernel's realtime stamp carried over to the
+// steady clock during a clock adjustment) still counts, with the smallest possible RTT.
+TEST(Prober, AReplyStampedBeforeTheSendHasAPositiveRtt) {
+    twill::probe::ProbeOptions options;
+    options.interval = std::chrono::seconds(2);
+    twill::probe::Prober prober(options);
+    const auto key = twill::net::Prefix::parse("10.244.1.0/24");
+    const auto gateway = twill::net::Address::parse("10.244.1.1");
+    const auto start = twill::probe::Clock::now();
+    prober.set_targets({{key, "b", gateway}}, start);
+    const auto probes = prober.take_due(start);
+    ASSERT_EQ(probes.size(), 1u);
+    const auto rtt =
+        prober.on_reply(probes[0].token, gateway, start - std::chrono::microseconds(400));
+    ASSERT_TRUE(rtt);
+    EXPECT_GT(rtt->count(), 0);
+}
+
+}  // namespace
