@@ -9,11 +9,15 @@ namespace {
 using twill::testing::NetnsTopology;
 using twill::testing::run_command;
 
+// Only this process's namespaces: other tests running in parallel (ctest -j) make their own.
 std::set<std::string> named_namespaces() {
+    const auto own_prefix = "tw" + std::to_string(::getpid()) + "-";
     std::set<std::string> names;
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(netns_run_dir, ec))
-        names.insert(entry.path().filename().string());
+    for (const auto& entry : std::filesystem::directory_iterator(netns_run_dir, ec)) {
+        auto name = entry.path().filename().string();
+        if (name.starts_with(own_prefix)) names.insert(std::move(name));
+    }
     return names;
 }
 
