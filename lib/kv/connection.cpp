@@ -114,10 +114,13 @@ grpc::ChannelArguments channel_arguments() {
     // seconds (DESIGN.md principle 5), so cap it like twill's Backoff.
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-    // Pings find a peer that vanished without closing the connection (a partition) while a
-    // watch or keep-alive stream waits; etcd allows one every 5 s, and none without a stream.
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+    // Pings find a peer that vanished without closing the connection (a partition, a silently
+    // dead member) while a watch or keep-alive stream waits: such a member is left within
+    // time + timeout (9 s) plus one reconnect backoff. etcd allows a ping every 5 s
+    // (--grpc-keepalive-min-time) and answers more with GOAWAY, hence 6 s; none without a
+    // stream.
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 6000);
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
     args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
     args.SetMaxReceiveMessageSize(-1);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -39,22 +40,45 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
     return condition();
 }
 
-VirtualCluster::VirtualCluster(std::string backend_json, std::string network) {
+VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
+                               std::size_t etcd_members) {
     work_dir_ = fs::temp_directory_path() / (topology_.prefix() + "cluster");
     fs::remove_all(work_dir_);
     fs::create_directories(work_dir_);
-    const auto& etcd_node = topology_.add_node("etcd");
-    EtcdOptions options;
-    options.netns = etcd_node.netns.path();
-    options.listen_address = etcd_node.address().to_string();
-    options.client_port = 2379;
-    options.peer_port = 2380;
-    etcd_ = std::make_unique<EtcdServer>(options);
+    std::vector<EtcdOptions> members;
+    std::string initial_cluster;
+    for (std::size_t i = 0; i < std::max<std::size_t>(etcd_members, 1); ++i) {
+        const auto& etcd_node = topology_.add_node(etcd_member_name(i));
+        EtcdOptions options;
+        options.netns = etcd_node.netns.path();
+        options.listen_address = etcd_node.address().to_string();
+        options.client_port = 2379;
+        options.peer_port = 2380;
+        options.name = etcd_member_name(i);
+        options.wait_until_ready = false;
+        initial_cluster += (i == 0 ? "" : ",") + options.name + "=http://" +
+                           options.listen_address + ":2380";
+        members.push_back(std::move(options));
+    }
+    for (auto& options : members) {
+        options.initial_cluster = initial_cluster;
+        etcd_.push_back(std::make_unique<EtcdServer>(options));
+    }
+    for (auto& member : etcd_) member->wait_until_ready();
     // The test process lives in the root namespace, which has no route to the fabric: it
     // reaches etcd with etcdctl run inside etcd's namespace.
     const std::string config = std::string(R"({"Network":")") + network +
                                R"(","SubnetLen":24,"Backend":)" + backend_json + "}";
-    etcd_->etcdctl({"put", std::string(kPrefix) + "/config", config});
+    etcd().etcdctl({"put", std::string(kPrefix) + "/config", config});
+}
+
+std::string VirtualCluster::etcd_member_name(std::size_t index) {
+    return index == 0 ? "etcd" : "etcd" + std::to_string(index + 1);
+}
+
+void VirtualCluster::use_etcd_member(std::size_t index) {
+    if (index >= etcd_.size()) throw Error("no etcd member " + std::to_string(index));
+    etcd_in_use_ = index;
 }
 
 VirtualCluster::~VirtualCluster() {
@@ -76,7 +100,7 @@ VirtualCluster::~VirtualCluster() {
             eventually([&] { return !process_alive(*pid); }, std::chrono::seconds(5));
         }
     }
-    etcd_.reset();
+    etcd_.clear();
     fs::remove_all(work_dir_, ec);
 }
 
@@ -119,10 +143,14 @@ void VirtualCluster::print_logs(std::ostream& out) const {
 }
 
 std::vector<std::string> VirtualCluster::twilld_argv(const std::string& name) const {
-    const auto& etcd_node = topology_.node("etcd");
+    std::string endpoints;
+    for (std::size_t i = 0; i < etcd_.size(); ++i) {
+        endpoints += (i == 0 ? "http://" : ",http://") +
+                     topology_.node(etcd_member_name(i)).address().to_string() + ":2379";
+    }
     return {binary("twilld"),
             "--etcd-endpoints",
-            "http://" + etcd_node.address().to_string() + ":2379",
+            endpoints,
             "--node-name",
             name,
             "--run-dir",
@@ -240,12 +268,12 @@ void VirtualCluster::put_lease(const std::string& subnet, const std::string& pub
         std::snprintf(hex, sizeof hex, "--lease=%llx", static_cast<unsigned long long>(etcd_lease));
         args.push_back(hex);
     }
-    etcd_->etcdctl(args);
+    etcd().etcdctl(args);
 }
 
 std::int64_t VirtualCluster::grant(int ttl_seconds) {
     // "lease 694d7b3c1d2e4f10 granted with TTL(600s)"
-    auto out = etcd_->etcdctl({"lease", "grant", std::to_string(ttl_seconds)});
+    auto out = etcd().etcdctl({"lease", "grant", std::to_string(ttl_seconds)});
     const auto start = out.find("lease ") + 6;
     return static_cast<std::int64_t>(
         std::stoull(out.substr(start, out.find(' ', start) - start), nullptr, 16));
@@ -254,11 +282,11 @@ std::int64_t VirtualCluster::grant(int ttl_seconds) {
 void VirtualCluster::revoke(std::int64_t etcd_lease) {
     char hex[32];
     std::snprintf(hex, sizeof hex, "%llx", static_cast<unsigned long long>(etcd_lease));
-    etcd_->etcdctl({"lease", "revoke", hex});
+    etcd().etcdctl({"lease", "revoke", hex});
 }
 
 CommandResult VirtualCluster::etcd_script(const std::string& script) {
-    const auto& etcd_node = topology_.node("etcd");
+    const auto& etcd_node = topology_.node(etcd_member_name(etcd_in_use_));
     SpawnOptions spawn;
     spawn.netns = etcd_node.netns.path();
     spawn.env = {"ETCDCTL_API=3",
@@ -332,7 +360,7 @@ CommandResult VirtualCluster::run_in_pod(const std::string& name,
 }
 
 void VirtualCluster::delete_lease(const std::string& subnet) {
-    etcd_->etcdctl({"del", subnet_key(subnet)});
+    etcd().etcdctl({"del", subnet_key(subnet)});
 }
 
 PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,

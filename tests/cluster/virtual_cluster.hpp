@@ -25,12 +25,21 @@ class VirtualCluster {
     static constexpr const char* kPrefix = "/twill/network";
     static constexpr const char* kNetwork = "10.244.0.0/16";
 
+    // `etcd_members` members each in a namespace of their own on the fabric ("etcd", "etcd2",
+    // ...); every daemon is given all of them, the first one first.
     explicit VirtualCluster(std::string backend_json = R"({"Type":"vxlan","VNI":1,"Port":8472})",
-                            std::string network = kNetwork);
+                            std::string network = kNetwork, std::size_t etcd_members = 1);
     ~VirtualCluster();
 
     NetnsTopology& topology() { return topology_; }
-    EtcdServer& etcd() { return *etcd_; }
+    // The member the cluster's own etcdctl calls go through (the first one unless changed).
+    EtcdServer& etcd() { return *etcd_[etcd_in_use_]; }
+    EtcdServer& etcd_member(std::size_t index) { return *etcd_.at(index); }
+    // The namespace name of member `index` ("etcd", "etcd2", ...).
+    static std::string etcd_member_name(std::size_t index);
+    // Sends the cluster's own etcdctl calls (put_lease, grant, ...) through member `index`:
+    // a test that silences one member keeps writing through another.
+    void use_etcd_member(std::size_t index);
 
     // Adds a node namespace (no daemon yet).
     const NetnsTopology::Node& add_node(const std::string& name);
@@ -98,7 +107,8 @@ class VirtualCluster {
 
   private:
     NetnsTopology topology_;
-    std::unique_ptr<EtcdServer> etcd_;
+    std::vector<std::unique_ptr<EtcdServer>> etcd_;
+    std::size_t etcd_in_use_ = 0;
     std::filesystem::path work_dir_;
     std::map<std::string, std::unique_ptr<ChildProcess>> daemons_;
     std::map<std::string, std::vector<std::string>> flags_;

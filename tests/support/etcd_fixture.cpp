@@ -120,10 +120,13 @@ std::vector<std::string> EtcdServer::command() const {
     const std::string scheme = tls_ ? "https://" : "http://";
     const std::string host = url_host(options_.listen_address);
     const std::string client_url = scheme + host + ":" + std::to_string(options_.client_port);
-    const std::string peer_url = "http://" + host + ":" + std::to_string(options_.peer_port);
+    const std::string own_peer_url = peer_url();
+    const std::string cluster = options_.initial_cluster.empty()
+                                    ? options_.name + "=" + own_peer_url
+                                    : options_.initial_cluster;
     std::vector<std::string> argv = {"etcd",
                                      "--name",
-                                     "twill-test",
+                                     options_.name,
                                      "--data-dir",
                                      data_dir_.string(),
                                      "--listen-client-urls",
@@ -131,11 +134,11 @@ std::vector<std::string> EtcdServer::command() const {
                                      "--advertise-client-urls",
                                      client_url,
                                      "--listen-peer-urls",
-                                     peer_url,
+                                     own_peer_url,
                                      "--initial-advertise-peer-urls",
-                                     peer_url,
+                                     own_peer_url,
                                      "--initial-cluster",
-                                     "twill-test=" + peer_url,
+                                     cluster,
                                      "--initial-cluster-state",
                                      "new",
                                      "--logger",
@@ -158,7 +161,7 @@ void EtcdServer::start() {
     spawn.netns = options_.netns;
     spawn.log_file = log_file();
     process_.emplace(command(), spawn);
-    wait_until_ready();
+    if (options_.wait_until_ready) wait_until_ready();
 }
 
 void EtcdServer::wait_until_ready() {
@@ -197,6 +200,10 @@ bool EtcdServer::running() {
 std::string EtcdServer::endpoint() const {
     return (tls_ ? "https://" : "") + url_host(options_.listen_address) + ":" +
            std::to_string(options_.client_port);
+}
+
+std::string EtcdServer::peer_url() const {
+    return "http://" + url_host(options_.listen_address) + ":" + std::to_string(options_.peer_port);
 }
 
 kv::ClientOptions EtcdServer::client_options() const {

@@ -29,6 +29,12 @@ struct EtcdOptions {
     std::uint16_t client_port = 0;
     std::uint16_t peer_port = 0;
     std::chrono::milliseconds start_timeout{15000};
+    // Member name and the cluster it starts in ("name=peer-url,..."; empty: alone). A member
+    // of a cluster cannot answer before a quorum runs: start them all with
+    // `wait_until_ready = false`, then call wait_until_ready() on each.
+    std::string name = "twill-test";
+    std::string initial_cluster{};
+    bool wait_until_ready = true;
 };
 
 struct EtcdTlsFiles {
@@ -50,8 +56,10 @@ class EtcdServer {
     EtcdServer& operator=(const EtcdServer&) = delete;
     ~EtcdServer();
 
-    // (Re)starts on the same ports and data dir and waits until it answers.
+    // (Re)starts on the same ports and data dir and waits until it answers (unless the
+    // options say not to wait).
     void start();
+    void wait_until_ready();
     // SIGTERM and wait.
     void stop();
     // SIGKILL: a crash.
@@ -60,6 +68,8 @@ class EtcdServer {
 
     // "127.0.0.1:port", or "https://127.0.0.1:port" with TLS.
     std::string endpoint() const;
+    // "http://address:peer-port", what other members of a cluster name it by.
+    std::string peer_url() const;
     // Options for a twill::kv::Client talking to this etcd (TLS files included).
     kv::ClientOptions client_options() const;
     const std::optional<EtcdTlsFiles>& tls_files() const noexcept { return tls_; }
@@ -81,7 +91,6 @@ class EtcdServer {
 
   private:
     std::vector<std::string> command() const;
-    void wait_until_ready();
     void make_certificates();
 
     EtcdOptions options_;

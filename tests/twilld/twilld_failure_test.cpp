@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <iostream>
+#include <map>
 #include <regex>
+#include <thread>
 
 #include "require_root.hpp"
 #include "twill/backend/vxlan_backend.hpp"
@@ -325,6 +328,71 @@ TEST_F(TwilldFailureTest, UnderlayAddressChangeReachesPeersAtOnce) {
                      .count()
               << " ms\n";
     EXPECT_TRUE(followed) << cluster_->log("a");
+}
+
+// One member of a 3-member etcd goes silent (every packet to and from it vanishes, no reset):
+// the daemons, connected to it first, move to another member and follow changes again
+// within gRPC's keep-alive (10 s without traffic, then a 5 s answer timeout) plus one
+// reconnect backoff, and keep their leases all along.
+TEST_F(TwilldFailureTest, SilentlyDeadEtcdMemberIsLeftBehind) {
+    cluster_.reset();
+    cluster_.emplace(R"({"Type":"vxlan","VNI":1,"Port":8472})", VirtualCluster::kNetwork, 3);
+    auto subnets = cluster_->start_nodes({"a", "b"}, {"--subnet-lease-ttl", "30s"});
+    ASSERT_TRUE(eventually([&] { return peer_programmed("a", subnets["b"]); }));
+
+    const auto silent = VirtualCluster::etcd_member_name(0);
+    const auto silenced = cluster_->run_in(
+        silent, {"sh", "-c",
+                 "nft add table inet twilltest && "
+                 "nft 'add chain inet twilltest out { type filter hook output priority 0; }' && "
+                 "nft 'add chain inet twilltest in { type filter hook input priority 0; }' && "
+                 "nft add rule inet twilltest out oifname != lo drop && "
+                 "nft add rule inet twilltest in iifname != lo drop"});
+    ASSERT_EQ(silenced.exit_code, 0) << silenced.output;
+    const auto silenced_at = std::chrono::steady_clock::now();
+
+    cluster_->use_etcd_member(1);
+    const auto subnet = net::Prefix::parse("10.244.200.0/24");
+    // The remaining two members may be electing a leader for a moment.
+    ASSERT_TRUE(eventually(
+        [&] {
+            try {
+                cluster_->put_lease(subnet.to_string(), "192.0.2.50", "02:00:00:00:00:50", "x");
+                return true;
+            } catch (const std::exception&) {
+                return false;
+            }
+        },
+        20s));
+    std::map<std::string, double> followed_after;
+    ASSERT_TRUE(eventually(
+        [&] {
+            for (const auto* node : {"a", "b"}) {
+                if (!followed_after.contains(node) && peer_programmed(node, subnet)) {
+                    followed_after[node] = std::chrono::duration<double>(
+                                               std::chrono::steady_clock::now() - silenced_at)
+                                               .count();
+                }
+            }
+            return followed_after.size() == 2;
+        },
+        60s))
+        << cluster_->log("a");
+    for (const auto& [node, seconds] : followed_after) {
+        std::cout << "[ figure   ] " << node << " follows etcd again " << seconds
+                  << " s after its member went silent\n";
+        // The bound: keep-alive 10 s + timeout 5 s + a reconnect backoff of at most 2 s, with
+        // room for a slow sanitizer build.
+        EXPECT_LT(seconds, 30) << node;
+    }
+    // Past the TTL of 30 s since the member went silent: the keep-alives reached another
+    // member, no lease was lost.
+    std::this_thread::sleep_until(silenced_at + 35s);
+    for (const auto* node : {"a", "b"}) {
+        EXPECT_TRUE(ready_probe(node)) << node;
+        EXPECT_EQ(cluster_->wait_ready(node, 1s), subnets[node]) << node;
+        EXPECT_EQ(status(node).value("lease_losses", "0"), "0") << node;
+    }
 }
 
 }  // namespace
