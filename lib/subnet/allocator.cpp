@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -36,8 +37,8 @@ constexpr int kMaxAttempts = 64;
 
 struct Listing {
     std::vector<kv::KeyValue> kvs;
-    // Every subnet a key names, valid or not: a claim must not overlap any of them, or the
-    // older key would win the overlap rule against it.
+    // Every subnet a key names, valid or not, of either half: a claim must not overlap any of
+    // them, or the older key would win the overlap rule against it.
     std::set<net::Prefix> taken;
 };
 
@@ -47,7 +48,10 @@ Listing list_subnets(kv::Client& client, std::string_view prefix) {
     Listing listing;
     listing.kvs = client.range(subnets_key_prefix(prefix), options).kvs;
     for (const auto& kv : listing.kvs) {
-        if (auto subnet = parse_subnet_key(prefix, kv.key)) listing.taken.insert(*subnet);
+        if (auto key = parse_subnet_key(prefix, kv.key)) {
+            listing.taken.insert(key->subnet);
+            if (key->ipv6_subnet) listing.taken.insert(*key->ipv6_subnet);
+        }
     }
     return listing;
 }
@@ -92,11 +96,11 @@ const kv::KeyValue* find_own_key(const Listing& listing, const NetworkConfig& co
                                  const std::optional<RememberedLease>& remembered) {
     const kv::KeyValue* found = nullptr;
     for (const auto& kv : listing.kvs) {
-        auto subnet = parse_subnet_key(prefix, kv.key);
-        if (!subnet || !config.range.contains(*subnet)) continue;
+        auto key = parse_subnet_key(prefix, kv.key);
+        if (!key || !config.range.contains(key->subnet)) continue;
         auto value = try_decode(kv.value);
         if (!value || value->node != node) continue;
-        if (remembered && remembered->subnet == *subnet) return &kv;
+        if (remembered && remembered->subnet == key->subnet) return &kv;
         if (!found || kv.create_revision < found->create_revision) found = &kv;
     }
     return found;
@@ -130,6 +134,24 @@ kv::TxnResult conditional_put(kv::Client& client, kv::Compare condition, const s
     put.lease = lease;
     txn.success.push_back(kv::TxnOp::put_kv(key, encode_lease_value(value), put));
     return client.txn(txn);
+}
+
+// Whether a key created before `own` (or at the same revision with a smaller key) names
+// either of `claimed`'s subnets: then `own` loses the overlap rule.
+bool beaten(const Listing& listing, std::string_view prefix, const kv::KeyValue& own,
+            const SubnetKey& claimed) {
+    for (const auto& kv : listing.kvs) {
+        if (kv.key == own.key) continue;
+        if (std::pair(kv.create_revision, kv.key) > std::pair(own.create_revision, own.key))
+            continue;
+        const auto other = parse_subnet_key(prefix, kv.key);
+        if (!other) continue;
+        if (other->subnet == claimed.subnet) return true;
+        if (claimed.ipv6_subnet &&
+            (other->ipv6_subnet == claimed.ipv6_subnet || other->subnet == *claimed.ipv6_subnet))
+            return true;
+    }
+    return false;
 }
 
 std::string describe_full(const net::SubnetRange& range) {
@@ -166,11 +188,13 @@ OwnLease acquire_subnet(kv::Client& client, const NetworkConfig& config, const L
             release_unused_lease(client, remembered->etcd_lease);
         }
         if (!options.state_dir.empty()) {
-            save_remembered_lease(options.state_dir,
-                                  RememberedLease{self.node, lease.subnet, lease.etcd_lease});
+            save_remembered_lease(
+                options.state_dir,
+                RememberedLease{self.node, lease.subnet, lease.etcd_lease, lease.ipv6_subnet});
         }
-        spdlog::info("subnet {} for node {} ({}, etcd lease {:x})", lease.subnet.to_string(),
-                     self.node, to_string(lease.outcome), lease.etcd_lease);
+        spdlog::info("subnet {}{} for node {} ({}, etcd lease {:x})", lease.subnet.to_string(),
+                     lease.ipv6_subnet ? " and " + lease.ipv6_subnet->to_string() : "", self.node,
+                     to_string(lease.outcome), lease.etcd_lease);
         return lease;
     };
 
@@ -178,13 +202,48 @@ OwnLease acquire_subnet(kv::Client& client, const NetworkConfig& config, const L
         std::mt19937_64 rng(std::random_device{}());
         for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
             const auto listing = list_subnets(client, options.prefix);
+            // The IPv6 half a claim gets: `current` when it is one of the range, else the
+            // remembered one when free, else a random free one.
+            auto choose_v6 = [&](const std::optional<net::Prefix>& current) {
+                std::optional<net::Prefix> v6;
+                if (!config.ipv6) return v6;
+                const auto& range = config.ipv6->range;
+                if (current && range.contains(*current)) return current;
+                if (remembered && remembered->ipv6_subnet &&
+                    range.contains(*remembered->ipv6_subnet) &&
+                    !overlaps_any(listing.taken, *remembered->ipv6_subnet)) {
+                    return remembered->ipv6_subnet;
+                }
+                v6 = pick_free(range, listing.taken, rng);
+                if (!v6) throw NetworkFullError(describe_full(range));
+                return v6;
+            };
 
             if (const auto* own =
                     find_own_key(listing, config, options.prefix, self.node, remembered)) {
-                const auto subnet = *parse_subnet_key(options.prefix, own->key);
-                OwnLease lease{
-                    subnet, own->key, own->lease, own->mod_revision, self, AcquireOutcome::kept};
-                if (remembered && remembered->subnet == subnet &&
+                const auto own_key = *parse_subnet_key(options.prefix, own->key);
+                const auto v6 = choose_v6(own_key.ipv6_subnet);
+                if (v6 != own_key.ipv6_subnet) {
+                    // The network became dual-stack (or stopped being): the same IPv4 subnet
+                    // under a key with (or without) an IPv6 half, swapped in one Txn.
+                    const auto key = subnet_key(options.prefix, own_key.subnet, v6);
+                    kv::Txn txn;
+                    txn.compare.push_back(kv::Compare::mod_revision(
+                        own->key, kv::Compare::Op::Equal, own->mod_revision));
+                    txn.compare.push_back(kv::Compare::absent(key));
+                    kv::PutOptions put;
+                    put.lease = fresh_lease();
+                    txn.success.push_back(kv::TxnOp::delete_key(own->key));
+                    txn.success.push_back(kv::TxnOp::put_kv(key, encode_lease_value(self), put));
+                    const auto result = client.txn(txn);
+                    if (!result.succeeded) continue;
+                    spdlog::info("node {}: {} replaced by {}", self.node, own->key, key);
+                    return finish(OwnLease{own_key.subnet, key, put.lease, result.revision, self,
+                                           AcquireOutcome::taken_over, v6});
+                }
+                OwnLease lease{own_key.subnet,       own->key, own->lease, own->mod_revision, self,
+                               AcquireOutcome::kept, v6};
+                if (remembered && remembered->subnet == own_key.subnet &&
                     remembered->etcd_lease == own->lease && lease_alive(client, own->lease)) {
                     if (try_decode(own->value) == self) return finish(lease);
                     auto result =
@@ -225,13 +284,33 @@ OwnLease acquire_subnet(kv::Client& client, const NetworkConfig& config, const L
                 candidate = pick_free(config.range, listing.taken, rng);
             }
             if (!candidate) throw NetworkFullError(describe_full(config.range));
-            const auto key = subnet_key(options.prefix, *candidate);
+            const auto v6 = choose_v6(std::nullopt);
+            const auto key = subnet_key(options.prefix, *candidate, v6);
             const auto id = fresh_lease();
             auto result = conditional_put(client, kv::Compare::absent(key), key, self, id);
-            if (result.succeeded) {
-                return finish(OwnLease{*candidate, key, id, result.revision, self, outcome});
+            if (!result.succeeded) {
+                spdlog::debug("node {}: {} was claimed meanwhile, trying again", self.node, key);
+                continue;
             }
-            spdlog::debug("node {}: {} was claimed meanwhile, trying again", self.node, key);
+            if (v6) {
+                // Another node may have claimed one of the halves under another key at the
+                // same time: the key created first keeps both.
+                const auto after = list_subnets(client, options.prefix);
+                const auto mine = std::find_if(after.kvs.begin(), after.kvs.end(),
+                                               [&](const auto& kv) { return kv.key == key; });
+                if (mine != after.kvs.end() &&
+                    beaten(after, options.prefix, *mine, SubnetKey{*candidate, v6})) {
+                    kv::Txn withdraw;
+                    withdraw.compare.push_back(
+                        kv::Compare::mod_revision(key, kv::Compare::Op::Equal, result.revision));
+                    withdraw.success.push_back(kv::TxnOp::delete_key(key));
+                    client.txn(withdraw);
+                    spdlog::debug("node {}: a half of {} was claimed first, trying again",
+                                  self.node, key);
+                    continue;
+                }
+            }
+            return finish(OwnLease{*candidate, key, id, result.revision, self, outcome, v6});
         }
     } catch (...) {
         if (granted) release_unused_lease(client, *granted);
@@ -254,7 +333,7 @@ std::vector<net::Prefix> evict_node(kv::Client& client, std::string_view prefix,
         txn.success.push_back(kv::TxnOp::delete_key(kv.key));
         if (!client.txn(txn).succeeded) continue;
         spdlog::info("evicted node {}: deleted {}", node, kv.key);
-        if (auto subnet = parse_subnet_key(prefix, kv.key)) evicted.push_back(*subnet);
+        if (auto subnet = parse_subnet_key(prefix, kv.key)) evicted.push_back(subnet->subnet);
     }
     return evicted;
 }

@@ -52,15 +52,13 @@ std::string config_key(std::string_view prefix) {
     return std::string(without_trailing_slash(prefix)) + "/config";
 }
 
-std::string subnet_key(std::string_view prefix, const net::Prefix& subnet) {
-    return subnets_key_prefix(prefix) + subnet.address().to_string() + "-" +
-           std::to_string(subnet.length());
+namespace {
+
+std::string key_part(const net::Prefix& subnet) {
+    return subnet.address().to_string() + "-" + std::to_string(subnet.length());
 }
 
-std::optional<net::Prefix> parse_subnet_key(std::string_view prefix, std::string_view key) {
-    const auto base = subnets_key_prefix(prefix);
-    if (!key.starts_with(base)) return std::nullopt;
-    const auto name = key.substr(base.size());
+std::optional<net::Prefix> parse_key_part(std::string_view name) {
     const auto dash = name.rfind('-');
     if (dash == std::string_view::npos) return std::nullopt;
     auto address = net::Address::try_parse(name.substr(0, dash));
@@ -77,18 +75,68 @@ std::optional<net::Prefix> parse_subnet_key(std::string_view prefix, std::string
     return subnet;
 }
 
-std::string encode_lease_value(const LeaseValue& value) {
-    nlohmann::json data;
-    if (const auto* vxlan = std::get_if<VxlanLeaseData>(&value.backend_data)) {
-        data["VtepMAC"] = vxlan->vtep_mac.to_string();
+}  // namespace
+
+std::string subnet_key(std::string_view prefix, const net::Prefix& subnet,
+                       const std::optional<net::Prefix>& ipv6_subnet) {
+    auto key = subnets_key_prefix(prefix) + key_part(subnet);
+    if (ipv6_subnet) key += "&" + key_part(*ipv6_subnet);
+    return key;
+}
+
+std::optional<SubnetKey> parse_subnet_key(std::string_view prefix, std::string_view key) {
+    const auto base = subnets_key_prefix(prefix);
+    if (!key.starts_with(base)) return std::nullopt;
+    const auto name = key.substr(base.size());
+    const auto amp = name.find('&');
+    auto first = parse_key_part(name.substr(0, amp));
+    if (!first) return std::nullopt;
+    if (amp == std::string_view::npos) return SubnetKey{*first};
+    auto second = parse_key_part(name.substr(amp + 1));
+    if (!second || !second->address().is_v6()) return std::nullopt;
+    if (*first == net::Prefix(net::Address::parse("0.0.0.0"), 0)) return SubnetKey{*second};
+    if (!first->address().is_v4()) return std::nullopt;
+    return SubnetKey{*first, *second};
+}
+
+namespace {
+
+nlohmann::json encode_backend_data(const LeaseBackendData& data) {
+    nlohmann::json json;
+    if (const auto* vxlan = std::get_if<VxlanLeaseData>(&data)) {
+        json["VtepMAC"] = vxlan->vtep_mac.to_string();
     } else {
-        data["PublicKey"] = std::get<WireguardLeaseData>(value.backend_data).public_key_base64();
+        json["PublicKey"] = std::get<WireguardLeaseData>(data).public_key_base64();
     }
-    return nlohmann::json{{"PublicIP", value.public_ip.to_string()},
-                          {"Node", value.node},
-                          {"BackendType", std::string(to_string(value.backend_type()))},
-                          {"BackendData", std::move(data)}}
-        .dump();
+    return json;
+}
+
+// `field` is "BackendData" or "BackendV6Data".
+LeaseBackendData decode_backend_data(const nlohmann::json& data, BackendType type,
+                                     const std::string& field) {
+    if (!data.is_object()) throw ParseError(field, "missing or not a JSON object");
+    if (type == BackendType::vxlan) {
+        const auto mac_field = field + ".VtepMAC";
+        auto mac = detail::optional_string(data, "VtepMAC", mac_field);
+        if (!mac) throw ParseError(mac_field, "missing");
+        return VxlanLeaseData{net::MacAddress::parse(*mac, mac_field)};
+    }
+    const auto key_field = field + ".PublicKey";
+    auto key = detail::optional_string(data, "PublicKey", key_field);
+    if (!key) throw ParseError(key_field, "missing");
+    return WireguardLeaseData::from_base64(*key, key_field);
+}
+
+}  // namespace
+
+std::string encode_lease_value(const LeaseValue& value) {
+    nlohmann::json json{{"PublicIP", value.public_ip.to_string()},
+                        {"Node", value.node},
+                        {"BackendType", std::string(to_string(value.backend_type()))},
+                        {"BackendData", encode_backend_data(value.backend_data)}};
+    if (value.public_ipv6) json["PublicIPv6"] = value.public_ipv6->to_string();
+    if (value.backend_v6_data) json["BackendV6Data"] = encode_backend_data(*value.backend_v6_data);
+    return json.dump();
 }
 
 LeaseValue decode_lease_value(std::string_view json) {
@@ -100,23 +148,23 @@ LeaseValue decode_lease_value(std::string_view json) {
     };
     LeaseValue value;
     value.public_ip = net::Address::parse(required("PublicIP"), "PublicIP");
+    if (auto v6 = detail::optional_string(object, "PublicIPv6", "PublicIPv6")) {
+        value.public_ipv6 = net::Address::parse(*v6, "PublicIPv6");
+        if (!value.public_ipv6->is_v6()) {
+            throw ParseError("PublicIPv6", *v6 + " is not an IPv6 address");
+        }
+        if (value.public_ip == net::Address::parse("0.0.0.0")) value.public_ip = *value.public_ipv6;
+    }
     value.node = required("Node");
     if (value.node.empty()) throw ParseError("Node", "empty");
     const auto type_name = required("BackendType");
     const auto type = backend_type_from_string(type_name);
     if (!type) throw ParseError("BackendType", "unknown backend \"" + type_name + "\"");
     const auto data = object.find("BackendData");
-    if (data == object.end() || !data->is_object()) {
-        throw ParseError("BackendData", "missing or not a JSON object");
-    }
-    if (*type == BackendType::vxlan) {
-        auto mac = detail::optional_string(*data, "VtepMAC", "BackendData.VtepMAC");
-        if (!mac) throw ParseError("BackendData.VtepMAC", "missing");
-        value.backend_data = VxlanLeaseData{net::MacAddress::parse(*mac, "BackendData.VtepMAC")};
-    } else {
-        auto key = detail::optional_string(*data, "PublicKey", "BackendData.PublicKey");
-        if (!key) throw ParseError("BackendData.PublicKey", "missing");
-        value.backend_data = WireguardLeaseData::from_base64(*key);
+    if (data == object.end()) throw ParseError("BackendData", "missing or not a JSON object");
+    value.backend_data = decode_backend_data(*data, *type, "BackendData");
+    if (const auto v6 = object.find("BackendV6Data"); v6 != object.end() && !v6->is_null()) {
+        value.backend_v6_data = decode_backend_data(*v6, *type, "BackendV6Data");
     }
     return value;
 }

@@ -34,9 +34,10 @@ std::string_view to_string(IgnoreReason reason) {
 namespace {
 
 IgnoreReason reason_for_field(std::string_view field) {
-    if (field == "PublicIP") return IgnoreReason::bad_public_ip;
+    if (field == "PublicIP" || field == "PublicIPv6") return IgnoreReason::bad_public_ip;
     if (field == "BackendType") return IgnoreReason::wrong_backend;
-    if (field.starts_with("BackendData")) return IgnoreReason::bad_backend_data;
+    if (field.starts_with("BackendData") || field.starts_with("BackendV6Data"))
+        return IgnoreReason::bad_backend_data;
     return IgnoreReason::bad_value;
 }
 
@@ -66,45 +67,57 @@ std::string family_name(net::Family family) {
     return family == net::Family::v4 ? "IPv4" : "IPv6";
 }
 
+// `field` is "PublicIP" or "PublicIPv6"; `family`, when known, the one it must have.
 std::optional<Rejection> check_public_ip(const NetworkConfig& config, const net::Address& ip,
-                                         std::optional<net::Family> underlay_family) {
+                                         std::optional<net::Family> family,
+                                         const std::string& field, const std::string& whose) {
     if (!ip.is_usable_unicast()) {
         return Rejection{IgnoreReason::bad_public_ip,
-                         "PublicIP: " + ip.to_string() + " is not a usable unicast address"};
+                         field + ": " + ip.to_string() + " is not a usable unicast address"};
     }
     // A v4-mapped address would be IPv4 traffic through an IPv6 socket: no IPv6 peer, and the
     // VXLAN device of an IPv4 underlay cannot send to it either.
     if (is_v4_mapped(ip)) {
         return Rejection{IgnoreReason::bad_public_ip,
-                         "PublicIP: " + ip.to_string() + " is an IPv4-mapped IPv6 address"};
+                         field + ": " + ip.to_string() + " is an IPv4-mapped IPv6 address"};
     }
-    if (underlay_family && ip.family() != *underlay_family) {
-        return Rejection{IgnoreReason::bad_public_ip,
-                         "PublicIP: " + ip.to_string() + " is " + family_name(ip.family()) +
-                             " but this node's underlay is " + family_name(*underlay_family)};
+    if (family && ip.family() != *family) {
+        return Rejection{IgnoreReason::bad_public_ip, field + ": " + ip.to_string() + " is " +
+                                                          family_name(ip.family()) + " but " +
+                                                          whose + " is " + family_name(*family)};
     }
-    const bool in_v6_network = config.ipv6 && config.ipv6->range.network().contains(ip);
-    if (config.network().contains(ip) || in_v6_network) {
+    if (config.in_pod_network(ip)) {
         return Rejection{IgnoreReason::bad_public_ip,
-                         "PublicIP: " + ip.to_string() + " lies inside the pod network"};
+                         field + ": " + ip.to_string() + " lies inside the pod network"};
     }
     return std::nullopt;
 }
 
-std::optional<Rejection> check_backend_data(const LeaseBackendData& data) {
+// `field` is "BackendData" or "BackendV6Data".
+std::optional<Rejection> check_backend_data(const LeaseBackendData& data,
+                                            const std::string& field) {
     if (const auto* vxlan = std::get_if<VxlanLeaseData>(&data)) {
         if (!vxlan->vtep_mac.is_unicast()) {
             return Rejection{IgnoreReason::bad_backend_data,
-                             "BackendData.VtepMAC: " + vxlan->vtep_mac.to_string() +
+                             field + ".VtepMAC: " + vxlan->vtep_mac.to_string() +
                                  " is not a unicast MAC address"};
         }
         return std::nullopt;
     }
     const auto& key = std::get<WireguardLeaseData>(data).public_key;
     if (std::all_of(key.begin(), key.end(), [](std::uint8_t b) { return b == 0; })) {
-        return Rejection{IgnoreReason::bad_backend_data, "BackendData.PublicKey: all zero"};
+        return Rejection{IgnoreReason::bad_backend_data, field + ".PublicKey: all zero"};
     }
     return std::nullopt;
+}
+
+Rejection outside(const net::Prefix& subnet, const net::SubnetRange& range,
+                  const std::string& network_field) {
+    return Rejection{IgnoreReason::outside_range,
+                     subnet.to_string() + " is not one of " + network_field + " " +
+                         range.network().to_string() + "'s /" + std::to_string(range.subnet_len()) +
+                         " subnets from " + range.min().address().to_string() + " to " +
+                         range.max().address().to_string()};
 }
 
 }  // namespace
@@ -112,18 +125,23 @@ std::optional<Rejection> check_backend_data(const LeaseBackendData& data) {
 std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::string_view prefix,
                                               const RawEntry& entry,
                                               std::optional<net::Family> underlay_family) {
-    const auto subnet = parse_subnet_key(prefix, entry.key);
-    if (!subnet) {
-        return Rejection{IgnoreReason::bad_key,
-                         "key is not " + subnets_key_prefix(prefix) + "<address>-<length>"};
+    const auto key = parse_subnet_key(prefix, entry.key);
+    if (!key) {
+        return Rejection{IgnoreReason::bad_key, "key is not " + subnets_key_prefix(prefix) +
+                                                    "<address>-<length>[&<IPv6 address>-<length>]"};
     }
-    if (!config.range.contains(*subnet)) {
-        const auto& range = config.range;
-        return Rejection{
-            IgnoreReason::outside_range,
-            subnet->to_string() + " is not one of Network " + range.network().to_string() + "'s /" +
-                std::to_string(range.subnet_len()) + " subnets from " +
-                range.min().address().to_string() + " to " + range.max().address().to_string()};
+    const bool ipv6_only = config.network().address().is_v6();
+    if (!config.range.contains(key->subnet)) {
+        return outside(key->subnet, config.range, ipv6_only ? "IPv6Network" : "Network");
+    }
+    // A v4-only lease in a dual-stack network is a peer without IPv6 entries; an IPv6 half in
+    // an IPv4-only network is not used.
+    std::optional<net::Prefix> ipv6_subnet;
+    if (config.ipv6 && key->ipv6_subnet) {
+        if (!config.ipv6->range.contains(*key->ipv6_subnet)) {
+            return outside(*key->ipv6_subnet, config.ipv6->range, "IPv6Network");
+        }
+        ipv6_subnet = key->ipv6_subnet;
     }
     LeaseValue value;
     try {
@@ -135,15 +153,24 @@ std::variant<Lease, Rejection> validate_lease(const NetworkConfig& config, std::
         }
         return Rejection{reason_for_field(e.field()), e.what()};
     }
-    if (auto rejection = check_public_ip(config, value.public_ip, underlay_family))
+    if (auto rejection = check_public_ip(config, value.public_ip, underlay_family, "PublicIP",
+                                         "this node's underlay"))
         return *rejection;
+    if (value.public_ipv6) {
+        if (auto rejection = check_public_ip(config, *value.public_ipv6, net::Family::v6,
+                                             "PublicIPv6", "the field"))
+            return *rejection;
+    }
     if (value.backend_type() != config.backend_type()) {
         return wrong_backend(value.backend_type(), config);
     }
-    if (auto rejection = check_backend_data(value.backend_data)) return *rejection;
-    return Lease{
-        *subnet,         std::move(value), entry.key, entry.create_revision, entry.mod_revision,
-        entry.etcd_lease};
+    if (auto rejection = check_backend_data(value.backend_data, "BackendData")) return *rejection;
+    if (value.backend_v6_data) {
+        if (auto rejection = check_backend_data(*value.backend_v6_data, "BackendV6Data"))
+            return *rejection;
+    }
+    return Lease{key->subnet,        std::move(value), entry.key,  entry.create_revision,
+                 entry.mod_revision, entry.etcd_lease, ipv6_subnet};
 }
 
 LeaseTable::LeaseTable(NetworkConfig config, std::string prefix,
@@ -206,11 +233,29 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
 
 namespace {
 
-// What a lease announces that no other lease may: its VTEP MAC or its WireGuard key.
-std::pair<std::string, std::string> identity(const LeaseBackendData& data) {
-    if (const auto* vxlan = std::get_if<VxlanLeaseData>(&data))
-        return {"BackendData.VtepMAC", vxlan->vtep_mac.to_string()};
-    return {"BackendData.PublicKey", std::get<WireguardLeaseData>(data).public_key_base64()};
+// What a lease announces that no other lease may: its VTEP MACs or its WireGuard keys.
+// The field names carry no "V6": a MAC of one lease's IPv6 device taken by another lease's
+// IPv4 device captures traffic just the same.
+std::vector<std::pair<std::string, std::string>> identities(const LeaseValue& value) {
+    std::vector<std::pair<std::string, std::string>> result;
+    for (const auto* data :
+         {&value.backend_data, value.backend_v6_data ? &*value.backend_v6_data : nullptr}) {
+        if (!data) continue;
+        if (const auto* vxlan = std::get_if<VxlanLeaseData>(data))
+            result.emplace_back("VtepMAC", vxlan->vtep_mac.to_string());
+        else
+            result.emplace_back("PublicKey",
+                                std::get<WireguardLeaseData>(*data).public_key_base64());
+    }
+    // Both devices of one lease may share a key (WireGuard): not a duplicate of itself.
+    std::sort(result.begin(), result.end());
+    result.erase(std::unique(result.begin(), result.end()), result.end());
+    return result;
+}
+
+std::string earlier(const Lease& first, std::int64_t create_revision) {
+    return " created earlier (create revision " + std::to_string(first.create_revision) +
+           " <= " + std::to_string(create_revision) + ")";
 }
 
 }  // namespace
@@ -219,30 +264,42 @@ std::pair<std::string, std::string> identity(const LeaseBackendData& data) {
 // millisecond, and a pure function of the entries cannot depend on the order they came in.
 std::vector<LeaseChange> LeaseTable::settle() {
     std::map<net::Prefix, const Lease*> won;
+    std::map<net::Prefix, const Lease*> won_v6;  // the IPv6 halves of dual-stack leases
     std::map<std::pair<std::string, std::string>, const Lease*> announced;
     for (const auto& [create_revision, key] : precedence_) {
         auto& entry = entries_.at(key);
         const auto& lease = *entry.lease;
         std::optional<Rejection> lost;
-        if (const auto winner = won.find(lease.subnet); winner != won.end()) {
-            const auto& first = *winner->second;
-            lost = Rejection{IgnoreReason::overlap,
-                             lease.subnet.to_string() + " is leased by " + first.key +
-                                 " created earlier (create revision " +
-                                 std::to_string(first.create_revision) +
-                                 " <= " + std::to_string(create_revision) + ")"};
-        } else if (auto [holder, fresh] =
-                       announced.emplace(identity(lease.value.backend_data), &lease);
-                   !fresh) {
-            const auto& first = *holder->second;
+        auto holder_of = [&](const std::map<net::Prefix, const Lease*>& holders,
+                             const std::optional<net::Prefix>& subnet) -> const Lease* {
+            if (!subnet) return nullptr;
+            const auto found = holders.find(*subnet);
+            return found == holders.end() ? nullptr : found->second;
+        };
+        const auto lease_identities = identities(lease.value);
+        if (const auto* first = holder_of(won, lease.subnet)) {
             lost =
-                Rejection{IgnoreReason::duplicate,
-                          holder->first.first + ": " + holder->first.second + " is announced by " +
-                              first.key + " created earlier (create revision " +
-                              std::to_string(first.create_revision) +
-                              " <= " + std::to_string(create_revision) + ")"};
+                Rejection{IgnoreReason::overlap, lease.subnet.to_string() + " is leased by " +
+                                                     first->key + earlier(*first, create_revision)};
+        } else if (const auto* first_v6 = holder_of(won_v6, lease.ipv6_subnet)) {
+            lost = Rejection{IgnoreReason::overlap, lease.ipv6_subnet->to_string() +
+                                                        " is leased by " + first_v6->key +
+                                                        earlier(*first_v6, create_revision)};
         } else {
+            for (const auto& id : lease_identities) {
+                if (const auto holder = announced.find(id); holder != announced.end()) {
+                    lost = Rejection{IgnoreReason::duplicate,
+                                     "BackendData." + id.first + ": " + id.second +
+                                         " is announced by " + holder->second->key +
+                                         earlier(*holder->second, create_revision)};
+                    break;
+                }
+            }
+        }
+        if (!lost) {
             won.emplace(lease.subnet, &lease);
+            if (lease.ipv6_subnet) won_v6.emplace(*lease.ipv6_subnet, &lease);
+            for (const auto& id : lease_identities) announced.emplace(id, &lease);
         }
         if (lost && !entry.reported.contains(lost->reason)) {
             spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", key,

@@ -28,6 +28,9 @@ std::optional<RememberedLease> load_remembered_lease(const std::filesystem::path
         lease.subnet = net::Prefix::parse(*subnet, "subnet");
         lease.etcd_lease =
             detail::optional_integer(object, "etcdLease", "etcdLease", 0, INT64_MAX).value_or(0);
+        if (auto v6 = detail::optional_string(object, "ipv6Subnet", "ipv6Subnet")) {
+            lease.ipv6_subnet = net::Prefix::parse(*v6, "ipv6Subnet");
+        }
         return lease;
     } catch (const ParseError& e) {
         spdlog::warn("ignoring {}: {}", path.string(), e.what());
@@ -37,9 +40,10 @@ std::optional<RememberedLease> load_remembered_lease(const std::filesystem::path
 
 void save_remembered_lease(const std::filesystem::path& state_dir, const RememberedLease& lease) {
     sys::make_directories(state_dir);
-    const nlohmann::json object{{"node", lease.node},
-                                {"subnet", lease.subnet.to_string()},
-                                {"etcdLease", lease.etcd_lease}};
+    nlohmann::json object{{"node", lease.node},
+                          {"subnet", lease.subnet.to_string()},
+                          {"etcdLease", lease.etcd_lease}};
+    if (lease.ipv6_subnet) object["ipv6Subnet"] = lease.ipv6_subnet->to_string();
     sys::write_file_atomic(lease_state_path(state_dir), object.dump() + "\n", 0600);
 }
 

@@ -56,8 +56,8 @@ VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
         options.peer_port = 2380;
         options.name = etcd_member_name(i);
         options.wait_until_ready = false;
-        initial_cluster += (i == 0 ? "" : ",") + options.name + "=http://" +
-                           options.listen_address + ":2380";
+        initial_cluster +=
+            (i == 0 ? "" : ",") + options.name + "=http://" + options.listen_address + ":2380";
         members.push_back(std::move(options));
     }
     for (auto& options : members) {

@@ -407,3 +407,103 @@ TEST(LeaseTable, SameTableWhateverOrderTheEntriesArriveIn) {
     EXPECT_EQ(batched.ignored_now().at(IgnoreReason::duplicate), 2u);
     EXPECT_EQ(batched.ignored_now().at(IgnoreReason::overlap), 0u);
 }
+
+namespace {
+
+NetworkConfig dual_stack_config() {
+    return parse_network_config(
+        R"({"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/48",)"
+        R"("Backend":{"Type":"vxlan"}})");
+}
+
+std::string dual_value(std::string_view node, std::string_view mac, std::string_view mac_v6,
+                       std::string_view public_ipv6 = "2001:db8::10") {
+    return R"({"PublicIP":"192.168.1.10","PublicIPv6":")" + std::string(public_ipv6) +
+           R"(","Node":")" + std::string(node) +
+           R"(","BackendType":"vxlan","BackendData":{"VtepMAC":")" + std::string(mac) +
+           R"("},"BackendV6Data":{"VtepMAC":")" + std::string(mac_v6) + R"("}})";
+}
+
+}  // namespace
+
+TEST(ValidateLease, DualStackLeaseHasBothSubnets) {
+    const auto config = dual_stack_config();
+    auto result =
+        validate_lease(config, kPrefix,
+                       entry(key("10.244.3.0-24&fd00:10:244:3::-64"),
+                             dual_value("a", "0a:58:00:00:00:01", "0a:58:00:00:00:02"), 1),
+                       net::Family::v4);
+    ASSERT_TRUE(std::holds_alternative<Lease>(result)) << std::get<Rejection>(result).message;
+    const auto& lease = std::get<Lease>(result);
+    EXPECT_EQ(lease.subnet.to_string(), "10.244.3.0/24");
+    EXPECT_EQ(lease.ipv6_subnet, net::Prefix::parse("fd00:10:244:3::/64"));
+    EXPECT_EQ(lease.value.public_ipv6, net::Address::parse("2001:db8::10"));
+
+    // A v4-only lease in a dual-stack network is a peer without IPv6 entries.
+    auto v4_only =
+        validate_lease(config, kPrefix, entry(key("10.244.4.0-24"), value(), 1), net::Family::v4);
+    ASSERT_TRUE(std::holds_alternative<Lease>(v4_only));
+    EXPECT_FALSE(std::get<Lease>(v4_only).ipv6_subnet);
+
+    // In an IPv4-only network the IPv6 half is not used.
+    auto in_v4_network =
+        validate_lease(vxlan_config(), kPrefix,
+                       entry(key("10.244.3.0-24&fd00:10:244:3::-64"),
+                             dual_value("a", "0a:58:00:00:00:01", "0a:58:00:00:00:02"), 1),
+                       net::Family::v4);
+    ASSERT_TRUE(std::holds_alternative<Lease>(in_v4_network));
+    EXPECT_FALSE(std::get<Lease>(in_v4_network).ipv6_subnet);
+}
+
+TEST(ValidateLease, EachRuleHoldsForTheIPv6Half) {
+    const auto config = dual_stack_config();
+    auto reason = [&](std::string_view name, const std::string& v) {
+        return reason_of(entry(key(name), v, 1), config);
+    };
+    const auto good = dual_value("a", "0a:58:00:00:00:01", "0a:58:00:00:00:02");
+    // Outside the IPv6 range, or not a subnet of its length.
+    EXPECT_EQ(reason("10.244.3.0-24&fd00:99::-64", good), IgnoreReason::outside_range);
+    EXPECT_EQ(reason("10.244.3.0-24&fd00:10:244:3::-80", good), IgnoreReason::outside_range);
+    // PublicIPv6: IPv4-mapped, inside a pod network, not unicast.
+    EXPECT_EQ(reason("10.244.3.0-24&fd00:10:244:3::-64",
+                     dual_value("a", "0a:58:00:00:00:01", "0a:58:00:00:00:02", "::ffff:1.2.3.4")),
+              IgnoreReason::bad_public_ip);
+    EXPECT_EQ(reason("10.244.3.0-24&fd00:10:244:3::-64",
+                     dual_value("a", "0a:58:00:00:00:01", "0a:58:00:00:00:02", "fd00:10:244:9::1")),
+              IgnoreReason::bad_public_ip);
+    EXPECT_EQ(reason("10.244.3.0-24&fd00:10:244:3::-64",
+                     dual_value("a", "0a:58:00:00:00:01", "0a:58:00:00:00:02", "ff02::1")),
+              IgnoreReason::bad_public_ip);
+    // BackendV6Data: a multicast VTEP MAC.
+    EXPECT_EQ(reason("10.244.3.0-24&fd00:10:244:3::-64",
+                     dual_value("a", "0a:58:00:00:00:01", "01:00:5e:00:00:01")),
+              IgnoreReason::bad_backend_data);
+}
+
+TEST(LeaseTable, OverlapAndDuplicatesPerFamily) {
+    LogCapture log;
+    LeaseTable table(dual_stack_config(), kPrefix, net::Family::v4);
+    table.put(entry(key("10.244.3.0-24&fd00:10:244:3::-64"),
+                    dual_value("first", "0a:58:00:00:00:01", "0a:58:00:00:00:02"), 5));
+    // The same IPv6 half under another IPv4 subnet: overlap.
+    table.put(entry(key("10.244.4.0-24&fd00:10:244:3::-64"),
+                    dual_value("second", "0a:58:00:00:00:03", "0a:58:00:00:00:04"), 6));
+    // Another lease announcing the first one's IPv6 VTEP MAC on its IPv4 device: duplicate.
+    table.put(entry(key("10.244.5.0-24&fd00:10:244:5::-64"),
+                    dual_value("third", "0a:58:00:00:00:02", "0a:58:00:00:00:06"), 7));
+    // A v4-only lease whose subnet the dual-stack one holds: overlap.
+    table.put(entry(key("10.244.3.0-24"), value("192.168.1.40", "0a:58:00:00:00:09", "x"), 8));
+    ASSERT_EQ(table.leases().size(), 1u);
+    EXPECT_EQ(table.leases().begin()->second.value.node, "first");
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::overlap), 2u);
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::duplicate), 1u);
+
+    // The first goes: the next ones in order of creation take its halves and its MAC.
+    auto changes = table.erase(key("10.244.3.0-24&fd00:10:244:3::-64"));
+    EXPECT_EQ(table.leases().size(), 3u);
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::overlap), 0u);
+    EXPECT_EQ(table.ignored_now().at(IgnoreReason::duplicate), 0u);
+    EXPECT_EQ(table.leases().at(net::Prefix::parse("10.244.4.0/24")).ipv6_subnet,
+              net::Prefix::parse("fd00:10:244:3::/64"));
+    EXPECT_FALSE(table.leases().at(net::Prefix::parse("10.244.3.0/24")).ipv6_subnet);
+}

@@ -12,6 +12,7 @@
 #include "etcd_fixture.hpp"
 #include "twill/subnet/allocator.hpp"
 #include "twill/subnet/keeper.hpp"
+#include "twill/subnet/lease_table.hpp"
 #include "twill/subnet/state_file.hpp"
 #include "twill/subnet/watcher.hpp"
 
@@ -191,6 +192,89 @@ TEST_F(SubnetEtcd, RestartedNodeGetsItsSubnetBack) {
     // Another node's key is never taken, even when that node remembers nothing.
     auto other = acquire_subnet(*client_, config_, node_value("node-b", 2), options("node-b"));
     EXPECT_NE(other.subnet, first.subnet);
+}
+
+// A small IPv6 range (15 subnets) makes concurrent claims collide on their IPv6 halves
+// under different keys: the key created first keeps both, the others try again. (12 at once:
+// a claim about to be withdrawn still counts as taken for a moment, which could make the
+// last of 15 see a full range.)
+TEST_F(SubnetEtcd, DualStackAllocatorsClaimBothHalvesDistinctly) {
+    const auto dual = parse_network_config(
+        R"({"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/60",)"
+        R"("Backend":{"Type":"vxlan"}})");
+    std::mutex mutex;
+    std::set<net::Prefix> v4, v6;
+    std::vector<std::string> failures;
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 12; ++i) {
+        threads.emplace_back([&, i] {
+            try {
+                auto lease = acquire_subnet(*client_, dual,
+                                            node_value("node-" + std::to_string(i), i), options());
+                std::lock_guard lock(mutex);
+                v4.insert(lease.subnet);
+                if (lease.ipv6_subnet) v6.insert(*lease.ipv6_subnet);
+                if (lease.key != subnet_key(prefix_, lease.subnet, lease.ipv6_subnet))
+                    failures.push_back("key " + lease.key);
+            } catch (const std::exception& e) {
+                std::lock_guard lock(mutex);
+                failures.push_back(e.what());
+            }
+        });
+    }
+    for (auto& thread : threads) thread.join();
+    ASSERT_TRUE(failures.empty()) << failures.front();
+    for (int i = 12; i < 15; ++i) {
+        const auto lease =
+            acquire_subnet(*client_, dual, node_value("node-" + std::to_string(i), i), options());
+        v4.insert(lease.subnet);
+        v6.insert(*lease.ipv6_subnet);
+    }
+    EXPECT_EQ(v4.size(), 15u);
+    EXPECT_EQ(v6.size(), 15u);
+    // Every key in etcd is a winner: the withdrawn claims left nothing behind.
+    kv::RangeOptions range;
+    range.prefix = true;
+    EXPECT_EQ(client_->range(subnets_key_prefix(prefix_), range).kvs.size(), 15u);
+    LeaseTable table(dual, prefix_, net::Family::v4);
+    for (const auto& kv : client_->range(subnets_key_prefix(prefix_), range).kvs)
+        table.put(RawEntry{kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.lease});
+    EXPECT_EQ(table.leases().size(), 15u);
+    for (const auto& [subnet, lease] : table.leases()) EXPECT_TRUE(lease.ipv6_subnet);
+    try {
+        acquire_subnet(*client_, dual, node_value("node-15", 15), options());
+        FAIL() << "a 16th dual-stack lease in a range of 15 IPv6 subnets";
+    } catch (const NetworkFullError& e) {
+        EXPECT_NE(std::string(e.what()).find("fd00:10:244::/60"), std::string::npos) << e.what();
+    }
+}
+
+// A network that becomes dual-stack: the node keeps its IPv4 subnet under a key that now
+// holds an IPv6 one too; a restart keeps both.
+TEST_F(SubnetEtcd, OwnLeaseGainsItsIPv6HalfWhenTheNetworkBecomesDualStack) {
+    const auto self = node_value("node-a");
+    const auto v4_lease = acquire_subnet(*client_, config_, self, options("node-a"));
+    EXPECT_FALSE(v4_lease.ipv6_subnet);
+    const auto dual = parse_network_config(
+        R"({"Network":"10.244.0.0/16","EnableIPv6":true,"IPv6Network":"fd00:10:244::/48",)"
+        R"("Backend":{"Type":"vxlan"}})");
+    const auto upgraded = acquire_subnet(*client_, dual, self, options("node-a"));
+    EXPECT_EQ(upgraded.subnet, v4_lease.subnet);
+    ASSERT_TRUE(upgraded.ipv6_subnet);
+    EXPECT_EQ(upgraded.key, subnet_key(prefix_, upgraded.subnet, upgraded.ipv6_subnet));
+    EXPECT_FALSE(client_->get(v4_lease.key)) << "the IPv4-only key is replaced";
+    ASSERT_TRUE(client_->get(upgraded.key));
+    EXPECT_EQ(load_remembered_lease(dir_ / "node-a")->ipv6_subnet, upgraded.ipv6_subnet);
+
+    const auto again = acquire_subnet(*client_, dual, self, options("node-a"));
+    EXPECT_EQ(again.outcome, AcquireOutcome::kept);
+    EXPECT_EQ(again.key, upgraded.key);
+
+    // Expired meanwhile: both halves are claimed again.
+    client_->lease_revoke(again.etcd_lease);
+    const auto reclaimed = acquire_subnet(*client_, dual, self, options("node-a"));
+    EXPECT_EQ(reclaimed.outcome, AcquireOutcome::reclaimed);
+    EXPECT_EQ(reclaimed.key, upgraded.key);
 }
 
 TEST_F(SubnetEtcd, ShortTtlLeaseNotKeptAliveDisappearsAndWatchersSeeIt) {

@@ -4,9 +4,9 @@
 // kernel dumps fail on purpose, and the underlay address changes.
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 

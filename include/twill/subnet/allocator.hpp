@@ -37,12 +37,13 @@ std::string_view to_string(AcquireOutcome outcome);
 
 // This node's lease as held in etcd.
 struct OwnLease {
-    net::Prefix subnet;
+    net::Prefix subnet;  // IPv4, or IPv6 in an IPv6-only network
     std::string key;
     kv::LeaseId etcd_lease = 0;
     kv::Revision mod_revision = 0;  // of the key, as this node last wrote or saw it
     LeaseValue value;
     AcquireOutcome outcome = AcquireOutcome::allocated;
+    std::optional<net::Prefix> ipv6_subnet{};  // dual-stack
 };
 
 // Every subnet of the range is leased ("network 10.244.0.0/16 is full: all 255 /24 subnets
@@ -65,10 +66,15 @@ std::optional<NetworkConfig> read_network_config(kv::Client& client, std::string
 //     the conflict when it sees the takeover);
 //  2. the remembered subnet, if no key overlaps it;
 //  3. a random free subnet of the range.
+// In a dual-stack network the key holds both subnets (`10.244.3.0-24&fd00:…-64`); an own key
+// without its IPv6 half (the network just became dual-stack) is replaced by one with it, the
+// IPv4 subnet kept, in one Txn.
 // Claims are Txns that create the key only if absent, bound to a fresh etcd lease of
-// options.ttl; a lost race retries with another subnet. Keys of other node names are never
-// touched. Saves the result to `<state_dir>/lease.json`. Throws NetworkFullError, ParseError
-// (options.ttl below 5 s, an empty node name), kv errors.
+// options.ttl; a lost race retries with another subnet. A dual-stack claim is checked after
+// it is written: when a key created earlier holds either of its halves (two nodes picked the
+// same IPv4 subnet with different IPv6 ones), it is withdrawn and retried. Keys of other node names
+// are never touched. Saves the result to `<state_dir>/lease.json`. Throws NetworkFullError,
+// ParseError (options.ttl below 5 s, an empty node name), kv errors.
 OwnLease acquire_subnet(kv::Client& client, const NetworkConfig& config, const LeaseValue& self,
                         const LeaseOptions& options);
 

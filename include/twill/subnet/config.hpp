@@ -34,7 +34,7 @@ struct WireguardBackend {
 using BackendConfig = std::variant<VxlanBackend, WireguardBackend>;
 BackendType backend_type(const BackendConfig& backend);
 
-// flannel's dual-stack fields, kept for the coming dual-stack support; no v6 leasing yet.
+// The IPv6 half of a dual-stack network (EnableIPv6 beside IPv4).
 struct IPv6Config {
     net::SubnetRange range;  // IPv6Network, IPv6SubnetLen, IPv6SubnetMin/Max
 };
@@ -48,6 +48,10 @@ struct NetworkConfig {
     std::vector<std::string> ignored_fields;
 
     const net::Prefix& network() const noexcept { return range.network(); }
+    // Whether `address` lies in the pod network of either family.
+    bool in_pod_network(const net::Address& address) const {
+        return network().contains(address) || (ipv6 && ipv6->range.network().contains(address));
+    }
     BackendType backend_type() const { return subnet::backend_type(backend); }
 };
 

@@ -1,7 +1,9 @@
 #pragma once
-// A subnet lease as stored in etcd: key `<prefix>/subnets/10.244.3.0-24`, value
+// A subnet lease as stored in etcd, in flannel's format: key `<prefix>/subnets/10.244.3.0-24`
+// (dual-stack `10.244.3.0-24&fd00:10:244:3::-64`, IPv6-only `fd00:10:244:3::-64`), value
 // {"PublicIP":"…","Node":"…","BackendType":"vxlan","BackendData":{"VtepMAC":"…"}}
-// (WireGuard: "BackendData":{"PublicKey":"<base64 of 32 bytes>"}).
+// (WireGuard: "BackendData":{"PublicKey":"<base64 of 32 bytes>"}), with "PublicIPv6" and
+// "BackendV6Data" (the IPv6 VXLAN device's VtepMAC) where the node has an IPv6 underlay.
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -34,9 +36,14 @@ BackendType backend_type(const LeaseBackendData& data);
 
 // What a node publishes about itself.
 struct LeaseValue {
+    // The underlay address of the node's overlay device. flannel's IPv6-only leases carry
+    // "0.0.0.0" here and the address in PublicIPv6: they decode to that address.
     net::Address public_ip;
     std::string node;
     LeaseBackendData backend_data;
+    // The IPv6 underlay address and data of the node's IPv6 overlay device, if it has one.
+    std::optional<net::Address> public_ipv6{};
+    std::optional<LeaseBackendData> backend_v6_data{};
 
     BackendType backend_type() const { return subnet::backend_type(backend_data); }
     friend bool operator==(const LeaseValue&, const LeaseValue&) = default;
@@ -44,28 +51,41 @@ struct LeaseValue {
 
 // A lease read from etcd, with the revisions the overlap rule and the keeper need.
 struct Lease {
+    // The key's first subnet: IPv4, or IPv6 in an IPv6-only network. It names the lease.
     net::Prefix subnet;
     LeaseValue value;
     std::string key;
     std::int64_t create_revision = 0;
     std::int64_t mod_revision = 0;
     std::int64_t etcd_lease = 0;  // the etcd lease ID the key is attached to; 0 = none
+    // The key's IPv6 subnet in a dual-stack network; none for a v4-only lease.
+    std::optional<net::Prefix> ipv6_subnet{};
     friend bool operator==(const Lease&, const Lease&) = default;
+};
+
+// The subnets a key under `<prefix>/subnets/` names.
+struct SubnetKey {
+    net::Prefix subnet;                        // the first (or only) half
+    std::optional<net::Prefix> ipv6_subnet{};  // the IPv6 half after "&"
+    friend bool operator==(const SubnetKey&, const SubnetKey&) = default;
 };
 
 // "<prefix>/subnets/"; `prefix` is the etcd prefix (default "/twill/network").
 std::string subnets_key_prefix(std::string_view prefix);
 // "<prefix>/config".
 std::string config_key(std::string_view prefix);
-// "<prefix>/subnets/10.244.3.0-24".
-std::string subnet_key(std::string_view prefix, const net::Prefix& subnet);
-// The subnet a key names, or nullopt when it is not `<prefix>/subnets/<address>-<length>`
-// with host bits clear.
-std::optional<net::Prefix> parse_subnet_key(std::string_view prefix, std::string_view key);
+// "<prefix>/subnets/10.244.3.0-24", or "<prefix>/subnets/10.244.3.0-24&fd00:10:244:3::-64".
+std::string subnet_key(std::string_view prefix, const net::Prefix& subnet,
+                       const std::optional<net::Prefix>& ipv6_subnet = std::nullopt);
+// The subnets a key names, or nullopt when it is not `<prefix>/subnets/<address>-<length>`,
+// optionally followed by `&<IPv6 address>-<length>`, with host bits clear. flannel's IPv6-only
+// form `0.0.0.0-0&<IPv6 subnet>` names the IPv6 subnet alone.
+std::optional<SubnetKey> parse_subnet_key(std::string_view prefix, std::string_view key);
 
 std::string encode_lease_value(const LeaseValue& value);
-// Throws ParseError naming the field ("PublicIP", "BackendData.VtepMAC", ...). Checks syntax
-// only; whether a lease may be used (range, public IP, MAC, backend) is validate_lease's job.
+// Throws ParseError naming the field ("PublicIP", "PublicIPv6", "BackendData.VtepMAC",
+// "BackendV6Data.VtepMAC", ...). Checks syntax only; whether a lease may be used (range, public IP,
+// MAC, backend) is validate_lease's job.
 LeaseValue decode_lease_value(std::string_view json);
 
 }  // namespace twill::subnet

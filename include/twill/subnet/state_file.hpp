@@ -1,6 +1,7 @@
 #pragma once
 // What a node remembers about its lease across restarts, in `<state-dir>/lease.json`:
-// {"node":"n1","subnet":"10.244.3.0/24","etcdLease":7587869125612345}.
+// {"node":"n1","subnet":"10.244.3.0/24","etcdLease":7587869125612345}, with "ipv6Subnet" in a
+// dual-stack network.
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -14,6 +15,7 @@ struct RememberedLease {
     std::string node;
     net::Prefix subnet;
     std::int64_t etcd_lease = 0;
+    std::optional<net::Prefix> ipv6_subnet{};
     friend bool operator==(const RememberedLease&, const RememberedLease&) = default;
 };
 
