@@ -7,25 +7,73 @@
 
 namespace twill::cni {
 
+namespace {
+
+// The fields `<prefix>network`, `<prefix>subnet`, `<prefix>gateway` ("" or "ipv6", which
+// capitalises the rest: ipv6Network).
+FamilySubnet parse_family(const nlohmann::json& value, const std::string& prefix) {
+    auto field = [&](std::string name) {
+        if (!prefix.empty()) name[0] = static_cast<char>(name[0] - 'a' + 'A');
+        return prefix + name;
+    };
+    const auto network_field = field("network");
+    const auto subnet_field = field("subnet");
+    const auto gateway_field = field("gateway");
+    FamilySubnet s;
+    s.network =
+        net::Prefix::parse(detail::required_string(value, network_field.c_str(), ""), network_field)
+            .network();
+    s.subnet =
+        net::Prefix::parse(detail::required_string(value, subnet_field.c_str(), ""), subnet_field);
+    if (!s.subnet.is_network())
+        throw ParseError(subnet_field, s.subnet.to_string() + " has host bits set");
+    if (!s.network.contains(s.subnet)) {
+        throw ParseError(subnet_field,
+                         s.subnet.to_string() + " is not inside network " + s.network.to_string());
+    }
+    s.gateway = net::Address::parse(detail::required_string(value, gateway_field.c_str(), ""),
+                                    gateway_field);
+    if (!s.subnet.contains(s.gateway) || s.gateway == s.subnet.first() ||
+        (s.gateway.is_v4() && s.gateway == s.subnet.last())) {
+        throw ParseError(
+            gateway_field,
+            s.gateway.to_string() + " is not a host address of subnet " + s.subnet.to_string());
+    }
+    return s;
+}
+
+}  // namespace
+
+std::vector<FamilySubnet> NodeSubnet::families() const {
+    std::vector<FamilySubnet> result{{network, subnet, gateway}};
+    if (ipv6) result.push_back(*ipv6);
+    return result;
+}
+
+std::optional<FamilySubnet> NodeSubnet::family_of(const net::Address& address) const {
+    for (const auto& family : families()) {
+        if (family.subnet.contains(address)) return family;
+    }
+    return std::nullopt;
+}
+
 NodeSubnet parse_node_subnet(std::string_view text) {
     const auto value = nlohmann::json::parse(text, nullptr, false);
     if (value.is_discarded()) throw ParseError(node_subnet_file_name, "not valid JSON");
     detail::require_object(value, node_subnet_file_name);
     NodeSubnet s;
-    s.network =
-        net::Prefix::parse(detail::required_string(value, "network", ""), "network").network();
-    s.subnet = net::Prefix::parse(detail::required_string(value, "subnet", ""), "subnet");
-    if (!s.subnet.is_network())
-        throw ParseError("subnet", s.subnet.to_string() + " has host bits set");
-    if (!s.network.contains(s.subnet)) {
-        throw ParseError("subnet",
-                         s.subnet.to_string() + " is not inside network " + s.network.to_string());
-    }
-    s.gateway = net::Address::parse(detail::required_string(value, "gateway", ""), "gateway");
-    if (!s.subnet.contains(s.gateway) || s.gateway == s.subnet.first() ||
-        (s.gateway.is_v4() && s.gateway == s.subnet.last())) {
-        throw ParseError("gateway", s.gateway.to_string() + " is not a host address of subnet " +
-                                        s.subnet.to_string());
+    const auto first = parse_family(value, "");
+    s.network = first.network;
+    s.subnet = first.subnet;
+    s.gateway = first.gateway;
+    if (value.contains("ipv6Network") || value.contains("ipv6Subnet") ||
+        value.contains("ipv6Gateway")) {
+        s.ipv6 = parse_family(value, "ipv6");
+        if (!s.ipv6->network.address().is_v6())
+            throw ParseError("ipv6Network", s.ipv6->network.to_string() + " is not IPv6");
+        if (!s.network.address().is_v4())
+            throw ParseError("network",
+                             s.network.to_string() + " is not IPv4 but an IPv6 half is given");
     }
     s.bridge = detail::required_string(value, "bridge", "");
     if (s.bridge.empty() || s.bridge.size() > 15)
@@ -40,12 +88,17 @@ NodeSubnet parse_node_subnet(std::string_view text) {
 }
 
 std::string to_json_text(const NodeSubnet& s) {
-    return nlohmann::json{{"network", s.network.to_string()},
-                          {"subnet", s.subnet.to_string()},
-                          {"gateway", s.gateway.to_string()},
-                          {"bridge", s.bridge},
-                          {"mtu", s.mtu}}
-        .dump();
+    nlohmann::json json{{"network", s.network.to_string()},
+                        {"subnet", s.subnet.to_string()},
+                        {"gateway", s.gateway.to_string()},
+                        {"bridge", s.bridge},
+                        {"mtu", s.mtu}};
+    if (s.ipv6) {
+        json["ipv6Network"] = s.ipv6->network.to_string();
+        json["ipv6Subnet"] = s.ipv6->subnet.to_string();
+        json["ipv6Gateway"] = s.ipv6->gateway.to_string();
+    }
+    return json.dump();
 }
 
 std::optional<NodeSubnet> read_node_subnet(const std::filesystem::path& run_dir) {
