@@ -24,6 +24,7 @@ node::DesiredState Daemon::desired(bool with_ports) const {
     node::NodeInputs inputs;
     inputs.node_name = options_.node_name;
     inputs.network = config_->network();
+    if (config_->ipv6) inputs.ipv6_network = config_->ipv6->range.network();
     inputs.own = *own_lease_;
     inputs.leases = &leases_;
     inputs.underlay = *underlay_;

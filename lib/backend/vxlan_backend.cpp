@@ -44,27 +44,32 @@ std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node
     spec.vxlan = info;
     spec.mtu = node.overlay_mtu;
     spec.mac = vtep_mac(node.node, config_.vni);
-    spec.addresses = {net::Prefix::host(node.subnet.first())};
+    for (const auto& subnet : node.subnets())
+        spec.addresses.push_back(net::Prefix::host(subnet.first()));
     return {spec};
 }
 
-std::optional<PeerObjects> VxlanBackend::peer(const NodeContext&,
+std::optional<PeerObjects> VxlanBackend::peer(const NodeContext& node,
                                               const subnet::Lease& lease) const {
     const auto* data = std::get_if<subnet::VxlanLeaseData>(&lease.value.backend_data);
     if (!data) return std::nullopt;
-    const auto next_hop = lease.subnet.first();
     PeerObjects peer;
-    netlink::Route route;
-    route.destination = lease.subnet;
-    route.gateway = next_hop;
-    route.protocol = reconcile::twill_route_protocol;
-    route.onlink = true;
-    peer.objects.routes.push_back(route);
-    netlink::Neighbour neighbour;
-    neighbour.address = next_hop;
-    neighbour.lladdr = data->vtep_mac;
-    neighbour.state = netlink::nud_permanent;
-    peer.objects.neighbours.push_back(neighbour);
+    // Per subnet (IPv6 too, over this same device): a route via the peer device's address in
+    // that subnet, whose neighbour entry is the peer's VTEP MAC.
+    for (const auto& subnet : peer_subnets(node, lease)) {
+        const auto next_hop = subnet.first();
+        netlink::Route route;
+        route.destination = subnet;
+        route.gateway = next_hop;
+        route.protocol = reconcile::twill_route_protocol;
+        route.onlink = true;
+        peer.objects.routes.push_back(route);
+        netlink::Neighbour neighbour;
+        neighbour.address = next_hop;
+        neighbour.lladdr = data->vtep_mac;
+        neighbour.state = netlink::nud_permanent;
+        peer.objects.neighbours.push_back(neighbour);
+    }
     netlink::FdbEntry fdb;
     fdb.mac = data->vtep_mac;
     fdb.dst = lease.value.public_ip;

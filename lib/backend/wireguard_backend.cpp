@@ -156,8 +156,12 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
                                   name + " (" + device_->implementation() + ")", "", false});
     }
     // The device's desired shape: what the drift rule compares with the last applied run.
-    const std::string shape =
-        "mtu " + std::to_string(node.overlay_mtu) + " address " + node.subnet.first().to_string();
+    std::vector<net::Prefix> wanted;
+    std::string shape = "mtu " + std::to_string(node.overlay_mtu);
+    for (const auto& subnet : node.subnets()) {
+        wanted.push_back(net::Prefix::host(subnet.first()));
+        shape += " address " + subnet.first().to_string();
+    }
     const bool drift = !recreated && record.unchanged("link", name, shape);
     if (!dry_run) record.set("link", name, shape);
     auto attempt = [&](reconcile::Change change, const std::function<void()>& operation) {
@@ -176,23 +180,25 @@ int WireguardBackend::reconcile_device(netlink::Handle& handle, const NodeContex
             [&] { handle.set_mtu(link->index, node.overlay_mtu); });
     }
     try {
-        const netlink::InterfaceAddress wanted{link->index, net::Prefix::host(node.subnet.first()),
-                                               0};
-        bool has_address = false;
+        std::vector<net::Prefix> present;
         for (const auto& address : handle.list_addresses(link->index)) {
             if (address.prefix.address().is_link_local()) continue;
-            if (address.prefix == wanted.prefix) {
-                has_address = true;
+            if (std::find(wanted.begin(), wanted.end(), address.prefix) != wanted.end()) {
+                present.push_back(address.prefix);
                 continue;
             }
             attempt({"address", reconcile::Action::deleted, netlink::to_string(address, name), "",
                      drift},
                     [&] { handle.delete_address(link->index, address.prefix); });
         }
-        if (!has_address) {
+        for (const auto& prefix : wanted) {
+            if (std::find(present.begin(), present.end(), prefix) != present.end()) continue;
+            const netlink::InterfaceAddress address{link->index, prefix, 0};
             attempt(
-                {"address", reconcile::Action::added, netlink::to_string(wanted, name), "", drift},
-                [&] { handle.add_address(link->index, wanted.prefix); });
+                {"address", reconcile::Action::added, netlink::to_string(address, name), "", drift},
+                [&] {
+                    handle.add_address(link->index, prefix, {.no_dad = prefix.address().is_v6()});
+                });
         }
     } catch (const Error& e) {  // the address dump failed
         report.errors.emplace_back(e.what());
@@ -278,7 +284,7 @@ void WireguardBackend::remove(netlink::Handle& handle, const NodeContext&,
     device_present_ = false;
 }
 
-std::optional<PeerObjects> WireguardBackend::peer(const NodeContext&,
+std::optional<PeerObjects> WireguardBackend::peer(const NodeContext& node,
                                                   const subnet::Lease& lease) const {
     const auto* data = std::get_if<subnet::WireguardLeaseData>(&lease.value.backend_data);
     if (!data) return std::nullopt;
@@ -286,15 +292,18 @@ std::optional<PeerObjects> WireguardBackend::peer(const NodeContext&,
     netlink::WireguardPeer device_peer;
     device_peer.public_key = data->public_key;
     device_peer.endpoint = netlink::WireguardEndpoint{lease.value.public_ip, config_.listen_port};
-    device_peer.allowed_ips = {lease.subnet.network()};
+    const auto subnets = peer_subnets(node, lease);
+    device_peer.allowed_ips.assign(subnets.begin(), subnets.end());
     device_peer.persistent_keepalive =
         static_cast<std::uint16_t>(config_.persistent_keepalive_interval);
     peer.device_peer = std::move(device_peer);
-    netlink::Route route;
-    route.destination = lease.subnet;
-    route.protocol = reconcile::twill_route_protocol;
-    route.scope = netlink::route_scope_link;
-    peer.objects.routes.push_back(route);
+    for (const auto& subnet : subnets) {
+        netlink::Route route;
+        route.destination = subnet;
+        route.protocol = reconcile::twill_route_protocol;
+        route.scope = netlink::route_scope_link;
+        peer.objects.routes.push_back(route);
+    }
     return peer;
 }
 

@@ -72,23 +72,30 @@ std::string describe(const json& object) {
 }  // namespace
 
 json desired_table(const MasqueradeSpec& spec) {
-    const auto& n = spec.network;
+    std::vector<MasqueradeSpec::Family> families{{spec.network, spec.subnet}};
+    if (spec.ipv6) families.push_back(*spec.ipv6);
     json objects = json::array();
     objects.push_back({{"table", table_object()}});
     objects.push_back(chain(kPostrouting, "nat", "postrouting", kSrcnatPriority));
     objects.push_back(chain(kForward, "filter", "forward", kFilterPriority));
-    objects.push_back(rule(
-        kPostrouting, {match(n, "saddr", true, n), match(n, "daddr", true, n), verdict("return")}));
-    objects.push_back(
-        rule(kPostrouting, {match(n, "saddr", true, n),
-                            match(n, "daddr", false, multicast(n.family())), masquerade()}));
-    objects.push_back(rule(
-        kPostrouting,
-        {match(n, "saddr", false, n), match(n, "daddr", true, spec.subnet), verdict("return")}));
-    objects.push_back(rule(
-        kPostrouting, {match(n, "saddr", false, n), match(n, "daddr", true, n), masquerade()}));
-    objects.push_back(rule(kForward, {match(n, "saddr", true, n), verdict("accept")}));
-    objects.push_back(rule(kForward, {match(n, "daddr", true, n), verdict("accept")}));
+    for (const auto& family : families) {
+        const auto& n = family.network;
+        objects.push_back(rule(kPostrouting, {match(n, "saddr", true, n),
+                                              match(n, "daddr", true, n), verdict("return")}));
+        objects.push_back(
+            rule(kPostrouting, {match(n, "saddr", true, n),
+                                match(n, "daddr", false, multicast(n.family())), masquerade()}));
+        objects.push_back(
+            rule(kPostrouting, {match(n, "saddr", false, n), match(n, "daddr", true, family.subnet),
+                                verdict("return")}));
+        objects.push_back(rule(
+            kPostrouting, {match(n, "saddr", false, n), match(n, "daddr", true, n), masquerade()}));
+    }
+    for (const auto& family : families) {
+        const auto& n = family.network;
+        objects.push_back(rule(kForward, {match(n, "saddr", true, n), verdict("accept")}));
+        objects.push_back(rule(kForward, {match(n, "daddr", true, n), verdict("accept")}));
+    }
     return objects;
 }
 

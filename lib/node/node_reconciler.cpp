@@ -29,7 +29,12 @@ void stage(const char* name, reconcile::Report& report, Fn fn) {
 
 std::string describe(const std::optional<firewall::MasqueradeSpec>& spec) {
     if (!spec) return "absent";
-    return "network " + spec->network.to_string() + " subnet " + spec->subnet.to_string();
+    auto text = "network " + spec->network.to_string() + " subnet " + spec->subnet.to_string();
+    if (spec->ipv6) {
+        text += " ipv6 network " + spec->ipv6->network.to_string() + " subnet " +
+                spec->ipv6->subnet.to_string();
+    }
+    return text;
 }
 
 template <class Object>
@@ -125,10 +130,12 @@ void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
             }
         }
     }
-    objects.routes.push_back(desired.unreachable);
+    for (const auto& route : desired.unreachable) objects.routes.push_back(route);
     reconcile::Ownership owned;
     if (overlay_index_ != 0) owned.devices = {overlay_index_};
     owned.neighbour_scope = {desired.context.network};
+    if (desired.context.ipv6_network)
+        owned.neighbour_scope.push_back(*desired.context.ipv6_network);
     report.merge(objects_.reconcile(objects, owned, dry_run));
 }
 

@@ -123,7 +123,7 @@ std::optional<netlink::Link> reconcile_device(netlink::Handle& handle, const Dev
         if (!present) {
             record(report, dry_run,
                    {"address", Action::added, want.to_string() + " dev " + spec.name, "", drift},
-                   [&] { handle.add_address(index, want); });
+                   [&] { handle.add_address(index, want, {.no_dad = want.address().is_v6()}); });
         }
     }
     for (const auto& have : addresses) {

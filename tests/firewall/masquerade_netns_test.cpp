@@ -70,6 +70,29 @@ TEST_F(MasqueradeNetns, CreatesTheTableAndThenLeavesAMatchingOneUntouched) {
     EXPECT_EQ(nft_ok({"-a", "list", "ruleset"}), with_handles);
 }
 
+// The IPv6 rules as nft lists them back: a dual-stack table matches the desired one, so a
+// second reconcile changes nothing.
+TEST_F(MasqueradeNetns, DualStackTableHasTheIPv6RulesAndStaysUntouched) {
+    auto dual = spec_;
+    dual.ipv6 = MasqueradeSpec::Family{net::Prefix::parse("fd00:10:244::/48"),
+                                       net::Prefix::parse("fd00:10:244:3::/64")};
+    EXPECT_EQ(reconcile(dual).action, Action::created);
+    const auto listed = nft_ok({"list", "table", "inet", "twill"});
+    EXPECT_NE(listed.find("ip6 saddr fd00:10:244::/48 ip6 daddr fd00:10:244::/48 return"),
+              std::string::npos)
+        << listed;
+    EXPECT_NE(listed.find("ip6 saddr != fd00:10:244::/48 ip6 daddr fd00:10:244:3::/64 return"),
+              std::string::npos)
+        << listed;
+    EXPECT_NE(listed.find("ip6 daddr != ff00::/8 masquerade fully-random"), std::string::npos)
+        << listed;
+    const auto with_handles = nft_ok({"-a", "list", "ruleset"});
+    EXPECT_EQ(reconcile(dual).action, Action::none);
+    EXPECT_EQ(nft_ok({"-a", "list", "ruleset"}), with_handles);
+    EXPECT_EQ(reconcile(spec_).action, Action::replaced);
+    EXPECT_EQ(nft_ok({"list", "table", "inet", "twill"}).find("ip6"), std::string::npos);
+}
+
 TEST_F(MasqueradeNetns, RepairsDeletedTableEditedRuleAndExtraRule) {
     reconcile(spec_);
     nft_ok({"delete", "table", "inet", "twill"});

@@ -30,6 +30,24 @@ TEST(Ruleset, TableHasTwoBaseChainsThenFlannelsRules) {
     for (std::size_t i = 7; i < 9; ++i) EXPECT_EQ(table[i]["rule"]["chain"], "forward");
 }
 
+TEST(Ruleset, DualStackAddsTheIPv6RulesAfterTheIPv4OnesOfEachChain) {
+    auto dual = spec();
+    dual.ipv6 = MasqueradeSpec::Family{net::Prefix::parse("fd00:10:244::/48"),
+                                       net::Prefix::parse("fd00:10:244:3::/64")};
+    const auto table = desired_table(dual);
+    ASSERT_EQ(table.size(), 15u);
+    for (std::size_t i = 3; i < 11; ++i) EXPECT_EQ(table[i]["rule"]["chain"], "postrouting");
+    for (std::size_t i = 11; i < 15; ++i) EXPECT_EQ(table[i]["rule"]["chain"], "forward");
+    // The IPv4 rules are those of an IPv4-only table.
+    const auto v4 = desired_table(spec());
+    for (std::size_t i = 0; i < 7; ++i) EXPECT_EQ(table[i], v4[i]);
+    EXPECT_EQ(rule_exprs(table, 9)[1], json::parse(R"(
+      {"match":{"op":"==","left":{"payload":{"protocol":"ip6","field":"daddr"}},
+                "right":{"prefix":{"addr":"fd00:10:244:3::","len":64}}}})"));
+    EXPECT_EQ(table[11], v4[7]);
+    EXPECT_EQ(rule_exprs(table, 13)[0]["match"]["left"]["payload"]["protocol"], "ip6");
+}
+
 TEST(Ruleset, PodToPodReturnsBeforeMasquerade) {
     const auto exprs = rule_exprs(desired_table(spec()), 3);
     EXPECT_EQ(exprs, json::parse(R"([

@@ -83,10 +83,11 @@ TEST_F(DesiredStateTest, BridgeHoldsTheGatewayAndSubnetJsonMatches) {
 
 TEST_F(DesiredStateTest, UnreachableRouteCoversTheNetworkBehindEverything) {
     const auto state = node::desired_state(vxlan_, inputs_);
-    EXPECT_EQ(state.unreachable.destination.to_string(), "10.244.0.0/16");
-    EXPECT_EQ(state.unreachable.type, netlink::RouteType::unreachable);
-    EXPECT_EQ(state.unreachable.protocol, reconcile::twill_route_protocol);
-    EXPECT_EQ(state.unreachable.priority, node::kUnreachableMetric);
+    ASSERT_EQ(state.unreachable.size(), 1u);
+    EXPECT_EQ(state.unreachable[0].destination.to_string(), "10.244.0.0/16");
+    EXPECT_EQ(state.unreachable[0].type, netlink::RouteType::unreachable);
+    EXPECT_EQ(state.unreachable[0].protocol, reconcile::twill_route_protocol);
+    EXPECT_EQ(state.unreachable[0].priority, node::kUnreachableMetric);
 }
 
 TEST_F(DesiredStateTest, MtuFollowsTheUnderlayUnlessPinned) {
@@ -182,3 +183,84 @@ TEST_F(DesiredStateTest, BridgePortsPassThrough) {
 }
 
 }  // namespace
+
+// Dual-stack: every IPv4 object gets its IPv6 twin over the same overlay device; a v4-only
+// peer gets no IPv6 entry.
+class DualStackDesiredStateTest : public DesiredStateTest {
+  protected:
+    DualStackDesiredStateTest() {
+        leases_.clear();
+        own_.ipv6_subnet = net::Prefix::parse("fd00:10:244:3::/64");
+        leases_.emplace(own_.subnet, own_);
+        auto b = vxlan_lease("10.244.5.0/24", "192.0.2.5", "b", 5);
+        b.ipv6_subnet = net::Prefix::parse("fd00:10:244:5::/64");
+        leases_.emplace(b.subnet, b);
+        auto c = vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9);  // v4-only
+        leases_.emplace(c.subnet, c);
+        inputs_.own = own_;
+        inputs_.ipv6_network = net::Prefix::parse("fd00:10:244::/48");
+    }
+};
+
+TEST_F(DualStackDesiredStateTest, EveryObjectHasItsIPv6Twin) {
+    const auto state = node::desired_state(vxlan_, inputs_);
+    EXPECT_EQ(state.bridge.addresses,
+              (std::vector<net::Prefix>{net::Prefix::parse("10.244.3.1/24"),
+                                        net::Prefix::parse("fd00:10:244:3::1/64")}));
+    const auto devices = vxlan_.devices(state.context);
+    ASSERT_EQ(devices.size(), 1u);
+    EXPECT_EQ(devices[0].addresses,
+              (std::vector<net::Prefix>{net::Prefix::parse("10.244.3.0/32"),
+                                        net::Prefix::parse("fd00:10:244:3::/128")}));
+    ASSERT_EQ(state.unreachable.size(), 2u);
+    EXPECT_EQ(state.unreachable[1].destination.to_string(), "fd00:10:244::/48");
+    ASSERT_EQ(state.sysctls.size(), 2u);
+    EXPECT_EQ(state.sysctls[1].name, "net.ipv6.conf.all.forwarding");
+    ASSERT_TRUE(state.subnet_file.ipv6);
+    EXPECT_EQ(state.subnet_file.ipv6->gateway, net::Address::parse("fd00:10:244:3::1"));
+    ASSERT_TRUE(state.firewall && state.firewall->ipv6);
+    EXPECT_EQ(state.firewall->ipv6->subnet.to_string(), "fd00:10:244:3::/64");
+
+    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects.objects;
+    ASSERT_EQ(b.routes.size(), 2u);
+    EXPECT_EQ(b.routes[1].destination.to_string(), "fd00:10:244:5::/64");
+    EXPECT_EQ(b.routes[1].gateway, net::Address::parse("fd00:10:244:5::"));
+    ASSERT_EQ(b.neighbours.size(), 2u);
+    EXPECT_EQ(b.neighbours[1].address, net::Address::parse("fd00:10:244:5::"));
+    EXPECT_EQ(b.neighbours[1].lladdr, b.neighbours[0].lladdr);
+    EXPECT_EQ(b.fdb.size(), 1u);  // one VTEP, both families
+
+    const auto& c = state.peers.at(net::Prefix::parse("10.244.9.0/24")).objects.objects;
+    EXPECT_EQ(c.routes.size(), 1u);
+    EXPECT_EQ(c.neighbours.size(), 1u);
+}
+
+TEST_F(DualStackDesiredStateTest, WireguardAllowsBothSubnets) {
+    leases_.clear();
+    auto own = wireguard_lease("10.244.3.0/24", "192.0.2.3", "a", 3);
+    own.ipv6_subnet = net::Prefix::parse("fd00:10:244:3::/64");
+    auto b = wireguard_lease("10.244.5.0/24", "192.0.2.5", "b", 5);
+    b.ipv6_subnet = net::Prefix::parse("fd00:10:244:5::/64");
+    leases_.emplace(own.subnet, own);
+    leases_.emplace(b.subnet, b);
+    inputs_.own = own;
+    backend::WireguardBackend wireguard(subnet::WireguardBackend{}, backend::generate_key_pair(),
+                                        std::make_unique<NoDevice>());
+    const auto state = node::desired_state(wireguard, inputs_);
+    const auto& peer = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    ASSERT_TRUE(peer.device_peer);
+    EXPECT_EQ(peer.device_peer->allowed_ips,
+              (std::vector<net::Prefix>{net::Prefix::parse("10.244.5.0/24"),
+                                        net::Prefix::parse("fd00:10:244:5::/64")}));
+    EXPECT_EQ(peer.objects.routes.size(), 2u);
+}
+
+TEST_F(DualStackDesiredStateTest, AnOwnLeaseWithoutItsIPv6HalfIsIPv4Only) {
+    inputs_.own.ipv6_subnet.reset();
+    const auto state = node::desired_state(vxlan_, inputs_);
+    EXPECT_EQ(state.bridge.addresses.size(), 1u);
+    EXPECT_FALSE(state.subnet_file.ipv6);
+    EXPECT_EQ(state.unreachable.size(), 1u);
+    EXPECT_EQ(state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects.objects.routes.size(),
+              1u);
+}

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,21 @@ struct NodeContext {
     net::Prefix subnet;   // this node's lease
     Underlay underlay;
     std::uint32_t overlay_mtu = 1450;
+    // Dual-stack: the IPv6 Network and this node's IPv6 subnet.
+    std::optional<net::Prefix> ipv6_network{};
+    std::optional<net::Prefix> ipv6_subnet{};
+
+    // This node's subnets: the first family's, then the IPv6 one in dual-stack.
+    std::vector<net::Prefix> subnets() const {
+        std::vector<net::Prefix> result{subnet};
+        if (ipv6_subnet) result.push_back(*ipv6_subnet);
+        return result;
+    }
 };
+
+// The subnets of a peer's lease this node routes: its IPv6 one only when this node is
+// dual-stack too.
+std::vector<net::Prefix> peer_subnets(const NodeContext& node, const subnet::Lease& lease);
 
 // One peer's share of the node's desired state.
 struct PeerObjects {

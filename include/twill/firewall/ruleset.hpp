@@ -13,10 +13,17 @@ namespace twill::firewall {
 inline constexpr std::string_view table_family = "inet";
 inline constexpr std::string_view table_name = "twill";
 
-// What the masquerade rules depend on: the cluster Network and this node's own subnet.
+// What the masquerade rules depend on: the cluster Network and this node's own subnet, and
+// in a dual-stack network the IPv6 ones (their rules follow the first family's in each chain).
 struct MasqueradeSpec {
     net::Prefix network;
     net::Prefix subnet;
+    struct Family {
+        net::Prefix network;
+        net::Prefix subnet;
+        bool operator==(const Family&) const = default;
+    };
+    std::optional<Family> ipv6{};
     bool operator==(const MasqueradeSpec&) const = default;
 };
 

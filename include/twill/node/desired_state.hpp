@@ -27,6 +27,7 @@ inline constexpr std::uint32_t kUnreachableMetric = 65535;
 struct NodeInputs {
     std::string node_name;
     net::Prefix network;
+    std::optional<net::Prefix> ipv6_network;  // dual-stack
     subnet::Lease own;
     // The valid leases by subnet (this node's own included); must outlive the result.
     const std::map<net::Prefix, subnet::Lease>* leases = nullptr;
@@ -52,8 +53,8 @@ struct DesiredState {
     backend::NodeContext context;
     reconcile::DeviceSpec bridge;
     std::optional<std::vector<std::string>> bridge_ports;
-    std::map<net::Prefix, PeerState> peers;  // by peer subnet
-    netlink::Route unreachable;
+    std::map<net::Prefix, PeerState> peers;            // by peer subnet (its first one)
+    std::vector<netlink::Route> unreachable;           // one per Network (IPv4, IPv6)
     std::optional<firewall::MasqueradeSpec> firewall;  // nullopt: no table (--ip-masq=false)
     std::vector<Sysctl> sysctls;
     cni::NodeSubnet subnet_file;
