@@ -71,7 +71,9 @@ void print_peer_table(std::ostream& out,
             if (health.rtt_ms() > 0) last_rtt = rtt(health.rtt_ms());
             if (!health.last_seen().empty()) last_seen = clock_time(health.last_seen());
         }
-        table.add_row({peer.node(), peer.subnet(), peer.public_ip(),
+        const auto subnets =
+            peer.ipv6_subnet().empty() ? peer.subnet() : peer.subnet() + "," + peer.ipv6_subnet();
+        table.add_row({peer.node(), subnets, peer.public_ip(),
                        peer.public_key().empty() ? peer.vtep_mac() : peer.public_key(),
                        yes_no(peer.in_kernel()), reachable, last_rtt, last_seen});
     }
@@ -113,9 +115,13 @@ void print_differences(std::ostream& out,
 
 void print_status(std::ostream& out, const api::v1::StatusReply& s) {
     field(out, "Node", s.node());
-    field(out, "Network", s.network());
+    field(out, "Network",
+          s.ipv6_network().empty() ? s.network() : s.network() + ", " + s.ipv6_network());
     field(out, "Subnet",
           s.subnet().empty() ? "(none)" : s.subnet() + " (gateway " + s.gateway() + ")");
+    if (!s.ipv6_subnet().empty()) {
+        field(out, "IPv6 subnet", s.ipv6_subnet() + " (gateway " + s.ipv6_gateway() + ")");
+    }
     field(out, "Backend",
           s.backend_detail().empty() ? s.backend() : s.backend() + " (" + s.backend_detail() + ")");
     field(out, "Public IP",

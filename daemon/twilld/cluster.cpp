@@ -32,6 +32,7 @@ subnet::Lease as_lease(const subnet::OwnLease& own) {
     lease.key = own.key;
     lease.mod_revision = own.mod_revision;
     lease.etcd_lease = own.etcd_lease;
+    lease.ipv6_subnet = own.ipv6_subnet;
     return lease;
 }
 

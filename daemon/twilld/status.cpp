@@ -76,6 +76,7 @@ api::v1::StatusReply Daemon::status() {
         s.set_invalid_leases_total(s.invalid_leases_total() + invalid.now);
     }
     s.set_network(config_->network().to_string());
+    if (config_->ipv6) s.set_ipv6_network(config_->ipv6->range.network().to_string());
     s.set_backend(std::string(subnet::to_string(config_->backend_type())));
     s.set_backend_detail(backend_->detail());
     if (underlay_) {
@@ -97,6 +98,10 @@ api::v1::StatusReply Daemon::status() {
     const auto& context = desired.context;
     s.set_subnet(context.subnet.to_string());
     s.set_gateway(desired.subnet_file.gateway.to_string());
+    if (const auto& v6 = desired.subnet_file.ipv6) {
+        s.set_ipv6_subnet(v6->subnet.to_string());
+        s.set_ipv6_gateway(v6->gateway.to_string());
+    }
     s.set_mtu(context.overlay_mtu);
     for (const auto& sysctl : desired.sysctls) {
         const bool set = node::read_sysctl(sysctl.name) == sysctl.value;
@@ -158,6 +163,9 @@ void Daemon::add_peers(api::v1::StatusReply& s, const node::DesiredState& desire
         auto* p = s.add_peers();
         p->set_node(lease.value.node);
         p->set_subnet(subnet.to_string());
+        if (desired.context.ipv6_subnet.has_value() && lease.ipv6_subnet) {
+            p->set_ipv6_subnet(lease.ipv6_subnet->to_string());
+        }
         p->set_public_ip(lease.value.public_ip.to_string());
         if (const auto* v = std::get_if<subnet::VxlanLeaseData>(&lease.value.backend_data)) {
             p->set_vtep_mac(v->vtep_mac.to_string());

@@ -21,22 +21,33 @@ void put(std::string& key, const net::Address& address) {
     key.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
+// The kernel stores an IPv6 route added without a metric with metric 1024 (IPv4: 0), so
+// that is what a desired one compares as.
+std::uint32_t effective_priority(const netlink::Route& r) {
+    return r.priority == 0 && r.destination.family() == net::Family::v6 ? 1024 : r.priority;
+}
+
 }  // namespace
 
 std::string route_key(const netlink::Route& r) {
     std::string key(1, 'r');
     put(key, r.table);
-    put(key, r.priority);
+    put(key, effective_priority(r));
     key.push_back(static_cast<char>(r.destination.length()));
     put(key, r.destination.address());
     return key;
 }
 
 bool same_route(const netlink::Route& actual, const netlink::Route& desired) {
+    // An IPv6 route of another type than unicast (unreachable) sits on the loopback device
+    // in the kernel; one wanted on no device is satisfied by that.
+    const bool any_device = desired.oif == 0 && desired.type != netlink::RouteType::unicast &&
+                            desired.destination.family() == net::Family::v6;
     return actual.destination == desired.destination && actual.gateway == desired.gateway &&
-           actual.oif == desired.oif && actual.protocol == desired.protocol &&
+           (any_device || actual.oif == desired.oif) && actual.protocol == desired.protocol &&
            actual.type == desired.type && actual.onlink == desired.onlink &&
-           actual.table == desired.table && actual.priority == desired.priority &&
+           actual.table == desired.table &&
+           effective_priority(actual) == effective_priority(desired) &&
            (!desired.scope || actual.scope == desired.scope) &&
            (!desired.source || actual.source == desired.source);
 }

@@ -41,7 +41,7 @@ bool eventually(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
-                               std::size_t etcd_members) {
+                               std::size_t etcd_members, std::string ipv6_network) {
     work_dir_ = fs::temp_directory_path() / (topology_.prefix() + "cluster");
     fs::remove_all(work_dir_);
     fs::create_directories(work_dir_);
@@ -67,8 +67,12 @@ VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
     for (auto& member : etcd_) member->wait_until_ready();
     // The test process lives in the root namespace, which has no route to the fabric: it
     // reaches etcd with etcdctl run inside etcd's namespace.
-    const std::string config = std::string(R"({"Network":")") + network +
-                               R"(","SubnetLen":24,"Backend":)" + backend_json + "}";
+    std::string config =
+        std::string(R"({"Network":")") + network + R"(","SubnetLen":24,"Backend":)" + backend_json;
+    if (!ipv6_network.empty()) {
+        config += R"(,"EnableIPv6":true,"IPv6Network":")" + ipv6_network + "\"";
+    }
+    config += "}";
     etcd().etcdctl({"put", std::string(kPrefix) + "/config", config});
 }
 
@@ -341,6 +345,10 @@ const VirtualCluster::Pod& VirtualCluster::add_pod(const std::string& node,
         throw Error("CNI ADD of pod " + name + " on " + node + " failed: " + result.output);
     }
     pod.ip = net::Prefix::parse(json["ips"][0]["address"].get<std::string>()).address();
+    for (const auto& ip : json["ips"]) {
+        const auto address = net::Prefix::parse(ip["address"].get<std::string>()).address();
+        if (address.is_v6() && pod.ip.is_v4()) pod.ipv6 = address;
+    }
     return pods_.emplace(name, pod).first->second;
 }
 

@@ -27,8 +27,10 @@ class VirtualCluster {
 
     // `etcd_members` members each in a namespace of their own on the fabric ("etcd", "etcd2",
     // ...); every daemon is given all of them, the first one first.
+    // A non-empty `ipv6_network` makes the network dual-stack (EnableIPv6, IPv6Network).
     explicit VirtualCluster(std::string backend_json = R"({"Type":"vxlan","VNI":1,"Port":8472})",
-                            std::string network = kNetwork, std::size_t etcd_members = 1);
+                            std::string network = kNetwork, std::size_t etcd_members = 1,
+                            std::string ipv6_network = "");
     ~VirtualCluster();
 
     NetnsTopology& topology() { return topology_; }
@@ -95,6 +97,7 @@ class VirtualCluster {
         std::string name;  // also the container ID
         std::filesystem::path netns;
         net::Address ip;
+        std::optional<net::Address> ipv6{};  // dual-stack
     };
     const Pod& add_pod(const std::string& node, const std::string& name);
     void delete_pod(const std::string& name);

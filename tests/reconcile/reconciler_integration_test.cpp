@@ -113,6 +113,44 @@ TEST_F(ReconcilerTest, ProgramsThenChangesNothingWhenConverged) {
         restarted.reconcile(desired(link->index, 3), owned(link->index), false).changes.empty());
 }
 
+// IPv6 routes as the kernel stores them (metric 1024 when none is given; an unreachable one
+// on the loopback device) match what was desired: a second run changes nothing. Seen failing
+// before: every reconcile deleted and re-added them.
+TEST_F(ReconcilerTest, IPv6RoutesConvergeAsTheKernelStoresThem) {
+    reconcile::Report devices;
+    auto v6_spec = spec_;
+    v6_spec.addresses.push_back(net::Prefix::parse("fd00:10:244:3::/128"));
+    auto link = reconcile::reconcile_device(*handle_, v6_spec, false, devices);
+    ASSERT_TRUE(link);
+    auto set = desired(link->index, 1);
+    const auto peer = net::Prefix::parse("fd00:10:244:a::/64");
+    netlink::Route route;
+    route.destination = peer;
+    route.gateway = peer.first();
+    route.oif = link->index;
+    route.protocol = reconcile::twill_route_protocol;
+    route.onlink = true;
+    set.routes.push_back(route);
+    set.neighbours.push_back(
+        {link->index, peer.first(), set.neighbours[0].lladdr, netlink::nud_permanent, 0});
+    netlink::Route unreachable;
+    unreachable.destination = net::Prefix::parse("fd00:10:244::/48");
+    unreachable.type = netlink::RouteType::unreachable;
+    unreachable.protocol = reconcile::twill_route_protocol;
+    unreachable.priority = 65535;
+    set.routes.push_back(unreachable);
+    auto owned_v6 = owned(link->index);
+    owned_v6.neighbour_scope.push_back(net::Prefix::parse("fd00:10:244::/48"));
+
+    reconcile::ObjectReconciler reconciler(*handle_);
+    const auto first = reconciler.reconcile(set, owned_v6, false);
+    EXPECT_TRUE(first.errors.empty()) << first.errors.front();
+    EXPECT_EQ(first.changes.size(), 7u);
+    const auto second = reconciler.reconcile(set, owned_v6, false);
+    EXPECT_TRUE(second.changes.empty()) << second.changes.front().object;
+    EXPECT_EQ(second.actual, 7u);
+}
+
 TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {
     reconcile::Report devices;
     auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);

@@ -1,0 +1,236 @@
+// Dual-stack end to end (issue 17): real etcd, three node namespaces, the real twilld and pods
+// made through the real plugin. IPv6 pods ride the node's one VXLAN device (the fabric is
+// IPv4): every IPv6 entry is checked as the IPv4 ones are, through a leave, an expiry and
+// reassignment, tampering and a restart; a v4-only lease gets no IPv6 entry anywhere.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "require_root.hpp"
+#include "twill/backend/vxlan_backend.hpp"
+#include "twill/cni/node_subnet.hpp"
+#include "twill/netlink/monitor.hpp"
+#include "twill/reconcile/object_sets.hpp"
+#include "virtual_cluster.hpp"
+
+using namespace twill;
+using namespace twill::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kIpv6Network = "fd00:10:244::/48";
+
+net::MacAddress vtep(const std::string& node) {
+    return backend::VxlanBackend::vtep_mac(node, 1);
+}
+
+class TwilldDualStackTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        TWILL_REQUIRE_ROOT();
+        cluster_.emplace(R"({"Type":"vxlan","VNI":1,"Port":8472})", VirtualCluster::kNetwork, 1,
+                         kIpv6Network);
+    }
+    void TearDown() override {
+        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
+        cluster_.reset();
+    }
+
+    // Both subnets of a node, as its subnet.json says.
+    struct Subnets {
+        net::Prefix v4;
+        net::Prefix v6;
+    };
+    Subnets subnets_of(const std::string& node) {
+        const auto file = cni::read_node_subnet(cluster_->run_dir(node));
+        if (!file || !file->ipv6) throw Error(node + ": subnet.json has no IPv6 half");
+        return {file->subnet, file->ipv6->subnet};
+    }
+    std::map<std::string, Subnets> start(const std::vector<std::string>& names) {
+        cluster_->start_nodes(names);
+        std::map<std::string, Subnets> result;
+        for (const auto& name : names) result.emplace(name, subnets_of(name));
+        return result;
+    }
+    PeerEntries v6_entries(const std::string& on, const std::string& peer, const Subnets& s) {
+        return entries_for(cluster_->handle(on), s.v6, vtep(peer), cluster_->node(peer).address());
+    }
+    bool converged(const std::map<std::string, Subnets>& subnets) {
+        for (const auto& [a, _] : subnets) {
+            for (const auto& [b, s] : subnets) {
+                if (a == b) continue;
+                if (!entries_for(cluster_->handle(a), s.v4, vtep(b), cluster_->node(b).address())
+                         .all() ||
+                    !v6_entries(a, b, s).all())
+                    return false;
+            }
+        }
+        return true;
+    }
+    bool ping(const std::string& pod, const net::Address& to) {
+        return cluster_->run_in_pod(pod, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()})
+                   .exit_code == 0;
+    }
+    bool pods_reach_each_other(const std::vector<std::string>& pods) {
+        for (const auto& from : pods) {
+            for (const auto& to : pods) {
+                if (from == to) continue;
+                const auto& target = pods_.at(to);
+                if (!ping(from, target.ip) || !target.ipv6 || !ping(from, *target.ipv6))
+                    return false;
+            }
+        }
+        return true;
+    }
+    void add_pod(const std::string& node, const std::string& name) {
+        pods_.emplace(name, cluster_->add_pod(node, name));
+    }
+
+    std::optional<VirtualCluster> cluster_;
+    std::map<std::string, VirtualCluster::Pod> pods_;
+};
+
+TEST_F(TwilldDualStackTest, EveryPodReachesEveryOtherOverBothFamilies) {
+    auto subnets = start({"a", "b", "c"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    for (const auto& [node, s] : subnets) {
+        EXPECT_EQ(s.v6.length(), 64) << node;
+        EXPECT_TRUE(net::Prefix::parse(kIpv6Network).contains(s.v6)) << node;
+        // The bridge holds both gateways; forwarding is on for both families.
+        const auto bridge = cluster_->run_in(node, {"ip", "-6", "addr", "show", "dev", "twill0"});
+        EXPECT_NE(bridge.output.find(s.v6.first().plus(1).to_string() + "/64"), std::string::npos)
+            << bridge.output;
+        EXPECT_EQ(cluster_->run_in(node, {"sysctl", "-n", "net.ipv6.conf.all.forwarding"}).output,
+                  "1\n");
+        const auto unreachable = cluster_->run_in(node, {"ip", "-6", "route", "show", "proto", "137",
+                                                         "type", "unreachable"});
+        EXPECT_NE(unreachable.output.find(kIpv6Network), std::string::npos) << unreachable.output;
+    }
+    for (const auto& node : {"a", "b", "c"}) add_pod(node, std::string("pod-") + node);
+    for (const auto& [name, pod] : pods_) {
+        ASSERT_TRUE(pod.ipv6) << name << " got no IPv6 address";
+        EXPECT_TRUE(subnets.at(pod.node).v6.contains(*pod.ipv6)) << name;
+    }
+    EXPECT_TRUE(eventually([&] { return pods_reach_each_other({"pod-a", "pod-b", "pod-c"}); }, 30s));
+    const auto status = cluster_->netctl("a", {"status"});
+    EXPECT_NE(status.output.find(subnets["a"].v6.to_string()), std::string::npos) << status.output;
+}
+
+TEST_F(TwilldDualStackTest, LeaveAndExpiryTakeTheIPv6EntriesToo) {
+    auto subnets = start({"a", "b", "c"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    const auto leave = cluster_->netctl("c", {"leave"});
+    EXPECT_EQ(leave.exit_code, 0) << leave.output;
+    for (const auto* n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] { return !v6_entries(n, "c", subnets["c"]).any(); })) << n;
+    }
+
+    // A lease that expires (a fake node's, on an etcd lease that is revoked): its IPv6 entries
+    // come and go with it; its subnets are then free for another node.
+    const auto etcd_lease = cluster_->grant(60);
+    const std::string key = std::string(VirtualCluster::kPrefix) +
+                            "/subnets/10.244.250.0-24&fd00:10:244:fa::-64";
+    const std::string value =
+        R"({"PublicIP":"192.0.2.77","Node":"x","BackendType":"vxlan",)"
+        R"("BackendData":{"VtepMAC":"02:00:00:00:00:77"}})";
+    char hex[32];
+    std::snprintf(hex, sizeof hex, "--lease=%llx", static_cast<unsigned long long>(etcd_lease));
+    cluster_->etcd().etcdctl({"put", key, value, hex});
+    const Subnets x{net::Prefix::parse("10.244.250.0/24"), net::Prefix::parse("fd00:10:244:fa::/64")};
+    const auto x_mac = net::MacAddress::parse("02:00:00:00:00:77");
+    for (const auto* n : {"a", "b"}) {
+        EXPECT_TRUE(eventually(
+            [&] { return entries_for(cluster_->handle(n), x.v6, x_mac).route; }))
+            << n;
+    }
+    cluster_->revoke(etcd_lease);
+    for (const auto* n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] {
+            return !entries_for(cluster_->handle(n), x.v6).route &&
+                   !entries_for(cluster_->handle(n), x.v4).route;
+        })) << n;
+    }
+}
+
+TEST_F(TwilldDualStackTest, TamperedIPv6EntriesAreRepairedAndARestartChangesNothing) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    auto& h = cluster_->handle("a");
+    const auto dev = h.get_link("twill.1").index;
+    netlink::RouteFilter ours;
+    ours.protocol = reconcile::twill_route_protocol;
+    ours.family = net::Family::v6;
+    ours.oif = dev;
+    for (const auto& r : h.dump_routes(ours)) h.delete_route(r);
+    EXPECT_TRUE(eventually([&] { return v6_entries("a", "b", subnets["b"]).route; }, 10s));
+    netlink::NeighbourFilter neighbours;
+    neighbours.link_index = dev;
+    for (const auto& n : h.dump_neighbours(neighbours)) {
+        if (n.address == subnets["b"].v6.first()) h.delete_neighbour(n);
+    }
+    EXPECT_TRUE(eventually([&] { return v6_entries("a", "b", subnets["b"]).neighbour; }, 10s));
+    // The bridge's IPv6 gateway, removed by hand, comes back.
+    const auto gateway = net::Prefix(subnets["a"].v6.first().plus(1), 64);
+    h.delete_address(h.get_link("twill0").index, gateway);
+    EXPECT_TRUE(eventually(
+        [&] {
+            for (const auto& a : h.list_addresses(h.get_link("twill0").index))
+                if (a.prefix == gateway) return true;
+            return false;
+        },
+        10s));
+    ASSERT_TRUE(eventually([&] { return cluster_->netctl("a", {"check"}).exit_code == 0; }));
+
+    netlink::Monitor monitor(cluster_->node("a").netns.netns());
+    ASSERT_EQ(cluster_->stop_daemon("a"), 0);
+    monitor.drain();
+    cluster_->start_daemon("a");
+    cluster_->wait_ready("a");
+    EXPECT_EQ(subnets_of("a").v6, subnets["a"].v6);
+    ASSERT_TRUE(eventually([&] { return cluster_->netctl("a", {"check"}).exit_code == 0; }));
+    std::this_thread::sleep_for(500ms);
+    std::vector<std::string> changes;
+    const auto v6_network = net::Prefix::parse(kIpv6Network);
+    for (const auto& e : monitor.drain().events) {
+        if (e.kind == netlink::Event::Kind::address) continue;
+        std::visit(
+            [&](const auto& o) {
+                using T = std::decay_t<decltype(o)>;
+                if constexpr (std::is_same_v<T, netlink::Route>) {
+                    if (o.protocol == reconcile::twill_route_protocol)
+                        changes.push_back(netlink::to_string(o));
+                } else if constexpr (std::is_same_v<T, netlink::Neighbour>) {
+                    if (v6_network.contains(o.address)) changes.push_back(netlink::to_string(o));
+                }
+            },
+            e.object);
+    }
+    EXPECT_TRUE(changes.empty()) << "restart changed the kernel: " << changes.front();
+}
+
+// One node's lease is v4-only (a node not yet dual-stack): IPv4 works everywhere, and no node
+// holds an IPv6 entry for it.
+TEST_F(TwilldDualStackTest, AV4OnlyLeaseIsAPeerWithoutIPv6Entries) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    cluster_->put_lease("10.244.251.0/24", "192.0.2.78", "02:00:00:00:00:78", "v4only");
+    const auto v4 = net::Prefix::parse("10.244.251.0/24");
+    for (const auto* n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] {
+            const auto e = entries_for(cluster_->handle(n), v4);
+            return e.route && e.neighbour;
+        })) << n;
+        netlink::RouteFilter v6;
+        v6.protocol = reconcile::twill_route_protocol;
+        v6.family = net::Family::v6;
+        std::size_t peer_routes = 0;
+        for (const auto& r : cluster_->handle(n).dump_routes(v6)) {
+            if (r.type != netlink::RouteType::unreachable) ++peer_routes;
+        }
+        EXPECT_EQ(peer_routes, 1u) << n << ": only the other dual-stack node has an IPv6 route";
+    }
+}
+
+}  // namespace
