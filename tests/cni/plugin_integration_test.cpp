@@ -645,6 +645,34 @@ TEST_F(CniPlugin, DualStackExhaustedIpv6PoolLeavesNothing) {
     EXPECT_FALSE(netlink::Handle(c).find_link("eth0"));
 }
 
+TEST_F(CniPlugin, Ipv6OnlyPodGetsAnIpv6AddressAndDefaultRoute) {
+    // subnet.json of an IPv6-only network: network, subnet and gateway are IPv6.
+    world->make_dual_stack();  // puts the IPv6 gateway on twill0
+    world->subnet.network = world->subnet.ipv6->network;
+    world->subnet.subnet = world->subnet.ipv6->subnet;
+    world->subnet.gateway = world->subnet.ipv6->gateway;
+    world->subnet.ipv6.reset();
+    world->write_subnet();
+    const auto& a = world->add_pod("a");
+    const auto config = world->config("0.4.0");
+    const auto add = world->run(CniNode::attachment_env("ADD", "a", a.path()), config);
+    ASSERT_EQ(add.exit_code, 0) << add.output;
+    EXPECT_EQ(add.json["ips"],
+              json::parse(R"([{"address":"fd00:10:244:3::2/64","gateway":"fd00:10:244:3::1",
+                               "interface":1,"version":"6"}])"));
+    EXPECT_EQ(add.json["routes"], json::parse(R"([{"dst":"::/0","gw":"fd00:10:244:3::1"}])"));
+    EXPECT_EQ(global_addresses(a, "eth0", net::Family::v4), std::vector<net::Prefix>{});
+    EXPECT_EQ(default_routes(a), std::set<std::string>{});
+    const auto ping = ping_from(a, "fd00:10:244:3::1");
+    EXPECT_EQ(ping.exit_code, 0) << ping.output;
+    auto with_prev = config;
+    with_prev["prevResult"] = add.json;
+    const auto check = world->run(CniNode::attachment_env("CHECK", "a", a.path()), with_prev);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "a", a.path()), config).exit_code, 0);
+    expect_nothing_allocated();
+}
+
 TEST_F(CniPlugin, GcReleasesWhatIsNotValid) {
     std::vector<std::string> ids{"c1", "c2", "c3"};
     std::map<std::string, std::string> host_of;
