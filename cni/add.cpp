@@ -29,12 +29,12 @@ std::string existing_attachment(const Invocation& invocation, const cni::NodeSub
                                 netlink::Handle& host, const netlink::Netns& pod_netns,
                                 const std::vector<ipam::Reservation>& reservations) {
     const auto& env = invocation.env;
+    const auto ips = pod_addresses(node, reservations);
     std::vector<net::Prefix> addresses;
+    for (const auto& ip : ips) addresses.push_back(ip.address);
     std::string reserved;
-    for (const auto& r : reservations) {
-        addresses.emplace_back(r.address, node.subnet.length());
+    for (const auto& r : reservations)
         reserved += (reserved.empty() ? "" : ", ") + r.address.to_string();
-    }
     const auto host_name = host_veth_name(invocation.attachment());
     auto pod = open_handle_in(pod_netns);
     const auto links =
@@ -50,12 +50,14 @@ std::string existing_attachment(const Invocation& invocation, const cni::NodeSub
     cni::Result result;
     result.interfaces.push_back({host_name, host_end.mac, node.mtu, ""});
     result.interfaces.push_back({env.ifname, pod_end.mac, node.mtu, env.netns});
-    for (const auto& address : addresses) result.ips.push_back({address, node.gateway, 1});
-    // The first ADD listed the default route when it added it, i.e. when it goes via this
-    // interface.
-    for (const auto& route : default_routes(pod, node.gateway.family())) {
-        if (route.oif == pod_end.index && route.gateway == node.gateway)
-            result.routes.push_back({route.destination, node.gateway});
+    result.ips = ips;
+    // The first ADD listed a family's default route when it added it, i.e. when it goes via
+    // this interface and that family's gateway.
+    for (const auto& family : node.families()) {
+        for (const auto& route : default_routes(pod, family.gateway.family())) {
+            if (route.oif == pod_end.index && route.gateway == family.gateway)
+                result.routes.push_back({route.destination, family.gateway});
+        }
     }
     result.dns = invocation.config.dns;
     spdlog::debug("ADD {} {}: attached already with {} on {}", env.container_id, env.ifname,
@@ -83,11 +85,18 @@ std::string add(const Invocation& invocation) {
         return existing_attachment(invocation, node, host, pod_netns, reserved);
 
     Undo undo;  // declared after what its steps use, so it runs while they still exist
-    // The reservation comes first: a plugin killed later leaves a reservation DEL or GC
-    // removes by its owner, never a veth whose address nobody recorded.
-    const auto ip = store.reserve(node.subnet, node.gateway, owner);
-    undo.push("release " + ip.to_string(), [&store, owner] { store.release(owner); });
-    spdlog::debug("ADD {} {}: reserved {}", env.container_id, env.ifname, ip.to_string());
+    // The reservations come first: a plugin killed later leaves reservations DEL or GC
+    // removes by their owner, never a veth whose address nobody recorded. One address of each
+    // family; releasing by owner takes back every one reserved so far.
+    const auto families = node.families();
+    std::vector<cni::IpConfig> ips;
+    for (const auto& family : families) {
+        const auto ip = store.reserve(family.subnet, family.gateway, owner);
+        if (ips.empty())
+            undo.push("release " + ip.to_string(), [&store, owner] { store.release(owner); });
+        ips.push_back({net::Prefix(ip, family.subnet.length()), family.gateway, 1});
+        spdlog::debug("ADD {} {}: reserved {}", env.container_id, env.ifname, ip.to_string());
+    }
 
     const auto host_name = host_veth_name(owner);
     // Left without a reservation: by a GC killed between releasing this attachment and
@@ -108,30 +117,35 @@ std::string add(const Invocation& invocation) {
 
     auto pod = open_handle_in(pod_netns);
     const auto pod_end = pod.get_link(env.ifname);
-    const net::Prefix address(ip, node.subnet.length());
-    // Up before the address so that the kernel adds the subnet's connected route at once and
-    // the gateway is reachable on-link for the default route.
+    // Up before the addresses so that the kernel adds each subnet's connected route at once and
+    // the gateways are reachable on-link for the default routes. IPv6 addresses skip duplicate
+    // address detection (the store hands each out once), so the pod can talk right away
+    // instead of after a second or two of "tentative".
     pod.set_link_up(pod_end.index);
-    pod.add_address(pod_end.index, address);
+    for (const auto& ip : ips)
+        pod.add_address(pod_end.index, ip.address, {.no_dad = ip.address.address().is_v6()});
 
     cni::Result result;
     result.interfaces.push_back({host_name, host_end.mac, node.mtu, ""});
     result.interfaces.push_back({env.ifname, pod_end.mac, node.mtu, env.netns});
-    result.ips.push_back({address, node.gateway, 1});
-    // A pod's first interface gets the default route; a further one (another CNI_IFNAME in
-    // the same pod) leaves the pod's default route alone and lists none.
-    if (default_routes(pod, ip.family()).empty()) {
+    result.ips = ips;
+    // A pod's first interface gets a default route of each family; a further one (another
+    // CNI_IFNAME in the same pod) leaves the pod's default routes alone and lists none.
+    for (const auto& family : families) {
+        if (!default_routes(pod, family.gateway.family()).empty()) continue;
         netlink::Route route;
-        route.destination = net::Prefix(net::Address::zero(ip.family()), 0);
-        route.gateway = node.gateway;
+        route.destination = net::Prefix(net::Address::zero(family.gateway.family()), 0);
+        route.gateway = family.gateway;
         route.oif = pod_end.index;
         pod.add_route(route);
-        result.routes.push_back({route.destination, node.gateway});
+        result.routes.push_back({route.destination, family.gateway});
     }
     result.dns = invocation.config.dns;
     undo.dismiss();
-    spdlog::debug("ADD {} {}: {} on {} via {}", env.container_id, env.ifname, address.to_string(),
-                  host_name, node.bridge);
+    std::string listed;
+    for (const auto& ip : ips) listed += (listed.empty() ? "" : ", ") + ip.address.to_string();
+    spdlog::debug("ADD {} {}: {} on {} via {}", env.container_id, env.ifname, listed, host_name,
+                  node.bridge);
     return cni::to_json_text(result, invocation.config.version);
 }
 

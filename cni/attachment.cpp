@@ -32,6 +32,18 @@ std::variant<AttachmentLinks, std::string> inspect_attachment(
     return AttachmentLinks{*host_end, *pod_end};
 }
 
+std::vector<cni::IpConfig> pod_addresses(const cni::NodeSubnet& node,
+                                         const std::vector<ipam::Reservation>& reservations) {
+    std::vector<cni::IpConfig> ips;
+    for (const auto& family : node.families()) {
+        for (const auto& r : reservations) {
+            if (r.address.family() == family.subnet.family())
+                ips.push_back({net::Prefix(r.address, family.subnet.length()), family.gateway, 1});
+        }
+    }
+    return ips;
+}
+
 std::vector<netlink::Route> default_routes(netlink::Handle& pod, net::Family family) {
     netlink::RouteFilter filter;
     filter.family = family;

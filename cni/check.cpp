@@ -33,6 +33,13 @@ void check(const Invocation& invocation) {
         if (ip.interface == pod_iface_index) addresses.push_back(ip.address);
     }
     if (addresses.empty()) mismatch("prevResult assigns no address to " + env.ifname);
+    // What the store holds for the attachment is on the interface too, each address with its
+    // own family's prefix length, even where prevResult (another plugin's rewrite) lost one.
+    const auto reserved = pod_addresses(node, invocation.store().owned_by(invocation.attachment()));
+    for (const auto& ip : reserved) {
+        if (std::find(addresses.begin(), addresses.end(), ip.address) == addresses.end())
+            addresses.push_back(ip.address);
+    }
 
     std::optional<netlink::Netns> netns;
     try {

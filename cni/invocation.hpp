@@ -8,6 +8,7 @@
 #include "twill/cni/environment.hpp"
 #include "twill/cni/error.hpp"
 #include "twill/cni/node_subnet.hpp"
+#include "twill/cni/result.hpp"
 #include "twill/ipam/host_veth.hpp"
 #include "twill/ipam/store.hpp"
 #include "twill/netlink/handle.hpp"
@@ -45,6 +46,12 @@ std::variant<AttachmentLinks, std::string> inspect_attachment(
     netlink::Handle& host, netlink::Handle& pod, const cni::NodeSubnet& node,
     const std::string& ifname, const std::string& netns_path,
     const std::vector<net::Prefix>& addresses, const std::string& host_name);
+
+// An attachment's reservations as the pod carries them, in the order of node.families() (as
+// ADD lists them): each with its family's prefix length and gateway, on interface 1 (the pod
+// end in twill's results). A reservation of a family the node no longer has is left out.
+std::vector<cni::IpConfig> pod_addresses(const cni::NodeSubnet& node,
+                                         const std::vector<ipam::Reservation>& reservations);
 
 // The default routes of `family` in the pod's main table.
 std::vector<netlink::Route> default_routes(netlink::Handle& pod, net::Family family);

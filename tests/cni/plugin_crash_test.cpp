@@ -74,8 +74,11 @@ TEST_F(CniPluginCrash, HundredConcurrentAddsGetDistinctAddresses) {
     EXPECT_TRUE(world->host_veths().empty());
 }
 
-TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
+// ADDs killed at random points, each followed by DEL or GC: nothing is left, of either family
+// in a dual-stack network (an ADD killed between its two reservations included).
+void killed_adds_leave_nothing_del_or_gc_cannot_remove(std::optional<CniNode>& world) {
     const auto config = world->config("1.1.0");
+    const std::size_t families = world->subnet.families().size();
     // How long an ADD takes here (sanitizer builds are slow), to kill at points within it.
     const auto& probe = world->add_pod("probe");
     const auto started = std::chrono::steady_clock::now();
@@ -130,11 +133,21 @@ TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
         const auto add = world->run(
             CniNode::attachment_env("ADD", "after" + std::to_string(i), pod.path()), config);
         ASSERT_EQ(add.exit_code, 0) << add.output;
-        addresses.insert(add.json["ips"][0]["address"].get<std::string>());
+        ASSERT_EQ(add.json["ips"].size(), families) << add.output;
+        for (const auto& ip : add.json["ips"]) addresses.insert(ip["address"].get<std::string>());
     }
-    EXPECT_EQ(addresses.size(), 5u);
-    EXPECT_EQ(world->reservations().size(), 5u);
+    EXPECT_EQ(addresses.size(), 5u * families);
+    EXPECT_EQ(world->reservations().size(), 5u * families);
     EXPECT_FALSE(std::filesystem::exists(world->data_dir / "twill" / ".reserving"));
+}
+
+TEST_F(CniPluginCrash, KilledAddsLeaveNothingDelOrGcCannotRemove) {
+    killed_adds_leave_nothing_del_or_gc_cannot_remove(world);
+}
+
+TEST_F(CniPluginCrash, DualStackKilledAddsLeaveNothingDelOrGcCannotRemove) {
+    world->make_dual_stack();
+    killed_adds_leave_nothing_del_or_gc_cannot_remove(world);
 }
 
 }  // namespace

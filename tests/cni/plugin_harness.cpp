@@ -49,6 +49,16 @@ CniNode::~CniNode() {
 void CniNode::write_subnet() {
     cni::write_node_subnet(run_dir, subnet);
 }
+void CniNode::make_dual_stack() {
+    subnet.ipv6 = cni::FamilySubnet{net::Prefix::parse("fd00:10:244::/48"),
+                                    net::Prefix::parse("fd00:10:244:3::/64"),
+                                    net::Address::parse("fd00:10:244:3::1")};
+    netlink::Handle handle(node.netns);
+    handle.add_address(handle.get_link(subnet.bridge).index,
+                       net::Prefix(subnet.ipv6->gateway, subnet.ipv6->subnet.length()),
+                       {.no_dad = true});
+    write_subnet();
+}
 void CniNode::remove_subnet() {
     std::filesystem::remove(run_dir / cni::node_subnet_file_name);
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Runs the built plugin ($TWILL_BUILD_DIR/bin/twill) the way containerd does (CNI_* in the
 // environment, the config on stdin) inside a node namespace of a NetnsTopology that holds
-// bridge twill0 with the gateway address, and a run dir with subnet.json.
+// bridge twill0 with the gateway address, and a run dir with subnet.json (IPv4-only, or
+// dual-stack after make_dual_stack()).
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -35,6 +36,9 @@ class CniNode {
     static std::filesystem::path plugin_path();
 
     void write_subnet();
+    // Adds the IPv6 half (fd00:10:244::/48, subnet fd00:10:244:3::/64, gateway ::1) to
+    // subnet.json, and the gateway to twill0 without DAD so that pods reach it at once.
+    void make_dual_stack();
     void remove_subnet();
     const netlink::OwnedNetns& add_pod(std::string_view name) {
         return topology.add_namespace(name);

@@ -24,6 +24,21 @@ std::string short_name(std::string version) {
     return version;
 }
 
+// The default routes of a pod's main table, as "<gateway> dev <ifindex>".
+std::set<std::string> default_routes(const netlink::OwnedNetns& pod,
+                                     net::Family family = net::Family::v4) {
+    std::set<std::string> routes;
+    netlink::RouteFilter filter;
+    filter.table = netlink::route_table_main;
+    filter.family = family;
+    for (const auto& route : netlink::Handle(pod).dump_routes(filter)) {
+        if (route.destination.length() != 0) continue;
+        routes.insert((route.gateway ? route.gateway->to_string() : "-") + " dev " +
+                      std::to_string(route.oif));
+    }
+    return routes;
+}
+
 class CniPlugin : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -106,6 +121,10 @@ TEST_F(CniPlugin, EveryVerbOnEveryVersion) {
                              route.gateway == world->subnet.gateway && route.oif == eth0.index;
         }
         EXPECT_TRUE(default_route);
+        // IPv4-only subnet.json: no IPv6 address beyond the link-local one, no IPv6 route.
+        for (const auto& a : in_pod.list_addresses(eth0.index, net::Family::v6))
+            EXPECT_TRUE(a.prefix.address().is_link_local()) << a.prefix.to_string();
+        EXPECT_EQ(default_routes(pod, net::Family::v6), std::set<std::string>{});
         netlink::Handle in_node(world->node.netns);
         const auto host_end = in_node.get_link(host_name);
         EXPECT_EQ(host_end.master, in_node.get_link("twill0").index);
@@ -323,20 +342,6 @@ TEST_F(CniPlugin, FailedAddLeavesNothing) {
     expect_nothing_allocated();
 }
 
-// The default routes of a pod's main table, as "<gateway> dev <ifindex>".
-std::set<std::string> default_routes(const netlink::OwnedNetns& pod) {
-    std::set<std::string> routes;
-    netlink::RouteFilter filter;
-    filter.table = netlink::route_table_main;
-    filter.family = net::Family::v4;
-    for (const auto& route : netlink::Handle(pod).dump_routes(filter)) {
-        if (route.destination.length() != 0) continue;
-        routes.insert((route.gateway ? route.gateway->to_string() : "-") + " dev " +
-                      std::to_string(route.oif));
-    }
-    return routes;
-}
-
 // What identifies the pod's links (flags such as carrier may still settle meanwhile).
 std::set<std::string> link_identities(const netlink::OwnedNetns& pod) {
     std::set<std::string> links;
@@ -502,6 +507,170 @@ TEST_F(CniPlugin, NodeSubnetChangeDropsOldReservations) {
         world->run(CniNode::attachment_env("ADD", "b", b.path()), world->config("1.0.0"));
     ASSERT_EQ(add.exit_code, 0) << add.output;
     EXPECT_EQ(world->reservations(), std::set<std::string>{"10.244.7.2"});
+}
+
+// The global (not link-local) addresses of a pod interface of one family.
+std::vector<net::Prefix> global_addresses(const netlink::OwnedNetns& pod, std::string_view ifname,
+                                          net::Family family) {
+    netlink::Handle in_pod(pod);
+    std::vector<net::Prefix> prefixes;
+    for (const auto& a :
+         in_pod.list_addresses(in_pod.get_link(std::string(ifname)).index, family)) {
+        if (!a.prefix.address().is_link_local()) prefixes.push_back(a.prefix);
+    }
+    return prefixes;
+}
+
+PluginOutcome ping_from(const netlink::OwnedNetns& pod, const std::string& address) {
+    const auto result = run_command({"ping", "-c", "1", "-W", "2", address},
+                                    {.netns = pod.path(), .env = {}, .log_file = std::nullopt});
+    return {result.exit_code, result.output, nullptr};
+}
+
+TEST_F(CniPlugin, DualStackPodGetsAnAddressAndADefaultRouteOfEachFamily) {
+    world->make_dual_stack();
+    const auto config = world->config("1.0.0");
+    const auto& a = world->add_pod("a");
+    const auto env = CniNode::attachment_env("ADD", "a", a.path());
+    const auto add = world->run(env, config);
+    ASSERT_EQ(add.exit_code, 0) << add.output;
+    const auto& r = add.json;
+    ASSERT_EQ(r["ips"].size(), 2u) << add.output;
+    EXPECT_EQ(r["ips"][0], json::parse(R"({"address":"10.244.3.2/24","gateway":"10.244.3.1",
+                                           "interface":1})"));
+    EXPECT_EQ(r["ips"][1],
+              json::parse(R"({"address":"fd00:10:244:3::2/64","gateway":"fd00:10:244:3::1",
+                              "interface":1})"));
+    EXPECT_EQ(r["routes"], json::parse(R"([{"dst":"0.0.0.0/0","gw":"10.244.3.1"},
+                                           {"dst":"::/0","gw":"fd00:10:244:3::1"}])"));
+
+    // The kernel: one address of each family and a default route of each via its gateway;
+    // both gateways answer right after ADD (the IPv6 address is not left tentative).
+    const auto eth0 = netlink::Handle(a).get_link("eth0");
+    EXPECT_EQ(global_addresses(a, "eth0", net::Family::v4),
+              std::vector{net::Prefix::parse("10.244.3.2/24")});
+    EXPECT_EQ(global_addresses(a, "eth0", net::Family::v6),
+              std::vector{net::Prefix::parse("fd00:10:244:3::2/64")});
+    const auto via_eth0 = " dev " + std::to_string(eth0.index);
+    EXPECT_EQ(default_routes(a), std::set<std::string>{"10.244.3.1" + via_eth0});
+    EXPECT_EQ(default_routes(a, net::Family::v6),
+              std::set<std::string>{"fd00:10:244:3::1" + via_eth0});
+    for (const auto* gateway : {"10.244.3.1", "fd00:10:244:3::1"}) {
+        const auto ping = ping_from(a, gateway);
+        EXPECT_EQ(ping.exit_code, 0) << gateway << ": " << ping.output;
+    }
+    EXPECT_EQ(world->reservations(), (std::set<std::string>{"10.244.3.2", "fd00:10:244:3::2"}));
+    EXPECT_EQ(sys::read_file(world->data_dir / "twill" / "fd00:10:244:3::2"), "a\neth0\n");
+
+    // A second pod gets the next address of each family, and reaches the first over both.
+    const auto& b = world->add_pod("b");
+    const auto add_b = world->run(CniNode::attachment_env("ADD", "b", b.path()), config);
+    ASSERT_EQ(add_b.exit_code, 0) << add_b.output;
+    ASSERT_EQ(add_b.json["ips"].size(), 2u) << add_b.output;
+    EXPECT_EQ(add_b.json["ips"][0]["address"], "10.244.3.3/24");
+    EXPECT_EQ(add_b.json["ips"][1]["address"], "fd00:10:244:3::3/64");
+    for (const auto* peer : {"10.244.3.2", "fd00:10:244:3::2"}) {
+        const auto ping = ping_from(b, peer);
+        EXPECT_EQ(ping.exit_code, 0) << peer << ": " << ping.output;
+    }
+
+    // A repeated ADD answers the same result, changing nothing.
+    const auto again = world->run(env, config);
+    ASSERT_EQ(again.exit_code, 0) << again.output;
+    EXPECT_EQ(again.json, r);
+    EXPECT_EQ(world->reservations().size(), 4u);
+    EXPECT_EQ(world->host_veths().size(), 2u);
+
+    // CHECK passes, and names the IPv6 address or the IPv6 default route when it is gone.
+    auto with_prev = config;
+    with_prev["prevResult"] = r;
+    const auto check_env = CniNode::attachment_env("CHECK", "a", a.path());
+    const auto check = world->run(check_env, with_prev);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    const auto pod_ns = a.name();
+    run_command({"ip", "-n", pod_ns, "addr", "del", "fd00:10:244:3::2/64", "dev", "eth0"});
+    const auto no_address = world->run(check_env, with_prev);
+    EXPECT_EQ(error_code(no_address, "1.0.0", "lacks address fd00:10:244:3::2/64"), 999);
+    // A repeated ADD says so too, and changes nothing.
+    const auto damaged = world->run(env, config);
+    EXPECT_EQ(error_code(damaged, "1.0.0", "lacks address fd00:10:244:3::2/64"), 999);
+    run_command({"ip", "-n", pod_ns, "addr", "add", "fd00:10:244:3::2/64", "dev", "eth0", "nodad"});
+    run_command({"ip", "-n", pod_ns, "-6", "route", "replace", "default", "via", "fd00:10:244:3::1",
+                 "dev", "eth0"});
+    const auto restored = world->run(check_env, with_prev);
+    EXPECT_EQ(restored.exit_code, 0) << restored.output;
+    run_command({"ip", "-n", pod_ns, "-6", "route", "del", "default"});
+    EXPECT_EQ(error_code(world->run(check_env, with_prev), "1.0.0", "route ::/0"), 999);
+
+    // DEL releases the reservations of both families and removes the veth.
+    const auto host_a = r["interfaces"][0]["name"].get<std::string>();
+    const auto del = world->run(CniNode::attachment_env("DEL", "a", a.path()), config);
+    EXPECT_EQ(del.exit_code, 0) << del.output;
+    EXPECT_EQ(world->reservations(), (std::set<std::string>{"10.244.3.3", "fd00:10:244:3::3"}));
+    EXPECT_FALSE(world->host_veths().contains(host_a));
+    EXPECT_FALSE(netlink::Handle(a).find_link("eth0"));
+
+    // GC releases both of an attachment that is not valid.
+    auto gc_config = world->config("1.1.0");
+    gc_config["cni.dev/valid-attachments"] = json::array();
+    const auto gc = world->run({"CNI_COMMAND=GC"}, gc_config);
+    EXPECT_EQ(gc.exit_code, 0) << gc.output;
+    expect_nothing_allocated();
+}
+
+TEST_F(CniPlugin, DualStackExhaustedIpv6PoolLeavesNothing) {
+    world->make_dual_stack();
+    // Hosts ::1 (the gateway), ::2 and ::3: two pods fill it, IPv4 has room for more.
+    world->subnet.ipv6->subnet = net::Prefix::parse("fd00:10:244:3::/126");
+    world->write_subnet();
+    const auto config = world->config("1.0.0");
+    for (const auto& [id, address] :
+         {std::pair{"a", "fd00:10:244:3::2/126"}, {"b", "fd00:10:244:3::3/126"}}) {
+        const auto add =
+            world->run(CniNode::attachment_env("ADD", id, world->add_pod(id).path()), config);
+        ASSERT_EQ(add.exit_code, 0) << add.output;
+        ASSERT_EQ(add.json["ips"].size(), 2u) << add.output;
+        EXPECT_EQ(add.json["ips"][1]["address"], address);
+    }
+    const auto reservations = world->reservations();
+    const auto veths = world->host_veths();
+    ASSERT_EQ(reservations.size(), 4u);
+
+    const auto& c = world->add_pod("c");
+    const auto failed = world->run(CniNode::attachment_env("ADD", "c", c.path()), config);
+    EXPECT_EQ(error_code(failed, "1.0.0", "no free address in fd00:10:244:3::/126"), 999);
+    // The IPv4 address reserved before the IPv6 pool ran dry is released again.
+    EXPECT_EQ(world->reservations(), reservations);
+    EXPECT_EQ(world->host_veths(), veths);
+    EXPECT_FALSE(netlink::Handle(c).find_link("eth0"));
+}
+
+TEST_F(CniPlugin, Ipv6OnlyPodGetsAnIpv6AddressAndDefaultRoute) {
+    // subnet.json of an IPv6-only network: network, subnet and gateway are IPv6.
+    world->make_dual_stack();  // puts the IPv6 gateway on twill0
+    world->subnet.network = world->subnet.ipv6->network;
+    world->subnet.subnet = world->subnet.ipv6->subnet;
+    world->subnet.gateway = world->subnet.ipv6->gateway;
+    world->subnet.ipv6.reset();
+    world->write_subnet();
+    const auto& a = world->add_pod("a");
+    const auto config = world->config("0.4.0");
+    const auto add = world->run(CniNode::attachment_env("ADD", "a", a.path()), config);
+    ASSERT_EQ(add.exit_code, 0) << add.output;
+    EXPECT_EQ(add.json["ips"],
+              json::parse(R"([{"address":"fd00:10:244:3::2/64","gateway":"fd00:10:244:3::1",
+                               "interface":1,"version":"6"}])"));
+    EXPECT_EQ(add.json["routes"], json::parse(R"([{"dst":"::/0","gw":"fd00:10:244:3::1"}])"));
+    EXPECT_EQ(global_addresses(a, "eth0", net::Family::v4), std::vector<net::Prefix>{});
+    EXPECT_EQ(default_routes(a), std::set<std::string>{});
+    const auto ping = ping_from(a, "fd00:10:244:3::1");
+    EXPECT_EQ(ping.exit_code, 0) << ping.output;
+    auto with_prev = config;
+    with_prev["prevResult"] = add.json;
+    const auto check = world->run(CniNode::attachment_env("CHECK", "a", a.path()), with_prev);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    EXPECT_EQ(world->run(CniNode::attachment_env("DEL", "a", a.path()), config).exit_code, 0);
+    expect_nothing_allocated();
 }
 
 TEST_F(CniPlugin, GcReleasesWhatIsNotValid) {
