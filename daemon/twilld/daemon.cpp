@@ -159,7 +159,8 @@ void Daemon::start_cluster() {
         std::string last_problem;
         while (!found) {
             try {
-                found = find_underlay(handle, options_.underlay, options_.public_ip);
+                found = find_underlay(handle, options_.underlay, options_.public_ip,
+                                      config.network().family());
             } catch (const ParseError&) {
                 throw;
             } catch (const Error& e) {

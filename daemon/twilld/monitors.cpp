@@ -105,9 +105,10 @@ void Daemon::on_monitor_readable() {
 void Daemon::refresh_underlay() {
     if (!underlay_ || !own_lease_ || !backend_) return;
     try {
-        auto fresh = find_underlay(node_.handle(), options_.underlay, options_.public_ip);
+        auto fresh = find_underlay(node_.handle(), options_.underlay, options_.public_ip,
+                                   config_->network().family());
         if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu &&
-            fresh.index == underlay_->index)
+            fresh.index == underlay_->index && fresh.ipv6_address == underlay_->ipv6_address)
             return;
         spdlog::info("underlay changed: {} {} mtu {} -> {} {} mtu {}", underlay_->name,
                      underlay_->address.to_string(), underlay_->mtu, fresh.name,

@@ -9,15 +9,17 @@ namespace twill::daemon {
 
 namespace {
 
-std::optional<net::Address> first_usable_address(netlink::Handle& handle, int index) {
-    std::optional<net::Address> v6;
+// The first usable address of `family` on the interface, else the first of the other family.
+std::optional<net::Address> first_usable_address(netlink::Handle& handle, int index,
+                                                 net::Family family) {
+    std::optional<net::Address> other;
     for (const auto& a : handle.list_addresses(index)) {
         const auto& address = a.prefix.address();
-        if (!address.is_usable_unicast()) continue;
-        if (address.is_v4()) return address;
-        if (!v6) v6 = address;
+        if (!address.is_usable_unicast() || address.is_link_local()) continue;
+        if (address.family() == family) return address;
+        if (!other) other = address;
     }
-    return v6;
+    return other;
 }
 
 // "--iface eth0,ens3, --iface-regex ^en, --iface-can-reach 192.0.2.1" for messages.
@@ -42,7 +44,7 @@ struct Choice {
 };
 
 std::optional<Choice> choose_by_flags(netlink::Handle& handle, const UnderlaySelection& selection,
-                                      bool address_pinned) {
+                                      bool address_pinned, net::Family family) {
     for (const auto& name : selection.ifaces) {
         if (auto link = handle.find_link(name))
             return Choice{*link, std::nullopt, "--iface " + name};
@@ -54,7 +56,7 @@ std::optional<Choice> choose_by_flags(netlink::Handle& handle, const UnderlaySel
         for (const auto& link : links) {
             if (is_own_device(link.name) || !std::regex_search(link.name, *selection.iface_pattern))
                 continue;
-            if (!address_pinned && !first_usable_address(handle, link.index)) continue;
+            if (!address_pinned && !first_usable_address(handle, link.index, family)) continue;
             return Choice{link, std::nullopt,
                           "--iface-regex " + selection.iface_regex + " (" + link.name + ")"};
         }
@@ -72,8 +74,9 @@ std::optional<Choice> choose_by_flags(netlink::Handle& handle, const UnderlaySel
     return std::nullopt;
 }
 
-std::optional<Choice> choose_by_default_route(netlink::Handle& handle) {
-    for (auto family : {net::Family::v4, net::Family::v6}) {
+std::optional<Choice> choose_by_default_route(netlink::Handle& handle, net::Family preferred) {
+    const auto other = preferred == net::Family::v4 ? net::Family::v6 : net::Family::v4;
+    for (auto family : {preferred, other}) {
         netlink::RouteFilter filter;
         filter.family = family;
         filter.table = netlink::route_table_main;
@@ -86,17 +89,24 @@ std::optional<Choice> choose_by_default_route(netlink::Handle& handle) {
     return std::nullopt;
 }
 
-backend::Underlay underlay_of(const netlink::Link& link, const net::Address& address) {
-    return {link.index, link.name, address, link.mtu};
+backend::Underlay underlay_of(netlink::Handle& handle, const netlink::Link& link,
+                              const net::Address& address) {
+    backend::Underlay underlay{link.index, link.name, address, link.mtu};
+    // An IPv6 address beside an IPv4 one carries a dual-stack network's IPv6 pods.
+    if (address.is_v4()) {
+        if (auto v6 = first_usable_address(handle, link.index, net::Family::v6); v6 && v6->is_v6())
+            underlay.ipv6_address = v6;
+    }
+    return underlay;
 }
 
 }  // namespace
 
 backend::Underlay find_underlay(netlink::Handle& handle, const UnderlaySelection& selection,
-                                const std::optional<net::Address>& public_ip) {
+                                const std::optional<net::Address>& public_ip, net::Family family) {
     std::optional<Choice> choice;
     if (selection.any()) {
-        choice = choose_by_flags(handle, selection, public_ip.has_value());
+        choice = choose_by_flags(handle, selection, public_ip.has_value(), family);
         if (!choice) throw Error("no underlay interface found by " + describe(selection));
     }
     if (public_ip) {
@@ -107,7 +117,7 @@ backend::Underlay find_underlay(netlink::Handle& handle, const UnderlaySelection
                 throw Error("--public-ip " + public_ip->to_string() + " is on " + link.name +
                             ", not on the interface chosen by " + choice->how);
             }
-            return underlay_of(link, *public_ip);
+            return underlay_of(handle, link, *public_ip);
         }
         // The address may be a NAT'ed public one: then the flags say where traffic leaves,
         // and peers are told the given address.
@@ -116,23 +126,23 @@ backend::Underlay find_underlay(netlink::Handle& handle, const UnderlaySelection
                         " is on no interface of this node; name the underlay with --iface, "
                         "--iface-regex or --iface-can-reach");
         }
-        return underlay_of(choice->link, *public_ip);
+        return underlay_of(handle, choice->link, *public_ip);
     }
     if (!choice) {
-        choice = choose_by_default_route(handle);
+        choice = choose_by_default_route(handle, family);
         if (!choice) {
             throw Error(
                 "no default route to pick the underlay interface from; set --iface, "
                 "--iface-regex, --iface-can-reach or --public-ip");
         }
     }
-    auto address =
-        choice->address ? choice->address : first_usable_address(handle, choice->link.index);
+    auto address = choice->address ? choice->address
+                                   : first_usable_address(handle, choice->link.index, family);
     if (!address) {
         throw Error(choice->how + ": " + choice->link.name +
                     " has no usable unicast address; set --public-ip or choose another interface");
     }
-    return underlay_of(choice->link, *address);
+    return underlay_of(handle, choice->link, *address);
 }
 
 }  // namespace twill::daemon

@@ -141,17 +141,25 @@ NetworkConfig parse_network_config(std::string_view json) {
         {"Network", "SubnetLen", "SubnetMin", "SubnetMax", "Backend", "EnableIPv4", "EnableIPv6",
          "IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin", "IPv6SubnetMax"},
         "", ignored);
-    if (!optional_bool(config, "EnableIPv4", "EnableIPv4").value_or(true)) {
-        throw ParseError("EnableIPv4", "false (an IPv6-only network) is not supported yet");
+    const bool enable_ipv4 = optional_bool(config, "EnableIPv4", "EnableIPv4").value_or(true);
+    const bool enable_ipv6 = optional_bool(config, "EnableIPv6", "EnableIPv6").value_or(false);
+    auto ipv6_range = [&] {
+        return parse_range(config, "IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin", "IPv6SubnetMax",
+                           net::Family::v6, 126, 64);
+    };
+    auto backend = parse_backend(config, ignored);
+    if (!enable_ipv4) {
+        if (!enable_ipv6) {
+            throw ParseError("EnableIPv4",
+                             "false, and EnableIPv6 is not true: no address family is left");
+        }
+        // IPv6-only: the IPv6 range is the network's one range.
+        return NetworkConfig{ipv6_range(), backend, std::nullopt, std::move(ignored)};
     }
     auto range = parse_range(config, "Network", "SubnetLen", "SubnetMin", "SubnetMax",
                              net::Family::v4, 28, 24);
-    auto backend = parse_backend(config, ignored);
     std::optional<IPv6Config> ipv6;
-    if (optional_bool(config, "EnableIPv6", "EnableIPv6").value_or(false)) {
-        ipv6 = IPv6Config{parse_range(config, "IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin",
-                                      "IPv6SubnetMax", net::Family::v6, 126, 64)};
-    }
+    if (enable_ipv6) ipv6 = IPv6Config{ipv6_range()};
     return NetworkConfig{std::move(range), backend, std::move(ipv6), std::move(ignored)};
 }
 

@@ -67,8 +67,12 @@ VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
     for (auto& member : etcd_) member->wait_until_ready();
     // The test process lives in the root namespace, which has no route to the fabric: it
     // reaches etcd with etcdctl run inside etcd's namespace.
-    std::string config =
-        std::string(R"({"Network":")") + network + R"(","SubnetLen":24,"Backend":)" + backend_json;
+    // An IPv6 `network` makes an IPv6-only network.
+    std::string config = net::Prefix::parse(network).family() == net::Family::v6
+                             ? R"({"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":")" +
+                                   network + R"(","Backend":)" + backend_json
+                             : std::string(R"({"Network":")") + network +
+                                   R"(","SubnetLen":24,"Backend":)" + backend_json;
     if (!ipv6_network.empty()) {
         config += R"(,"EnableIPv6":true,"IPv6Network":")" + ipv6_network + "\"";
     }

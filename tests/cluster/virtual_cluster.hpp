@@ -27,7 +27,8 @@ class VirtualCluster {
 
     // `etcd_members` members each in a namespace of their own on the fabric ("etcd", "etcd2",
     // ...); every daemon is given all of them, the first one first.
-    // A non-empty `ipv6_network` makes the network dual-stack (EnableIPv6, IPv6Network).
+    // A non-empty `ipv6_network` makes the network dual-stack (EnableIPv6, IPv6Network); an
+    // IPv6 `network` makes it IPv6-only (EnableIPv4 false).
     explicit VirtualCluster(std::string backend_json = R"({"Type":"vxlan","VNI":1,"Port":8472})",
                             std::string network = kNetwork, std::size_t etcd_members = 1,
                             std::string ipv6_network = "");

@@ -81,6 +81,23 @@ TEST(NetworkConfig, FlannelOnlyFieldsAreAcceptedAndListed) {
               (std::vector<std::string>{"EnableNFTables", "Backend.DirectRouting"}));
 }
 
+TEST(NetworkConfig, IPv6OnlyNetworkHasTheIPv6RangeAsItsRange) {
+    const auto config = parse_network_config(
+        R"({"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00:10:244::/48",)"
+        R"("Backend":{"Type":"vxlan"}})");
+    EXPECT_TRUE(config.ipv6_only());
+    EXPECT_FALSE(config.ipv6);
+    EXPECT_EQ(config.network().to_string(), "fd00:10:244::/48");
+    EXPECT_EQ(config.range.subnet_len(), 64);
+    // The Network field of a flannel config is not used then.
+    EXPECT_EQ(parse_network_config(R"({"Network":"10.244.0.0/16","EnableIPv4":false,)"
+                                   R"("EnableIPv6":true,"IPv6Network":"fd00:10:244::/48"})")
+                  .network()
+                  .to_string(),
+              "fd00:10:244::/48");
+    EXPECT_FALSE(parse_network_config(R"({"Network":"10.244.0.0/16"})").ipv6_only());
+}
+
 TEST(NetworkConfig, KeepsIPv6Fields) {
     auto config = parse_network_config(R"({"Network":"10.244.0.0/16","EnableIPv6":true,
         "IPv6Network":"fd00:10::/48"})");
@@ -135,6 +152,7 @@ TEST(NetworkConfig, ErrorsNameTheField) {
             "PersistentKeepaliveInterval":"25s"}})",
          "Backend.PersistentKeepaliveInterval"},
         {R"({"Network":"10.244.0.0/16","EnableIPv4":false})", "EnableIPv4"},
+        {R"({"EnableIPv4":false,"EnableIPv6":true})", "IPv6Network"},
         {R"({"Network":"10.244.0.0/16","EnableIPv6":"yes"})", "EnableIPv6"},
     };
     for (const auto& [json, field] : cases) {

@@ -28,6 +28,10 @@ void bring_up_loopback(const netlink::Netns& netns) {
 
 }  // namespace
 
+net::Prefix NetnsTopology::underlay_network_v6() {
+    return net::Prefix::parse("2001:db8:2::/64");
+}
+
 net::Prefix NetnsTopology::underlay_network() {
     return net::Prefix::parse("192.0.2.0/24");
 }
@@ -59,9 +63,14 @@ const NetnsTopology::Node& NetnsTopology::add_node(std::string_view name) {
     if (number > 200) throw Error("topology: too many nodes");
 
     Node node{
-        std::string(name), netlink::OwnedNetns(prefix_ + std::string(name)), "eth0", 0,
+        std::string(name),
+        netlink::OwnedNetns(prefix_ + std::string(name)),
+        "eth0",
+        0,
         net::Prefix(underlay_network().address().plus(static_cast<std::uint64_t>(10 + number)),
-                    underlay_network().length())};
+                    underlay_network().length()),
+        net::Prefix(underlay_network_v6().address().plus(static_cast<std::uint64_t>(10 + number)),
+                    underlay_network_v6().length())};
     bring_up_loopback(node.netns);
 
     netlink::Handle fabric_handle(fabric());
@@ -76,6 +85,7 @@ const NetnsTopology::Node& NetnsTopology::add_node(std::string_view name) {
     netlink::Handle node_handle(node.netns);
     node.underlay_index = node_handle.get_link(node.underlay_device).index;
     node_handle.add_address(node.underlay_index, node.underlay);
+    node_handle.add_address(node.underlay_index, node.underlay_v6, {.no_dad = true});
     node_handle.set_link_up(node.underlay_index);
     return nodes_.emplace_back(std::move(node));
 }

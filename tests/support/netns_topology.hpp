@@ -3,7 +3,8 @@
 // lib/netlink only:
 //
 //   fabric namespace:  bridge "fabric0" (the underlay switch), up
-//   node namespaces:   "eth0" (veth, peer "f-<node>" on fabric0), 192.0.2.<n>/24, up
+//   node namespaces:   "eth0" (veth, peer "f-<node>" on fabric0), 192.0.2.<n>/24 and
+//                      2001:db8:2::<n>/64 (no DAD), up
 //   pod / extra namespaces: empty but for "lo" (up); the CNI plugin or the test wires them
 //
 // Every namespace name starts with prefix() ("tw<pid>-<k>-"), unique to this process and
@@ -27,12 +28,16 @@ class NetnsTopology {
         std::string underlay_device;  // "eth0"
         int underlay_index = 0;       // its ifindex inside the node
         net::Prefix underlay;         // 192.0.2.<n>/24
+        net::Prefix underlay_v6;      // 2001:db8:2::<n>/64
         net::Address address() const { return underlay.address(); }
+        net::Address address_v6() const { return underlay_v6.address(); }
         const std::string& netns_name() const { return netns.name(); }
     };
 
     // The underlay subnet (TEST-NET-1); node n (from 1) gets .<10 + n>.
     static net::Prefix underlay_network();
+    // The IPv6 underlay subnet (documentation prefix); node n gets ::<10 + n>.
+    static net::Prefix underlay_network_v6();
     static constexpr std::string_view fabric_bridge = "fabric0";
 
     NetnsTopology();

@@ -104,8 +104,8 @@ TEST_F(TwilldDualStackTest, EveryPodReachesEveryOtherOverBothFamilies) {
             << bridge.output;
         EXPECT_EQ(cluster_->run_in(node, {"sysctl", "-n", "net.ipv6.conf.all.forwarding"}).output,
                   "1\n");
-        const auto unreachable = cluster_->run_in(node, {"ip", "-6", "route", "show", "proto", "137",
-                                                         "type", "unreachable"});
+        const auto unreachable = cluster_->run_in(
+            node, {"ip", "-6", "route", "show", "proto", "137", "type", "unreachable"});
         EXPECT_NE(unreachable.output.find(kIpv6Network), std::string::npos) << unreachable.output;
     }
     for (const auto& node : {"a", "b", "c"}) add_pod(node, std::string("pod-") + node);
@@ -113,7 +113,11 @@ TEST_F(TwilldDualStackTest, EveryPodReachesEveryOtherOverBothFamilies) {
         ASSERT_TRUE(pod.ipv6) << name << " got no IPv6 address";
         EXPECT_TRUE(subnets.at(pod.node).v6.contains(*pod.ipv6)) << name;
     }
-    EXPECT_TRUE(eventually([&] { return pods_reach_each_other({"pod-a", "pod-b", "pod-c"}); }, 30s));
+    EXPECT_TRUE(eventually(
+        [&] {
+            return pods_reach_each_other({"pod-a", "pod-b", "pod-c"});
+        },
+        30s));
     const auto status = cluster_->netctl("a", {"status"});
     EXPECT_NE(status.output.find(subnets["a"].v6.to_string()), std::string::npos) << status.output;
 }
@@ -130,19 +134,18 @@ TEST_F(TwilldDualStackTest, LeaveAndExpiryTakeTheIPv6EntriesToo) {
     // A lease that expires (a fake node's, on an etcd lease that is revoked): its IPv6 entries
     // come and go with it; its subnets are then free for another node.
     const auto etcd_lease = cluster_->grant(60);
-    const std::string key = std::string(VirtualCluster::kPrefix) +
-                            "/subnets/10.244.250.0-24&fd00:10:244:fa::-64";
-    const std::string value =
-        R"({"PublicIP":"192.0.2.77","Node":"x","BackendType":"vxlan",)"
-        R"("BackendData":{"VtepMAC":"02:00:00:00:00:77"}})";
+    const std::string key =
+        std::string(VirtualCluster::kPrefix) + "/subnets/10.244.250.0-24&fd00:10:244:fa::-64";
+    const std::string value = R"({"PublicIP":"192.0.2.77","Node":"x","BackendType":"vxlan",)"
+                              R"("BackendData":{"VtepMAC":"02:00:00:00:00:77"}})";
     char hex[32];
     std::snprintf(hex, sizeof hex, "--lease=%llx", static_cast<unsigned long long>(etcd_lease));
     cluster_->etcd().etcdctl({"put", key, value, hex});
-    const Subnets x{net::Prefix::parse("10.244.250.0/24"), net::Prefix::parse("fd00:10:244:fa::/64")};
+    const Subnets x{net::Prefix::parse("10.244.250.0/24"),
+                    net::Prefix::parse("fd00:10:244:fa::/64")};
     const auto x_mac = net::MacAddress::parse("02:00:00:00:00:77");
     for (const auto* n : {"a", "b"}) {
-        EXPECT_TRUE(eventually(
-            [&] { return entries_for(cluster_->handle(n), x.v6, x_mac).route; }))
+        EXPECT_TRUE(eventually([&] { return entries_for(cluster_->handle(n), x.v6, x_mac).route; }))
             << n;
     }
     cluster_->revoke(etcd_lease);
@@ -231,6 +234,102 @@ TEST_F(TwilldDualStackTest, AV4OnlyLeaseIsAPeerWithoutIPv6Entries) {
         }
         EXPECT_EQ(peer_routes, 1u) << n << ": only the other dual-stack node has an IPv6 route";
     }
+}
+
+}  // namespace
+
+namespace {
+
+// IPv6-only (EnableIPv4 false): the IPv6 Network is the network's one range, the nodes talk
+// over their IPv6 underlay addresses, leases are keyed by the IPv6 subnet alone.
+class TwilldIpv6OnlyTest : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        TWILL_REQUIRE_ROOT();
+        cluster_.emplace(R"({"Type":"vxlan","VNI":1,"Port":8472})", kIpv6Network);
+    }
+    void TearDown() override {
+        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
+        cluster_.reset();
+    }
+    bool converged(const std::map<std::string, net::Prefix>& subnets) {
+        for (const auto& [a, _] : subnets) {
+            for (const auto& [b, subnet] : subnets) {
+                if (a == b) continue;
+                if (!entries_for(cluster_->handle(a), subnet, vtep(b),
+                                 cluster_->node(b).address_v6())
+                         .all())
+                    return false;
+            }
+        }
+        return true;
+    }
+    bool ping(const std::string& pod, const net::Address& to) {
+        return cluster_->run_in_pod(pod, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()})
+                   .exit_code == 0;
+    }
+
+    std::optional<VirtualCluster> cluster_;
+};
+
+TEST_F(TwilldIpv6OnlyTest, MeshLeaveTamperAndRestart) {
+    auto subnets = cluster_->start_nodes({"a", "b", "c"});
+    for (const auto& [node, subnet] : subnets) {
+        EXPECT_TRUE(subnet.address().is_v6()) << node;
+        EXPECT_EQ(subnet.length(), 64) << node;
+    }
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    // The lease: keyed by the IPv6 subnet alone, PublicIP the IPv6 underlay address.
+    const auto listed = cluster_->etcd().etcdctl(
+        {"get", "--prefix", std::string(VirtualCluster::kPrefix) + "/subnets/"});
+    EXPECT_NE(listed.find("/subnets/" + subnets["a"].address().to_string() + "-64\n"),
+              std::string::npos)
+        << listed;
+    EXPECT_NE(listed.find(cluster_->node("a").address_v6().to_string()), std::string::npos)
+        << listed;
+    EXPECT_EQ(cluster_->handle("a").get_link("twill.1").mtu, 1430u) << "IPv6 underlay: -70";
+
+    std::map<std::string, net::Address> pods;
+    for (const auto* node : {"a", "b", "c"}) {
+        const auto& pod = cluster_->add_pod(node, std::string("pod-") + node);
+        EXPECT_TRUE(pod.ip.is_v6());
+        pods.emplace(pod.name, pod.ip);
+    }
+    EXPECT_TRUE(eventually(
+        [&] {
+            for (const auto& [from, _] : pods)
+                for (const auto& [to, ip] : pods)
+                    if (from != to && !ping(from, ip)) return false;
+            return true;
+        },
+        30s));
+
+    // Tampering with a route and the FDB entry of a peer is repaired.
+    auto& h = cluster_->handle("a");
+    const auto dev = h.get_link("twill.1").index;
+    netlink::RouteFilter ours;
+    ours.protocol = reconcile::twill_route_protocol;
+    ours.oif = dev;
+    for (const auto& r : h.dump_routes(ours)) h.delete_route(r);
+    for (const auto& f : h.dump_fdb(dev)) {
+        if (f.is_self()) h.delete_fdb(f);
+    }
+    EXPECT_TRUE(eventually([&] { return converged(subnets); }, 10s));
+
+    // A restart keeps the subnet and programs nothing new.
+    ASSERT_EQ(cluster_->stop_daemon("a"), 0);
+    cluster_->start_daemon("a");
+    EXPECT_EQ(cluster_->wait_ready("a"), subnets["a"]);
+    ASSERT_TRUE(eventually([&] { return cluster_->netctl("a", {"check"}).exit_code == 0; }));
+
+    const auto leave = cluster_->netctl("c", {"leave"});
+    EXPECT_EQ(leave.exit_code, 0) << leave.output;
+    for (const auto* n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] {
+            return !entries_for(cluster_->handle(n), subnets["c"]).any();
+        })) << n;
+    }
+    EXPECT_TRUE(eventually([&] { return ping("pod-a", pods["pod-b"]); }, 10s));
 }
 
 }  // namespace

@@ -26,6 +26,9 @@ struct Underlay {
     std::string name;
     net::Address address;
     std::uint32_t mtu = 1500;
+    // An IPv6 address of the same interface beside an IPv4 `address` (dual-stack: the IPv6
+    // overlay device's local address).
+    std::optional<net::Address> ipv6_address{};
 };
 
 struct NodeContext {

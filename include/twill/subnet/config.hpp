@@ -40,7 +40,9 @@ struct IPv6Config {
 };
 
 struct NetworkConfig {
-    net::SubnetRange range;  // Network, SubnetLen, SubnetMin, SubnetMax (defaults filled)
+    // Network, SubnetLen, SubnetMin, SubnetMax (defaults filled); in an IPv6-only network
+    // (EnableIPv4 false, EnableIPv6 true) IPv6Network, IPv6SubnetLen, IPv6SubnetMin/Max.
+    net::SubnetRange range;
     BackendConfig backend;
     std::optional<IPv6Config> ipv6;  // present when EnableIPv6 is true
     // Fields accepted for flannel compatibility but without effect in twill
@@ -48,6 +50,7 @@ struct NetworkConfig {
     std::vector<std::string> ignored_fields;
 
     const net::Prefix& network() const noexcept { return range.network(); }
+    bool ipv6_only() const noexcept { return network().address().is_v6(); }
     // Whether `address` lies in the pod network of either family.
     bool in_pod_network(const net::Address& address) const {
         return network().contains(address) || (ipv6 && ipv6->range.network().contains(address));
