@@ -174,13 +174,7 @@ void Daemon::start_cluster() {
                      underlay.mtu);
 
         set_startup_state("acquiring a subnet lease");
-        backend::NodeContext context;
-        context.node = options_.node_name;
-        context.network = config.network();
-        context.underlay = underlay;
-        subnet::LeaseValue value{options_.public_ip.value_or(underlay.address), options_.node_name,
-                                 backend->lease_data(context)};
-        auto lease = cluster_->acquire(config, value);
+        auto lease = cluster_->acquire(config, lease_value(config, *backend, underlay));
         spdlog::info("holding subnet {} (etcd lease {:x})", lease.subnet.to_string(),
                      lease.etcd_lease);
         set_startup_state("programming the kernel");

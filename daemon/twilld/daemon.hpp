@@ -80,6 +80,10 @@ class Daemon final : public api::Handler {
     bool can_reconcile() const;
     node::DesiredState desired(bool with_ports) const;
     std::uint32_t overlay_mtu() const;
+    // What this node publishes about itself: its public IP(s) and the backend's data.
+    subnet::LeaseValue lease_value(const subnet::NetworkConfig& config,
+                                   const backend::Backend& backend,
+                                   const backend::Underlay& underlay) const;
     void reconcile();
     void record_changes(const reconcile::Report& report);
     void hand_peers_to_probes();

@@ -115,19 +115,17 @@ void Daemon::refresh_underlay() {
                      fresh.address.to_string(), fresh.mtu);
         const bool address_changed = fresh.address != underlay_->address;
         const bool mtu_changed = fresh.mtu != underlay_->mtu;
+        const auto previous_ipv6 = underlay_->ipv6_address;
         underlay_ = fresh;
         // The pods made before now exceed the overlay: count them at once, not at the next resync.
         if (mtu_changed) update_oversized_gauge();
-        if (address_changed && !options_.public_ip && !options_.dry_run) {
+        const bool publish = (address_changed && !options_.public_ip) ||
+                             (config_->ipv6 && fresh.ipv6_address != previous_ipv6);
+        if (publish && !options_.dry_run) {
             // Connections to etcd made from the old address may go nowhere now, silently:
             // reconnect at once instead of waiting for a deadline, then publish.
-            cluster_->reconnect();
-            backend::NodeContext context;
-            context.node = options_.node_name;
-            context.network = config_->network();
-            context.underlay = fresh;
-            cluster_->update_value(subnet::LeaseValue{fresh.address, options_.node_name,
-                                                      backend_->lease_data(context)});
+            if (address_changed) cluster_->reconnect();
+            cluster_->update_value(lease_value(*config_, *backend_, fresh));
         }
     } catch (const Error& e) {
         spdlog::warn("underlay: {}", e.what());

@@ -34,6 +34,25 @@ node::DesiredState Daemon::desired(bool with_ports) const {
     return node::desired_state(*backend_, inputs);
 }
 
+subnet::LeaseValue Daemon::lease_value(const subnet::NetworkConfig& config,
+                                       const backend::Backend& backend,
+                                       const backend::Underlay& underlay) const {
+    backend::NodeContext context;
+    context.node = options_.node_name;
+    context.network = config.network();
+    context.underlay = underlay;
+    subnet::LeaseValue value{options_.public_ip.value_or(underlay.address), options_.node_name,
+                             backend.lease_data(context)};
+    // Dual-stack over an IPv6 underlay: the IPv6 overlay device's address and data.
+    if (config.ipv6 && underlay.ipv6_address) {
+        if (auto data = backend.lease_data_v6(context)) {
+            value.public_ipv6 = underlay.ipv6_address;
+            value.backend_v6_data = std::move(data);
+        }
+    }
+    return value;
+}
+
 std::uint32_t Daemon::overlay_mtu() const {
     return options_.mtu ? static_cast<std::uint32_t>(*options_.mtu)
                         : backend::overlay_mtu(*backend_, *underlay_);

@@ -25,6 +25,16 @@ int Backend::reconcile_device(netlink::Handle& handle, const NodeContext& node, 
     return index;
 }
 
+std::optional<subnet::LeaseBackendData> Backend::lease_data_v6(const NodeContext&) const {
+    return std::nullopt;
+}
+
+int Backend::reconcile_ipv6_device(netlink::Handle&, const NodeContext&, bool,
+                                   reconcile::DriftRecord&, reconcile::Report&, bool& recreated) {
+    recreated = false;
+    return 0;
+}
+
 void Backend::reconcile_peers(const NodeContext&, const std::vector<netlink::WireguardPeer>&, bool,
                               reconcile::DriftRecord&, reconcile::Report&) {}
 

@@ -65,6 +65,13 @@ reconcile::Report NodeReconciler::apply(const DesiredState& desired, backend::Ba
         // Everything on a device made anew is new: putting it back is not drift.
         if (recreated) objects_.forget();
     });
+    stage("IPv6 overlay device", report, [&] {
+        overlay_v6_index_ = 0;
+        bool recreated = false;
+        overlay_v6_index_ = backend.reconcile_ipv6_device(handle_, desired.context, dry_run,
+                                                          record_, report, recreated);
+        if (recreated) objects_.forget();
+    });
     stage("objects", report, [&] { apply_objects(desired, dry_run, report); });
     stage("device peers", report, [&] {
         std::vector<netlink::WireguardPeer> device_peers;
@@ -117,22 +124,20 @@ void NodeReconciler::apply_bridge(const DesiredState& desired, bool dry_run,
 void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
                                    reconcile::Report& report) {
     reconcile::ObjectSet objects;
-    if (overlay_index_ != 0) {
-        for (const auto& [subnet, peer] : desired.peers) {
-            for (const auto& r : peer.objects.objects.routes) {
-                objects.routes.push_back(bound(r, overlay_index_));
-            }
-            for (const auto& n : peer.objects.objects.neighbours) {
-                objects.neighbours.push_back(bound(n, overlay_index_));
-            }
-            for (const auto& f : peer.objects.objects.fdb) {
-                objects.fdb.push_back(bound(f, overlay_index_));
-            }
-        }
+    auto add_bound = [&](const reconcile::ObjectSet& set, int index) {
+        if (index == 0) return;
+        for (const auto& r : set.routes) objects.routes.push_back(bound(r, index));
+        for (const auto& n : set.neighbours) objects.neighbours.push_back(bound(n, index));
+        for (const auto& f : set.fdb) objects.fdb.push_back(bound(f, index));
+    };
+    for (const auto& [subnet, peer] : desired.peers) {
+        add_bound(peer.objects.objects, overlay_index_);
+        add_bound(peer.objects.ipv6_device_objects, overlay_v6_index_);
     }
     for (const auto& route : desired.unreachable) objects.routes.push_back(route);
     reconcile::Ownership owned;
-    if (overlay_index_ != 0) owned.devices = {overlay_index_};
+    if (overlay_index_ != 0) owned.devices.push_back(overlay_index_);
+    if (overlay_v6_index_ != 0) owned.devices.push_back(overlay_v6_index_);
     owned.neighbour_scope = {desired.context.network};
     if (desired.context.ipv6_network)
         owned.neighbour_scope.push_back(*desired.context.ipv6_network);
@@ -141,17 +146,23 @@ void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
 
 bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& report) const {
     if (overlay_index_ == 0) return false;
-    for (const auto& r : peer.objects.objects.routes) {
-        if (report.unsettled.contains(reconcile::route_key(bound(r, overlay_index_)))) return false;
-    }
-    for (const auto& n : peer.objects.objects.neighbours) {
-        if (report.unsettled.contains(reconcile::neighbour_key(bound(n, overlay_index_)))) {
-            return false;
+    auto set_settled = [&](const reconcile::ObjectSet& set, int index) {
+        for (const auto& r : set.routes) {
+            if (report.unsettled.contains(reconcile::route_key(bound(r, index)))) return false;
         }
-    }
-    for (const auto& f : peer.objects.objects.fdb) {
-        if (report.unsettled.contains(reconcile::fdb_key(bound(f, overlay_index_)))) return false;
-    }
+        for (const auto& n : set.neighbours) {
+            if (report.unsettled.contains(reconcile::neighbour_key(bound(n, index)))) return false;
+        }
+        for (const auto& f : set.fdb) {
+            if (report.unsettled.contains(reconcile::fdb_key(bound(f, index)))) return false;
+        }
+        return true;
+    };
+    if (!set_settled(peer.objects.objects, overlay_index_)) return false;
+    if (!peer.objects.ipv6_device_objects.routes.empty() &&
+        (overlay_v6_index_ == 0 ||
+         !set_settled(peer.objects.ipv6_device_objects, overlay_v6_index_)))
+        return false;
     if (peer.objects.device_peer &&
         report.unsettled.contains("wireguard-peer:" +
                                   backend::key_to_base64(peer.objects.device_peer->public_key))) {
@@ -247,6 +258,7 @@ reconcile::Report NodeReconciler::remove_all(backend::Backend* backend,
     });
     record_.forget_all();
     overlay_index_ = 0;
+    overlay_v6_index_ = 0;
     bridge_index_ = 0;
     return report;
 }

@@ -121,7 +121,7 @@ const NetnsTopology::Node& VirtualCluster::add_node(const std::string& name) {
 std::map<std::string, net::Prefix> VirtualCluster::start_nodes(
     const std::vector<std::string>& names, const std::vector<std::string>& flags) {
     for (const auto& n : names) {
-        add_node(n);
+        if (!topology_.has_node(n)) add_node(n);  // a test may have made and changed it first
         start_daemon(n, flags);
     }
     std::map<std::string, net::Prefix> subnets;
@@ -377,14 +377,14 @@ void VirtualCluster::delete_lease(const std::string& subnet) {
 
 PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,
                         const std::optional<net::MacAddress>& mac,
-                        const std::optional<net::Address>& public_ip) {
+                        const std::optional<net::Address>& public_ip, const std::string& device) {
     PeerEntries entries;
     netlink::RouteFilter filter;
     filter.protocol = reconcile::twill_route_protocol;
     for (const auto& r : handle.dump_routes(filter)) {
         if (r.destination == peer_subnet) entries.route = true;
     }
-    auto link = handle.find_link("twill.1");
+    auto link = handle.find_link(device);
     if (!link) return entries;
     netlink::NeighbourFilter neighbours;
     neighbours.link_index = link->index;

@@ -46,7 +46,8 @@ class VirtualCluster {
 
     // Adds a node namespace (no daemon yet).
     const NetnsTopology::Node& add_node(const std::string& name);
-    // Adds the nodes, starts their daemons and waits until each is ready; returns the subnets.
+    // Adds the nodes (unless added already), starts their daemons and waits until each is
+    // ready; returns the subnets.
     std::map<std::string, net::Prefix> start_nodes(const std::vector<std::string>& names,
                                                    const std::vector<std::string>& flags = {});
     // Starts twilld on `name` with extra flags; does not wait.
@@ -137,8 +138,10 @@ struct PeerEntries {
     bool any() const { return route || neighbour || fdb; }
     bool all() const { return route && neighbour && fdb; }
 };
+// `device`: the overlay device the neighbour and FDB entries are on.
 PeerEntries entries_for(netlink::Handle& handle, const net::Prefix& peer_subnet,
                         const std::optional<net::MacAddress>& mac = {},
-                        const std::optional<net::Address>& public_ip = {});
+                        const std::optional<net::Address>& public_ip = {},
+                        const std::string& device = "twill.1");
 
 }  // namespace twill::testing

@@ -264,3 +264,38 @@ TEST_F(DualStackDesiredStateTest, AnOwnLeaseWithoutItsIPv6HalfIsIPv4Only) {
     EXPECT_EQ(state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects.objects.routes.size(),
               1u);
 }
+
+// With an IPv6 underlay address beside the IPv4 one, IPv6 rides twill-v6.<VNI> towards peers
+// that announce PublicIPv6 and BackendV6Data, and the IPv4 device towards the others.
+TEST_F(DualStackDesiredStateTest, IPv6UnderlayCarriesIPv6OverItsOwnDevice) {
+    inputs_.underlay.ipv6_address = net::Address::parse("2001:db8::3");
+    auto& b = leases_.at(net::Prefix::parse("10.244.5.0/24"));
+    b.value.public_ipv6 = net::Address::parse("2001:db8::5");
+    b.value.backend_v6_data = subnet::VxlanLeaseData{net::MacAddress::parse("02:00:00:00:66:05")};
+    auto c = vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9);  // dual-stack, no IPv6 underlay
+    c.ipv6_subnet = net::Prefix::parse("fd00:10:244:9::/64");
+    leases_.insert_or_assign(c.subnet, c);
+    const auto state = node::desired_state(vxlan_, inputs_);
+
+    const auto devices = vxlan_.devices(state.context);
+    ASSERT_EQ(devices.size(), 1u);
+    EXPECT_EQ(devices[0].addresses, std::vector<net::Prefix>{net::Prefix::parse("10.244.3.0/32")})
+        << "the IPv6 address moves to the IPv6 device";
+    const auto v6_data = vxlan_.lease_data_v6(state.context);
+    ASSERT_TRUE(v6_data);
+    EXPECT_EQ(std::get<subnet::VxlanLeaseData>(*v6_data).vtep_mac,
+              backend::VxlanBackend::vtep_mac_v6("a", 1));
+
+    const auto& to_b = state.peers.at(b.subnet).objects;
+    EXPECT_EQ(to_b.objects.routes.size(), 1u);
+    ASSERT_EQ(to_b.ipv6_device_objects.routes.size(), 1u);
+    EXPECT_EQ(to_b.ipv6_device_objects.routes[0].destination.to_string(), "fd00:10:244:5::/64");
+    ASSERT_EQ(to_b.ipv6_device_objects.fdb.size(), 1u);
+    EXPECT_EQ(to_b.ipv6_device_objects.fdb[0].dst, net::Address::parse("2001:db8::5"));
+    EXPECT_EQ(to_b.ipv6_device_objects.neighbours[0].lladdr,
+              net::MacAddress::parse("02:00:00:00:66:05"));
+
+    const auto& to_c = state.peers.at(c.subnet).objects;
+    EXPECT_EQ(to_c.objects.routes.size(), 2u) << "IPv6 to c rides the IPv4 device";
+    EXPECT_TRUE(to_c.ipv6_device_objects.routes.empty());
+}

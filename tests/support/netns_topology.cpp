@@ -97,6 +97,12 @@ const netlink::OwnedNetns& NetnsTopology::add_namespace(std::string_view name) {
     return netns;
 }
 
+bool NetnsTopology::has_node(std::string_view name) const {
+    for (const auto& node : nodes_)
+        if (node.name == name) return true;
+    return false;
+}
+
 const NetnsTopology::Node& NetnsTopology::node(std::string_view name) const {
     for (const auto& node : nodes_)
         if (node.name == name) return node;

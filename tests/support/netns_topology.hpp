@@ -54,6 +54,7 @@ class NetnsTopology {
     const netlink::OwnedNetns& add_namespace(std::string_view name);
 
     const Node& node(std::string_view name) const;
+    bool has_node(std::string_view name) const;
 
   private:
     std::string prefix_;

@@ -1,10 +1,12 @@
-// Dual-stack end to end (issue 17): real etcd, three node namespaces, the real twilld and pods
-// made through the real plugin. IPv6 pods ride the node's one VXLAN device (the fabric is
-// IPv4): every IPv6 entry is checked as the IPv4 ones are, through a leave, an expiry and
-// reassignment, tampering and a restart; a v4-only lease gets no IPv6 entry anywhere.
+// Dual-stack end to end (issue 17): real etcd, three node namespaces with IPv4 and IPv6
+// underlay addresses, the real twilld and pods made through the real plugin. IPv6 pods ride a
+// second VXLAN device over the IPv6 underlay (twill-v6.1), or the IPv4 one towards or from a
+// node without an IPv6 underlay: every IPv6 entry is checked as the IPv4 ones are, through a
+// leave, an expiry, tampering and a restart; a v4-only lease gets no IPv6 entry anywhere.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "require_root.hpp"
@@ -24,6 +26,9 @@ constexpr const char* kIpv6Network = "fd00:10:244::/48";
 
 net::MacAddress vtep(const std::string& node) {
     return backend::VxlanBackend::vtep_mac(node, 1);
+}
+net::MacAddress vtep_v6(const std::string& node) {
+    return backend::VxlanBackend::vtep_mac_v6(node, 1);
 }
 
 class TwilldDualStackTest : public ::testing::Test {
@@ -54,7 +59,13 @@ class TwilldDualStackTest : public ::testing::Test {
         for (const auto& name : names) result.emplace(name, subnets_of(name));
         return result;
     }
+    // The IPv6 entries for `peer` on `on`: on twill-v6.1 towards its IPv6 underlay address
+    // when both have one, else on twill.1 like the IPv4 ones.
     PeerEntries v6_entries(const std::string& on, const std::string& peer, const Subnets& s) {
+        if (!no_ipv6_underlay_.contains(on) && !no_ipv6_underlay_.contains(peer)) {
+            return entries_for(cluster_->handle(on), s.v6, vtep_v6(peer),
+                               cluster_->node(peer).address_v6(), "twill-v6.1");
+        }
         return entries_for(cluster_->handle(on), s.v6, vtep(peer), cluster_->node(peer).address());
     }
     bool converged(const std::map<std::string, Subnets>& subnets) {
@@ -90,6 +101,7 @@ class TwilldDualStackTest : public ::testing::Test {
 
     std::optional<VirtualCluster> cluster_;
     std::map<std::string, VirtualCluster::Pod> pods_;
+    std::set<std::string> no_ipv6_underlay_;
 };
 
 TEST_F(TwilldDualStackTest, EveryPodReachesEveryOtherOverBothFamilies) {
@@ -161,7 +173,7 @@ TEST_F(TwilldDualStackTest, TamperedIPv6EntriesAreRepairedAndARestartChangesNoth
     auto subnets = start({"a", "b"});
     ASSERT_TRUE(eventually([&] { return converged(subnets); }));
     auto& h = cluster_->handle("a");
-    const auto dev = h.get_link("twill.1").index;
+    const auto dev = h.get_link("twill-v6.1").index;
     netlink::RouteFilter ours;
     ours.protocol = reconcile::twill_route_protocol;
     ours.family = net::Family::v6;
@@ -174,6 +186,13 @@ TEST_F(TwilldDualStackTest, TamperedIPv6EntriesAreRepairedAndARestartChangesNoth
         if (n.address == subnets["b"].v6.first()) h.delete_neighbour(n);
     }
     EXPECT_TRUE(eventually([&] { return v6_entries("a", "b", subnets["b"]).neighbour; }, 10s));
+    for (const auto& f : h.dump_fdb(dev)) {
+        if (f.is_self()) h.delete_fdb(f);
+    }
+    EXPECT_TRUE(eventually([&] { return v6_entries("a", "b", subnets["b"]).fdb; }, 10s));
+    // The IPv6 device itself, deleted, comes back with its entries.
+    h.delete_link(dev);
+    EXPECT_TRUE(eventually([&] { return v6_entries("a", "b", subnets["b"]).all(); }, 10s));
     // The bridge's IPv6 gateway, removed by hand, comes back.
     const auto gateway = net::Prefix(subnets["a"].v6.first().plus(1), 64);
     h.delete_address(h.get_link("twill0").index, gateway);
@@ -211,6 +230,30 @@ TEST_F(TwilldDualStackTest, TamperedIPv6EntriesAreRepairedAndARestartChangesNoth
             e.object);
     }
     EXPECT_TRUE(changes.empty()) << "restart changed the kernel: " << changes.front();
+}
+
+// Node c has no IPv6 underlay address: it publishes no PublicIPv6, makes no twill-v6.1, and
+// IPv6 pods to and from it ride the IPv4 devices; a and b keep theirs between each other.
+TEST_F(TwilldDualStackTest, ANodeWithoutIPv6UnderlayCarriesIPv6OverItsIPv4Device) {
+    cluster_->add_node("c");
+    auto& c = cluster_->handle("c");
+    c.delete_address(cluster_->node("c").underlay_index, cluster_->node("c").underlay_v6);
+    no_ipv6_underlay_.insert("c");
+    auto subnets = start({"a", "b", "c"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    EXPECT_FALSE(c.find_link("twill-v6.1"));
+    EXPECT_TRUE(cluster_->handle("a").find_link("twill-v6.1"));
+    const auto lease = cluster_->etcd().etcdctl(
+        {"get", "--prefix", std::string(VirtualCluster::kPrefix) + "/subnets/"});
+    EXPECT_NE(lease.find(R"("PublicIPv6":")" + cluster_->node("a").address_v6().to_string()),
+              std::string::npos)
+        << lease;
+    for (const auto& node : {"a", "b", "c"}) add_pod(node, std::string("pod-") + node);
+    EXPECT_TRUE(eventually(
+        [&] {
+            return pods_reach_each_other({"pod-a", "pod-b", "pod-c"});
+        },
+        30s));
 }
 
 // One node's lease is v4-only (a node not yet dual-stack): IPv4 works everywhere, and no node

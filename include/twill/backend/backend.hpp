@@ -60,6 +60,9 @@ struct PeerObjects {
     reconcile::ObjectSet objects;
     // State outside rtnetlink kept per peer (WireGuard: the device's peer).
     std::optional<netlink::WireguardPeer> device_peer;
+    // Routes, neighbours and FDB entries on the IPv6 overlay device (VXLAN over an IPv6
+    // underlay in a dual-stack network), bound to it likewise.
+    reconcile::ObjectSet ipv6_device_objects{};
 };
 
 // Where a backend may keep files and which implementation it should pick (WireGuard).
@@ -80,6 +83,9 @@ class Backend {
     virtual std::uint32_t overhead(net::Family family) const = 0;
     // What this node publishes in its lease's BackendData.
     virtual subnet::LeaseBackendData lease_data(const NodeContext& node) const = 0;
+    // What it publishes in BackendV6Data: the IPv6 overlay device's data, when the node has
+    // one (a dual-stack network, an IPv6 underlay address beside the IPv4 one). Default: none.
+    virtual std::optional<subnet::LeaseBackendData> lease_data_v6(const NodeContext& node) const;
     // The overlay device(s) this backend owns, as plain device specs (VXLAN). A backend whose
     // device needs more than a spec (WireGuard) overrides reconcile_device instead.
     virtual std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const = 0;
@@ -93,6 +99,11 @@ class Backend {
     // lease announces another backend. Pure: no kernel, no etcd.
     virtual std::optional<PeerObjects> peer(const NodeContext& node,
                                             const subnet::Lease& lease) const = 0;
+    // Makes the IPv6 overlay device match (made, or removed when no longer wanted) and returns
+    // its index (0: none). Default: none.
+    virtual int reconcile_ipv6_device(netlink::Handle& handle, const NodeContext& node,
+                                      bool dry_run, reconcile::DriftRecord& record,
+                                      reconcile::Report& report, bool& recreated);
     // Makes the device-level peer state (PeerObjects::device_peer) match `desired`: diffed and
     // applied like everything else, drift per `record` (scope "wireguard-peer"). Default:
     // nothing (VXLAN keeps none).

@@ -7,7 +7,10 @@ namespace twill::backend {
 // <subnet network>/32, a MAC derived from the node's name so recreating the device keeps it);
 // per peer: route <peer subnet> via <peer subnet network> dev twill.<VNI> onlink proto 137,
 // neighbour <peer subnet network> lladdr <VtepMAC> permanent, FDB <VtepMAC> dst <PublicIP>
-// self permanent.
+// self permanent. Dual-stack: the IPv6 subnet's entries ride the same device, or, when this
+// node and the peer both have an IPv6 underlay (PublicIPv6), a second device
+// twill-v6.<VNI> over it (MTU underlay - 70, the peer's BackendV6Data VtepMAC, FDB to its
+// PublicIPv6), as flannel does.
 class VxlanBackend final : public Backend {
   public:
     explicit VxlanBackend(subnet::VxlanBackend config) : config_(config) {}
@@ -16,15 +19,27 @@ class VxlanBackend final : public Backend {
     std::string detail() const override;
     std::uint32_t overhead(net::Family family) const override;
     subnet::LeaseBackendData lease_data(const NodeContext& node) const override;
+    std::optional<subnet::LeaseBackendData> lease_data_v6(const NodeContext& node) const override;
     std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const override;
+    int reconcile_ipv6_device(netlink::Handle& handle, const NodeContext& node, bool dry_run,
+                              reconcile::DriftRecord& record, reconcile::Report& report,
+                              bool& recreated) override;
+    void remove(netlink::Handle& handle, const NodeContext& node,
+                reconcile::Report& report) override;
     std::optional<PeerObjects> peer(const NodeContext& node,
                                     const subnet::Lease& lease) const override;
 
     std::string device_name() const;
-    // Stable, locally administered unicast MAC from the node name and VNI.
+    std::string ipv6_device_name() const;  // "twill-v6.<VNI>"
+    // Stable, locally administered unicast MACs from the node name and VNI.
     static net::MacAddress vtep_mac(const std::string& node, std::uint32_t vni);
+    static net::MacAddress vtep_mac_v6(const std::string& node, std::uint32_t vni);
 
   private:
+    // Whether this node carries IPv6 pods over a device of their own.
+    static bool has_ipv6_device(const NodeContext& node);
+    reconcile::DeviceSpec ipv6_device(const NodeContext& node) const;
+
     subnet::VxlanBackend config_;
 };
 

@@ -59,6 +59,7 @@ class NodeReconciler {
     firewall::Masquerade firewall_;
     int bridge_index_ = 0;
     int overlay_index_ = 0;
+    int overlay_v6_index_ = 0;  // twill-v6.<VNI> (dual-stack over an IPv6 underlay); 0: none
 };
 
 }  // namespace twill::node
