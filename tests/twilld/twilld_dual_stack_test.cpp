@@ -376,3 +376,37 @@ TEST_F(TwilldIpv6OnlyTest, MeshLeaveTamperAndRestart) {
 }
 
 }  // namespace
+
+namespace {
+
+// WireGuard (wireguard-go) dual-stack: each peer's allowed IPs hold both of its subnets, and
+// pods reach each other over both families through the one encrypted device.
+TEST(TwilldDualStackWireguard, PodsReachEachOtherOverBothFamilies) {
+    TWILL_REQUIRE_ROOT();
+    VirtualCluster cluster(R"({"Type":"wireguard","ListenPort":51820})", VirtualCluster::kNetwork,
+                           1, kIpv6Network);
+    cluster.start_nodes({"a", "b"}, {"--wireguard-impl", "userspace"});
+    std::map<std::string, VirtualCluster::Pod> pods;
+    for (const auto* node : {"a", "b"}) {
+        pods.emplace(node, cluster.add_pod(node, std::string("pod-") + node));
+        ASSERT_TRUE(pods.at(node).ipv6) << node;
+    }
+    auto ping = [&](const std::string& from, const net::Address& to) {
+        return cluster
+                   .run_in_pod(pods.at(from).name,
+                               {"ping", "-c", "1", "-W", "2", "-q", to.to_string()})
+                   .exit_code == 0;
+    };
+    EXPECT_TRUE(eventually(
+        [&] {
+            return ping("a", pods.at("b").ip) && ping("a", *pods.at("b").ipv6) &&
+                   ping("b", pods.at("a").ip) && ping("b", *pods.at("a").ipv6);
+        },
+        30s));
+    const auto peers = cluster.netctl("a", {"peers"});
+    const auto b_v6 = cni::read_node_subnet(cluster.run_dir("b"))->ipv6->subnet.to_string();
+    EXPECT_NE(peers.output.find(b_v6), std::string::npos) << peers.output;
+    if (HasFailure()) cluster.print_logs(std::cerr);
+}
+
+}  // namespace
