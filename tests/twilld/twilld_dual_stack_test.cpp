@@ -347,6 +347,10 @@ TEST_F(TwilldIpv6OnlyTest, MeshLeaveTamperAndRestart) {
         },
         30s));
 
+    // Peer probes go over ICMPv6 to each peer's IPv6 gateway.
+    const auto probed = cluster_->netctl("a", {"check", "--probe"});
+    EXPECT_EQ(probed.exit_code, 0) << probed.output;
+
     // Tampering with a route and the FDB entry of a peer is repaired.
     auto& h = cluster_->handle("a");
     const auto dev = h.get_link("twill.1").index;
