@@ -167,6 +167,18 @@ TEST_F(TwilldDualStackTest, LeaveAndExpiryTakeTheIPv6EntriesToo) {
                    !entries_for(cluster_->handle(n), x.v4).route;
         })) << n;
     }
+    // Reassigned: another node's lease for the same two subnets; every entry follows it.
+    const auto y_mac = net::MacAddress::parse("02:00:00:00:00:79");
+    cluster_->etcd().etcdctl({"put", key,
+                              R"({"PublicIP":"192.0.2.79","Node":"y","BackendType":"vxlan",)"
+                              R"("BackendData":{"VtepMAC":"02:00:00:00:00:79"}})"});
+    for (const auto* n : {"a", "b"}) {
+        EXPECT_TRUE(eventually([&] {
+            const auto v6 =
+                entries_for(cluster_->handle(n), x.v6, y_mac, net::Address::parse("192.0.2.79"));
+            return v6.all() && !entries_for(cluster_->handle(n), x.v6, x_mac).neighbour;
+        })) << n;
+    }
 }
 
 TEST_F(TwilldDualStackTest, TamperedIPv6EntriesAreRepairedAndARestartChangesNothing) {
