@@ -5,8 +5,8 @@
 #include <condition_variable>
 #include <thread>
 
+#include "retry.hpp"
 #include "twill/error.hpp"
-#include "twill/kv/backoff.hpp"
 #include "twill/kv/client.hpp"
 #include "twill/subnet/allocator.hpp"
 #include "twill/subnet/keeper.hpp"
@@ -80,36 +80,25 @@ Cluster::~Cluster() {
 }
 
 subnet::NetworkConfig Cluster::load_config() {
-    Backoff backoff;
-    std::string last_problem;
-    for (;;) {
-        std::string problem;
-        try {
-            if (auto config =
-                    subnet::read_network_config(state_->client, state_->options.etcd_prefix)) {
-                state_->config = *config;
-                return *config;
+    return retry_until_done(
+        "the network config", OnParseError::retry,
+        [this](auto delay) { return state_->pause(delay); },
+        [this] {
+            auto config = subnet::read_network_config(state_->client, state_->options.etcd_prefix);
+            if (!config) {
+                throw Error("no network config at " +
+                            subnet::config_key(state_->options.etcd_prefix) + " yet");
             }
-            problem =
-                "no network config at " + subnet::config_key(state_->options.etcd_prefix) + " yet";
-        } catch (const Error& e) {
-            problem = e.what();
-        }
-        if (problem != last_problem) {
-            spdlog::error("network config: {}; retrying", problem);
-            last_problem = problem;
-        }
-        if (!state_->pause(backoff.next()))
-            throw Error("stopped while waiting for the network config");
-    }
+            state_->config = *config;
+            return *config;
+        });
 }
 
 subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config,
                                const subnet::LeaseValue& value) {
-    Backoff backoff;
-    std::string last_problem;
-    for (;;) {
-        try {
+    return retry_until_done(
+        "a subnet lease", OnParseError::fail, [this](auto delay) { return state_->pause(delay); },
+        [&] {
             state_->keeper = std::make_unique<subnet::SubnetKeeper>(
                 state_->client, config, value, state_->lease_options,
                 subnet::KeeperCallbacks{
@@ -131,21 +120,16 @@ subnet::Lease Cluster::acquire(const subnet::NetworkConfig& config,
                         if (state_->callbacks.lease_renewed) state_->callbacks.lease_renewed();
                     },
                 });
-            auto own = state_->keeper->start();
-            spdlog::info("subnet lease {}: {}", subnet::to_string(own.outcome),
-                         own.subnet.to_string());
-            return as_lease(own);
-        } catch (const ParseError&) {
-            throw;
-        } catch (const Error& e) {
-            state_->keeper.reset();
-            if (e.what() != last_problem) {
-                spdlog::error("acquire subnet lease: {}; retrying", e.what());
-                last_problem = e.what();
+            try {
+                auto own = state_->keeper->start();
+                spdlog::info("subnet lease {}: {}", subnet::to_string(own.outcome),
+                             own.subnet.to_string());
+                return as_lease(own);
+            } catch (...) {
+                state_->keeper.reset();
+                throw;
             }
-        }
-        if (!state_->pause(backoff.next())) throw Error("stopped while acquiring a subnet lease");
-    }
+        });
 }
 
 void Cluster::start() {

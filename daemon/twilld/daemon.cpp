@@ -7,9 +7,9 @@
 
 #include "cluster.hpp"
 #include "leave_marker.hpp"
+#include "retry.hpp"
 #include "twill/api/server.hpp"
 #include "twill/error.hpp"
-#include "twill/kv/backoff.hpp"
 #include "twill/metrics/http_server.hpp"
 #include "twill/metrics/listen_address.hpp"
 #include "twill/netlink/failpoints.hpp"
@@ -154,22 +154,13 @@ void Daemon::start_cluster() {
         netlink::Handle handle;  // this thread's own; the loop's handle stays on the loop
         // The underlay may not be there yet (a NIC brought up late at boot): wait for it.
         set_startup_state("looking for the underlay interface");
-        std::optional<backend::Underlay> found;
-        Backoff backoff;
-        std::string last_problem;
-        while (!found) {
-            try {
-                found = find_underlay(handle, options_.underlay, options_.public_ip,
-                                      config.network().family());
-            } catch (const ParseError&) {
-                throw;
-            } catch (const Error& e) {
-                if (e.what() != last_problem) spdlog::error("underlay: {}; retrying", e.what());
-                last_problem = e.what();
-                if (!cluster_->pause(backoff.next())) return;
-            }
-        }
-        const auto underlay = *found;
+        const auto underlay = retry_until_done(
+            "the underlay", OnParseError::fail,
+            [this](auto delay) { return cluster_->pause(delay); },
+            [&] {
+                return find_underlay(handle, options_.underlay, options_.public_ip,
+                                     config.network().family());
+            });
         spdlog::info("underlay {} address {} mtu {}", underlay.name, underlay.address.to_string(),
                      underlay.mtu);
 

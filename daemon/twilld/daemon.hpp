@@ -80,6 +80,9 @@ class Daemon final : public api::Handler {
     bool can_reconcile() const;
     node::DesiredState desired(bool with_ports) const;
     std::uint32_t overlay_mtu() const;
+    // This node on `underlay` before its lease is known: name, Network, underlay.
+    backend::NodeContext node_context(const subnet::NetworkConfig& config,
+                                      const backend::Underlay& underlay) const;
     // What this node publishes about itself: its public IP(s) and the backend's data.
     subnet::LeaseValue lease_value(const subnet::NetworkConfig& config,
                                    const backend::Backend& backend,

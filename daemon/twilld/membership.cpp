@@ -53,11 +53,8 @@ void Daemon::finish_leave() {
     // The backend's devices are named by the config alone: no lease needed to remove them.
     std::optional<backend::NodeContext> context;
     if (config_ && underlay_ && backend_) {
-        context.emplace();
-        context->node = options_.node_name;
-        context->network = config_->network();
+        context = node_context(*config_, *underlay_);
         if (own_lease_) context->subnet = own_lease_->subnet;
-        context->underlay = *underlay_;
     }
     const auto report = node_.remove_all(backend_.get(), context ? &*context : nullptr);
     for (const auto& error : report.errors) spdlog::warn("leave: {}", error);

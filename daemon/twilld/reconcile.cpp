@@ -34,13 +34,19 @@ node::DesiredState Daemon::desired(bool with_ports) const {
     return node::desired_state(*backend_, inputs);
 }
 
-subnet::LeaseValue Daemon::lease_value(const subnet::NetworkConfig& config,
-                                       const backend::Backend& backend,
-                                       const backend::Underlay& underlay) const {
+backend::NodeContext Daemon::node_context(const subnet::NetworkConfig& config,
+                                          const backend::Underlay& underlay) const {
     backend::NodeContext context;
     context.node = options_.node_name;
     context.network = config.network();
     context.underlay = underlay;
+    return context;
+}
+
+subnet::LeaseValue Daemon::lease_value(const subnet::NetworkConfig& config,
+                                       const backend::Backend& backend,
+                                       const backend::Underlay& underlay) const {
+    const auto context = node_context(config, underlay);
     subnet::LeaseValue value{options_.public_ip.value_or(underlay.address), options_.node_name,
                              backend.lease_data(context)};
     // Dual-stack over an IPv6 underlay: the IPv6 overlay device's address and data.
