@@ -60,17 +60,23 @@ void print_peer_table(std::ostream& out,
                       const google::protobuf::RepeatedPtrField<api::v1::Peer>& peers) {
     Table table({"NODE", "SUBNET", "PUBLIC-IP", "VTEP-MAC/KEY", "IN-KERNEL", "REACHABLE", "RTT",
                  "LAST-SEEN"});
+    auto state = [](const api::v1::PeerHealth& health) {
+        return health.state() == "reachable" ? std::string("yes")
+               : health.state() == "unreachable"
+                   ? "NO (" + std::to_string(health.consecutive_losses()) + " lost)"
+                   : std::string("unknown");
+    };
     for (const auto& peer : peers) {
         const auto& health = peer.health();
         std::string reachable = "-", last_rtt = "-", last_seen = "-";
         if (peer.has_health()) {
-            reachable = health.state() == "reachable" ? "yes"
-                        : health.state() == "unreachable"
-                            ? "NO (" + std::to_string(health.consecutive_losses()) + " lost)"
-                            : "unknown";
+            reachable = state(health);
             if (health.rtt_ms() > 0) last_rtt = rtt(health.rtt_ms());
             if (!health.last_seen().empty()) last_seen = clock_time(health.last_seen());
         }
+        // Dual-stack: the IPv6 gateway's answer beside it when it differs.
+        if (peer.has_ipv6_health() && state(peer.ipv6_health()) != reachable)
+            reachable += ", IPv6 " + state(peer.ipv6_health());
         const auto subnets =
             peer.ipv6_subnet().empty() ? peer.subnet() : peer.subnet() + "," + peer.ipv6_subnet();
         table.add_row({peer.node(), subnets, peer.public_ip(),
@@ -92,10 +98,15 @@ std::string reachability(const api::v1::StatusReply& s) {
     std::string unreachable;
     int named = 0;
     for (const auto& peer : s.peers()) {
-        if (peer.health().state() != "unreachable" || named++ >= kNamed) continue;
+        // The first family's gateway, else (dual-stack) the IPv6 one that does not answer.
+        const bool first = peer.health().state() == "unreachable";
+        const bool ipv6 = peer.ipv6_health().state() == "unreachable";
+        if ((!first && !ipv6) || named++ >= kNamed) continue;
+        const auto& health = first ? peer.health() : peer.ipv6_health();
         unreachable += unreachable.empty() ? "; unreachable: " : ", ";
-        unreachable += peer.node() + " since " + clock_time(peer.health().unreachable_since()) +
-                       " (" + std::to_string(peer.health().consecutive_losses()) + " probes lost)";
+        unreachable += peer.node() + (first ? "" : " over IPv6") + " since " +
+                       clock_time(health.unreachable_since()) + " (" +
+                       std::to_string(health.consecutive_losses()) + " probes lost)";
     }
     if (named > kNamed)
         unreachable += " and " + std::to_string(named - kNamed) + " more (netctl peers)";

@@ -189,7 +189,11 @@ void Daemon::start_cluster() {
 
 void Daemon::on_cluster_ready() {
     cluster_->start();
-    if (probes_) probes_->start(config_->network().family());
+    if (probes_) {
+        std::vector<net::Family> families{config_->network().family()};
+        if (config_->ipv6) families.push_back(net::Family::v6);
+        probes_->start(families);
+    }
     leases_dirty_ = true;
     ports_due_ = true;
     reconcile();

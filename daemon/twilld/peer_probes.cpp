@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "time_format.hpp"
@@ -27,22 +28,24 @@ PeerProbes::PeerProbes(boost::asio::io_context& io, probe::ProbeOptions options,
                        DaemonMetrics& metrics)
     : io_(io), options_(options), metrics_(metrics), prober_(options), timer_(io) {}
 
-void PeerProbes::start(net::Family family) {
-    if (socket_) return;
+void PeerProbes::start(const std::vector<net::Family>& families) {
+    if (enabled()) return;
     try {
-        socket_.emplace(family);
-        sys::UniqueFd watched(sys::dup_cloexec(socket_->fd()));
-        descriptor_.emplace(io_, watched.get());
-        watched.release();
+        for (const auto family : families) {
+            auto channel = std::make_unique<Channel>(family);
+            sys::UniqueFd watched(sys::dup_cloexec(channel->socket.fd()));
+            channel->descriptor.emplace(io_, watched.get());
+            watched.release();
+            channels_.push_back(std::move(channel));
+        }
         disabled_reason_.clear();
-        arm_socket();
+        for (auto& channel : channels_) arm_socket(*channel);
         spdlog::info(
             "probing peers through the overlay: each at least every {} ms, at most {} probes/s",
             options_.interval.count(), options_.rate);
     } catch (const std::exception& e) {
         // Error, or boost::system::system_error from registering the descriptor.
-        descriptor_.reset();
-        socket_.reset();
+        channels_.clear();
         disabled_reason_ = e.what();
         spdlog::error("peer probes are off: {}", e.what());
     }
@@ -50,17 +53,17 @@ void PeerProbes::start(net::Family family) {
 
 void PeerProbes::stop() {
     timer_.cancel();
-    if (descriptor_) descriptor_->cancel();
-    descriptor_.reset();
-    socket_.reset();
+    for (auto& channel : channels_) channel->descriptor->cancel();
+    channels_.clear();
     rounds_.clear();
     disabled_reason_ = "stopped";
 }
 
 void PeerProbes::set_peers(std::vector<probe::Target> peers) {
-    if (!socket_) return;
+    if (!enabled()) return;
     const auto started = probe::Clock::now();
     const auto count = peers.size();
+    targets_ = peers;
     prober_.set_targets(std::move(peers), started);
     run();
     spdlog::debug(
@@ -70,7 +73,7 @@ void PeerProbes::set_peers(std::vector<probe::Target> peers) {
 }
 
 void PeerProbes::run() {
-    if (!socket_) return;
+    if (!enabled()) return;
     // Replies already in the socket count before their probes could expire.
     receive();
     const auto now = probe::Clock::now();
@@ -80,8 +83,15 @@ void PeerProbes::run() {
     for (const auto& probe : probes) {
         std::string error;
         try {
-            if (const int code = socket_->send(probe.address, probe.token); code != 0)
+            const auto channel = std::find_if(
+                channels_.begin(), channels_.end(),
+                [&](const auto& c) { return c->socket.family() == probe.address.family(); });
+            if (channel == channels_.end()) {
+                error = "no socket for its family";
+            } else if (const int code = (*channel)->socket.send(probe.address, probe.token);
+                       code != 0) {
                 error = std::strerror(code);
+            }
         } catch (const Error& e) {
             error = e.what();
         }
@@ -137,24 +147,27 @@ void PeerProbes::arm_timer() {
     });
 }
 
-void PeerProbes::arm_socket() {
-    descriptor_->async_wait(boost::asio::posix::stream_descriptor::wait_read,
-                            [this](const boost::system::error_code& ec) {
-                                if (ec || !socket_) return;
-                                on_readable();
-                                arm_socket();
-                            });
+void PeerProbes::arm_socket(Channel& channel) {
+    channel.descriptor->async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                                   [this, &channel](const boost::system::error_code& ec) {
+                                       // Cancelled (stop) before the channel goes away.
+                                       if (ec || !enabled()) return;
+                                       on_readable();
+                                       arm_socket(channel);
+                                   });
 }
 
 void PeerProbes::receive() {
-    try {
-        socket_->receive([this](const probe::EchoReply& reply) {
-            if (const auto rtt = prober_.on_reply(reply.token, reply.from, reply.received)) {
-                metrics_.probe_rtt_seconds.Observe(static_cast<double>(rtt->count()) / 1e6);
-            }
-        });
-    } catch (const Error& e) {
-        spdlog::warn("peer probes: {}", e.what());
+    for (auto& channel : channels_) {
+        try {
+            channel->socket.receive([this](const probe::EchoReply& reply) {
+                if (const auto rtt = prober_.on_reply(reply.token, reply.from, reply.received)) {
+                    metrics_.probe_rtt_seconds.Observe(static_cast<double>(rtt->count()) / 1e6);
+                }
+            });
+        } catch (const Error& e) {
+            spdlog::warn("peer probes: {}", e.what());
+        }
     }
 }
 
@@ -165,10 +178,33 @@ void PeerProbes::on_readable() {
     update_gauges();
 }
 
+PeerProbes::NodeCounts PeerProbes::count_nodes() const {
+    std::map<std::string_view, probe::Reachability> worst;
+    for (const auto& target : targets_) {
+        const auto* found = prober_.find(target.key);
+        const auto state = found ? found->state : probe::Reachability::unknown;
+        auto [it, fresh] = worst.emplace(target.node, state);
+        if (fresh) continue;
+        if (state == probe::Reachability::unreachable ||
+            (state == probe::Reachability::unknown && it->second == probe::Reachability::reachable))
+            it->second = state;
+    }
+    NodeCounts counts;
+    for (const auto& [node, state] : worst) {
+        if (state == probe::Reachability::reachable)
+            ++counts.reachable;
+        else if (state == probe::Reachability::unreachable)
+            ++counts.unreachable;
+        else
+            ++counts.unknown;
+    }
+    return counts;
+}
+
 void PeerProbes::update_gauges() {
-    const auto s = prober_.summary();
-    metrics_.peers_reachable.Set(static_cast<double>(s.reachable));
-    metrics_.peers_unreachable.Set(static_cast<double>(s.unreachable));
+    const auto counts = count_nodes();
+    metrics_.peers_reachable.Set(static_cast<double>(counts.reachable));
+    metrics_.peers_unreachable.Set(static_cast<double>(counts.unreachable));
 }
 
 std::string PeerProbes::wall_time(probe::TimePoint t) const {
@@ -178,7 +214,7 @@ std::string PeerProbes::wall_time(probe::TimePoint t) const {
 }
 
 std::optional<api::v1::PeerHealth> PeerProbes::health(const net::Prefix& subnet) const {
-    if (!socket_) return std::nullopt;
+    if (!enabled()) return std::nullopt;
     const auto* found = prober_.find(subnet);
     if (!found) return std::nullopt;
     const auto& h = *found;
@@ -197,14 +233,15 @@ std::optional<api::v1::PeerHealth> PeerProbes::health(const net::Prefix& subnet)
 
 api::v1::ProbeSummary PeerProbes::summary() const {
     api::v1::ProbeSummary out;
-    out.set_enabled(socket_.has_value());
+    out.set_enabled(enabled());
     out.set_interval_seconds(std::chrono::duration<double>(options_.interval).count());
     out.set_rate(options_.rate);
-    if (!socket_) return out;
+    if (!enabled()) return out;
     const auto s = prober_.summary();
-    out.set_reachable(static_cast<std::uint32_t>(s.reachable));
-    out.set_unreachable(static_cast<std::uint32_t>(s.unreachable));
-    out.set_unknown(static_cast<std::uint32_t>(s.unknown));
+    const auto counts = count_nodes();
+    out.set_reachable(static_cast<std::uint32_t>(counts.reachable));
+    out.set_unreachable(static_cast<std::uint32_t>(counts.unreachable));
+    out.set_unknown(static_cast<std::uint32_t>(counts.unknown));
     out.set_effective_interval_seconds(std::chrono::duration<double>(s.effective_interval).count());
     out.set_stretched(s.stretched);
     out.set_probes_sent(prober_.sent_total());
@@ -213,7 +250,7 @@ api::v1::ProbeSummary PeerProbes::summary() const {
 }
 
 void PeerProbes::start_round(RoundDone done) {
-    if (!socket_) throw Error("peer probes are off: " + disabled_reason_);
+    if (!enabled()) throw Error("peer probes are off: " + disabled_reason_);
     rounds_.emplace(prober_.start_round(probe::Clock::now()), std::move(done));
     // The round's first probes go out from the loop, not from here: the round has started,
     // so nothing may throw past this point (a round without peers finishes there too).

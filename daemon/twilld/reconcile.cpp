@@ -3,6 +3,8 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "cluster.hpp"
 #include "daemon.hpp"
 #include "pod_store.hpp"
@@ -123,10 +125,16 @@ void Daemon::hand_peers_to_probes() {
     std::vector<probe::Target> targets;
     targets.reserve(leases_.size());
     for (const auto& [subnet, lease] : leases_) {
-        if (node::is_peer(lease, own_lease_->subnet, options_.node_name)) {
-            targets.push_back({subnet, lease.value.node, subnet.first().plus(1)});
+        if (!node::is_peer(lease, own_lease_->subnet, options_.node_name)) continue;
+        targets.push_back({subnet, lease.value.node, subnet.first().plus(1)});
+        // A dual-stack peer's IPv6 gateway too (its IPv6 path may be another device).
+        if (own_lease_->ipv6_subnet && lease.ipv6_subnet) {
+            targets.push_back(
+                {*lease.ipv6_subnet, lease.value.node, lease.ipv6_subnet->first().plus(1)});
         }
     }
+    std::sort(targets.begin(), targets.end(),
+              [](const auto& a, const auto& b) { return a.key < b.key; });
     probes_->set_peers(std::move(targets));
     probed_version_ = leases_version_;
 }

@@ -178,6 +178,10 @@ void Daemon::add_peers(api::v1::StatusReply& s, const node::DesiredState& desire
         p->set_in_kernel(node_.settled(peer, report));
         if (probes_) {
             if (auto health = probes_->health(subnet)) *p->mutable_health() = std::move(*health);
+            if (lease.ipv6_subnet) {
+                if (auto health = probes_->health(*lease.ipv6_subnet))
+                    *p->mutable_ipv6_health() = std::move(*health);
+            }
         }
     }
     if (!probes_) {

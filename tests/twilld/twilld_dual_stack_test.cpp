@@ -53,8 +53,9 @@ class TwilldDualStackTest : public ::testing::Test {
         if (!file || !file->ipv6) throw Error(node + ": subnet.json has no IPv6 half");
         return {file->subnet, file->ipv6->subnet};
     }
-    std::map<std::string, Subnets> start(const std::vector<std::string>& names) {
-        cluster_->start_nodes(names);
+    std::map<std::string, Subnets> start(const std::vector<std::string>& names,
+                                         const std::vector<std::string>& flags = {}) {
+        cluster_->start_nodes(names, flags);
         std::map<std::string, Subnets> result;
         for (const auto& name : names) result.emplace(name, subnets_of(name));
         return result;
@@ -423,6 +424,41 @@ TEST(TwilldDualStackWireguard, PodsReachEachOtherOverBothFamilies) {
     const auto b_v6 = cni::read_node_subnet(cluster.run_dir("b"))->ipv6->subnet.to_string();
     EXPECT_NE(peers.output.find(b_v6), std::string::npos) << peers.output;
     if (HasFailure()) cluster.print_logs(std::cerr);
+}
+
+}  // namespace
+
+namespace {
+
+// The IPv6 path can break alone (a firewall dropping VXLAN over the IPv6 underlay): probes to
+// each peer's IPv6 gateway say so, and the peer counts as unreachable.
+TEST_F(TwilldDualStackTest, ProbesFindABrokenIPv6PathWhileIPv4Works) {
+    auto subnets = start({"a", "b"}, {"--probe-interval", "1s"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    EXPECT_TRUE(eventually(
+        [&] {
+            return cluster_->netctl("a", {"check", "--probe"}).exit_code == 0;
+        },
+        30s));
+    const auto blocked = cluster_->run_in(
+        "b", {"sh", "-c",
+              "nft add table inet twilltest && "
+              "nft 'add chain inet twilltest in { type filter hook input priority 0; }' && "
+              "nft add rule inet twilltest in meta nfproto ipv6 udp dport 8472 drop"});
+    ASSERT_EQ(blocked.exit_code, 0) << blocked.output;
+    const auto probe = cluster_->netctl("a", {"check", "--probe"});
+    EXPECT_EQ(probe.exit_code, 1) << probe.output;
+    EXPECT_NE(probe.output.find(subnets["b"].v6.to_string()), std::string::npos) << probe.output;
+    EXPECT_EQ(probe.output.find(subnets["b"].v4.to_string() + " "), std::string::npos)
+        << "IPv4 still answers: " << probe.output;
+    // The periodic probes mark b unreachable over IPv6 (interval 1 s here).
+    EXPECT_TRUE(eventually(
+        [&] {
+            return cluster_->netctl("a", {"status"}).output.find("b over IPv6") !=
+                   std::string::npos;
+        },
+        30s))
+        << cluster_->netctl("a", {"status"}).output;
 }
 
 }  // namespace
