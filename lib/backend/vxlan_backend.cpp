@@ -48,19 +48,27 @@ std::optional<subnet::LeaseBackendData> VxlanBackend::lease_data_v6(const NodeCo
     return subnet::VxlanLeaseData{vtep_mac_v6(node.node, config_.vni)};
 }
 
-std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node) const {
+reconcile::DeviceSpec VxlanBackend::device(std::string name, const NodeContext& node,
+                                           const net::Address& local, std::uint32_t mtu,
+                                           const net::MacAddress& mac) const {
     reconcile::DeviceSpec spec;
     spec.kind = reconcile::DeviceSpec::Kind::vxlan;
-    spec.name = device_name();
+    spec.name = std::move(name);
     netlink::VxlanInfo info;
     info.vni = config_.vni;
     info.port = config_.port;
-    info.local = node.underlay.address;
+    info.local = local;
     info.underlay_index = node.underlay.index;
     info.learning = false;
     spec.vxlan = info;
-    spec.mtu = node.overlay_mtu;
-    spec.mac = vtep_mac(node.node, config_.vni);
+    spec.mtu = mtu;
+    spec.mac = mac;
+    return spec;
+}
+
+std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node) const {
+    auto spec = device(device_name(), node, node.underlay.address, node.overlay_mtu,
+                       vtep_mac(node.node, config_.vni));
     spec.addresses = {net::Prefix::host(node.subnet.first())};
     if (node.ipv6_subnet && !has_ipv6_device(node))
         spec.addresses.push_back(net::Prefix::host(node.ipv6_subnet->first()));
@@ -68,18 +76,9 @@ std::vector<reconcile::DeviceSpec> VxlanBackend::devices(const NodeContext& node
 }
 
 reconcile::DeviceSpec VxlanBackend::ipv6_device(const NodeContext& node) const {
-    reconcile::DeviceSpec spec;
-    spec.kind = reconcile::DeviceSpec::Kind::vxlan;
-    spec.name = ipv6_device_name();
-    netlink::VxlanInfo info;
-    info.vni = config_.vni;
-    info.port = config_.port;
-    info.local = *node.underlay.ipv6_address;
-    info.underlay_index = node.underlay.index;
-    info.learning = false;
-    spec.vxlan = info;
-    spec.mtu = node.underlay.mtu - overhead(net::Family::v6);
-    spec.mac = vtep_mac_v6(node.node, config_.vni);
+    auto spec =
+        device(ipv6_device_name(), node, *node.underlay.ipv6_address,
+               node.underlay.mtu - overhead(net::Family::v6), vtep_mac_v6(node.node, config_.vni));
     spec.addresses = {net::Prefix::host(node.ipv6_subnet->first())};
     return spec;
 }

@@ -11,6 +11,18 @@
 namespace twill::cni {
 namespace {
 
+// Each text is refused with a ParseError naming its field.
+void expect_field_errors(const std::vector<std::pair<std::string, std::string>>& cases) {
+    for (const auto& [text, field] : cases) {
+        try {
+            parse_node_subnet(text);
+            ADD_FAILURE() << text;
+        } catch (const ParseError& e) {
+            EXPECT_EQ(e.field(), field) << text;
+        }
+    }
+}
+
 TEST(NodeSubnet, ParsesTheDaemonsFile) {
     const auto s = parse_node_subnet(
         R"({"network":"10.244.0.0/16","subnet":"10.244.3.0/24","gateway":"10.244.3.1","bridge":"twill0","mtu":1450})");
@@ -38,14 +50,7 @@ TEST(NodeSubnet, RejectsInconsistentFilesNamingTheField) {
          "mtu"},
         {R"({"network":"10.244.0.0/16","subnet":"10.244.3.0/24","bridge":"twill0"})", "gateway"},
     };
-    for (const auto& [text, field] : cases) {
-        try {
-            parse_node_subnet(text);
-            ADD_FAILURE() << text;
-        } catch (const ParseError& e) {
-            EXPECT_EQ(e.field(), field) << text;
-        }
-    }
+    expect_field_errors(cases);
     EXPECT_THROW(parse_node_subnet("{"), ParseError);
 }
 
@@ -83,14 +88,7 @@ TEST(NodeSubnet, DualStackFileHasBothFamilies) {
              R"("ipv6Network":"10.245.0.0/16","ipv6Subnet":"10.245.3.0/24","ipv6Gateway":"10.245.3.1"})",
          "ipv6Network"},
     };
-    for (const auto& [text, field] : cases) {
-        try {
-            parse_node_subnet(text);
-            ADD_FAILURE() << text;
-        } catch (const ParseError& e) {
-            EXPECT_EQ(e.field(), field) << text;
-        }
-    }
+    expect_field_errors(cases);
 }
 
 TEST(NodeSubnet, ReadReportsAbsenceAsNullopt) {

@@ -5,10 +5,13 @@
 // leave, an expiry, tampering and a restart; a v4-only lease gets no IPv6 entry anywhere.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/cni/node_subnet.hpp"
@@ -31,16 +34,12 @@ net::MacAddress vtep_v6(const std::string& node) {
     return backend::VxlanBackend::vtep_mac_v6(node, 1);
 }
 
-class TwilldDualStackTest : public ::testing::Test {
+class TwilldDualStackTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace(R"({"Type":"vxlan","VNI":1,"Port":8472})", VirtualCluster::kNetwork, 1,
                          kIpv6Network);
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
     }
 
     // Both subnets of a node, as its subnet.json says.
@@ -62,6 +61,20 @@ class TwilldDualStackTest : public ::testing::Test {
     }
     // The IPv6 entries for `peer` on `on`: on twill-v6.1 towards its IPv6 underlay address
     // when both have one, else on twill.1 like the IPv4 ones.
+    // Subnets no node holds (nodes get theirs at random), for a fake node's lease.
+    static Subnets unleased(const std::map<std::string, Subnets>& subnets) {
+        for (int n = 250; n > 1; --n) {
+            char v6[32];
+            std::snprintf(v6, sizeof v6, "fd00:10:244:ff%02x::/64", n);
+            const Subnets candidate{net::Prefix::parse("10.244." + std::to_string(n) + ".0/24"),
+                                    net::Prefix::parse(v6)};
+            if (std::none_of(subnets.begin(), subnets.end(), [&](const auto& s) {
+                    return s.second.v4 == candidate.v4 || s.second.v6 == candidate.v6;
+                }))
+                return candidate;
+        }
+        throw Error("no unleased subnet left");
+    }
     PeerEntries v6_entries(const std::string& on, const std::string& peer, const Subnets& s) {
         if (!no_ipv6_underlay_.contains(on) && !no_ipv6_underlay_.contains(peer)) {
             return entries_for(cluster_->handle(on), s.v6, vtep_v6(peer),
@@ -100,7 +113,6 @@ class TwilldDualStackTest : public ::testing::Test {
         pods_.emplace(name, cluster_->add_pod(node, name));
     }
 
-    std::optional<VirtualCluster> cluster_;
     std::map<std::string, VirtualCluster::Pod> pods_;
     std::set<std::string> no_ipv6_underlay_;
 };
@@ -147,15 +159,15 @@ TEST_F(TwilldDualStackTest, LeaveAndExpiryTakeTheIPv6EntriesToo) {
     // A lease that expires (a fake node's, on an etcd lease that is revoked): its IPv6 entries
     // come and go with it; its subnets are then free for another node.
     const auto etcd_lease = cluster_->grant(60);
-    const std::string key =
-        std::string(VirtualCluster::kPrefix) + "/subnets/10.244.250.0-24&fd00:10:244:fa::-64";
+    const auto x = unleased(subnets);
+    const std::string key = std::string(VirtualCluster::kPrefix) + "/subnets/" +
+                            x.v4.address().to_string() + "-24&" + x.v6.address().to_string() +
+                            "-64";
     const std::string value = R"({"PublicIP":"192.0.2.77","Node":"x","BackendType":"vxlan",)"
                               R"("BackendData":{"VtepMAC":"02:00:00:00:00:77"}})";
     char hex[32];
     std::snprintf(hex, sizeof hex, "--lease=%llx", static_cast<unsigned long long>(etcd_lease));
     cluster_->etcd().etcdctl({"put", key, value, hex});
-    const Subnets x{net::Prefix::parse("10.244.250.0/24"),
-                    net::Prefix::parse("fd00:10:244:fa::/64")};
     const auto x_mac = net::MacAddress::parse("02:00:00:00:00:77");
     for (const auto* n : {"a", "b"}) {
         EXPECT_TRUE(eventually([&] { return entries_for(cluster_->handle(n), x.v6, x_mac).route; }))
@@ -274,8 +286,8 @@ TEST_F(TwilldDualStackTest, ANodeWithoutIPv6UnderlayCarriesIPv6OverItsIPv4Device
 TEST_F(TwilldDualStackTest, AV4OnlyLeaseIsAPeerWithoutIPv6Entries) {
     auto subnets = start({"a", "b"});
     ASSERT_TRUE(eventually([&] { return converged(subnets); }));
-    cluster_->put_lease("10.244.251.0/24", "192.0.2.78", "02:00:00:00:00:78", "v4only");
-    const auto v4 = net::Prefix::parse("10.244.251.0/24");
+    const auto v4 = unleased(subnets).v4;
+    cluster_->put_lease(v4.to_string(), "192.0.2.78", "02:00:00:00:00:78", "v4only");
     for (const auto* n : {"a", "b"}) {
         EXPECT_TRUE(eventually([&] {
             const auto e = entries_for(cluster_->handle(n), v4);
@@ -298,15 +310,11 @@ namespace {
 
 // IPv6-only (EnableIPv4 false): the IPv6 Network is the network's one range, the nodes talk
 // over their IPv6 underlay addresses, leases are keyed by the IPv6 subnet alone.
-class TwilldIpv6OnlyTest : public ::testing::Test {
+class TwilldIpv6OnlyTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace(R"({"Type":"vxlan","VNI":1,"Port":8472})", kIpv6Network);
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
     }
     bool converged(const std::map<std::string, net::Prefix>& subnets) {
         for (const auto& [a, _] : subnets) {
@@ -324,8 +332,6 @@ class TwilldIpv6OnlyTest : public ::testing::Test {
         return cluster_->run_in_pod(pod, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()})
                    .exit_code == 0;
     }
-
-    std::optional<VirtualCluster> cluster_;
 };
 
 TEST_F(TwilldIpv6OnlyTest, MeshLeaveTamperAndRestart) {

@@ -10,8 +10,10 @@
 #include <regex>
 #include <thread>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/backend/vxlan_backend.hpp"
+#include "twill/cni/node_subnet.hpp"
 #include "twill/sys/file.hpp"
 #include "virtual_cluster.hpp"
 
@@ -21,15 +23,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class TwilldFailureTest : public ::testing::Test {
+class TwilldFailureTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
     }
 
     std::string etcd_address() { return cluster_->node("etcd").address().to_string(); }
@@ -74,6 +72,19 @@ class TwilldFailureTest : public ::testing::Test {
             return nlohmann::json::object();
         }
     }
+    // A /24 of the Network no node holds now (theirs are random), from 10.244.<from>.0 down.
+    net::Prefix unleased(int from) {
+        for (int n = from; n > 1; --n) {
+            const auto candidate = net::Prefix::parse("10.244." + std::to_string(n) + ".0/24");
+            bool held = false;
+            for (const auto* node : {"a", "b", "c"}) {
+                const auto file = cni::read_node_subnet(cluster_->run_dir(node));
+                held = held || (file && file->subnet == candidate);
+            }
+            if (!held) return candidate;
+        }
+        throw Error("no unleased subnet left");
+    }
     bool subnet_file(const std::string& node) {
         return std::filesystem::exists(cluster_->run_dir(node) / "subnet.json");
     }
@@ -93,7 +104,6 @@ class TwilldFailureTest : public ::testing::Test {
         return entries.route && entries.neighbour;
     }
 
-    std::optional<VirtualCluster> cluster_;
     std::map<std::string, net::Address> pod_ips_;
 };
 
@@ -182,10 +192,10 @@ TEST_F(TwilldFailureTest, LeaveThatFailsChangesNothingAndALeaveSticks) {
     EXPECT_TRUE(ready_probe("a"));
     // Still a full member: its key and the peers' entries stay; the watch still follows etcd.
     EXPECT_TRUE(peer_programmed("b", subnets["a"]));
-    cluster_->put_lease("10.244.250.0/24", "192.0.2.250", "02:00:00:00:00:fa", "z");
-    EXPECT_TRUE(
-        eventually([&] { return peer_programmed("a", net::Prefix::parse("10.244.250.0/24")); }));
-    cluster_->delete_lease("10.244.250.0/24");
+    const auto z = unleased(250);
+    cluster_->put_lease(z.to_string(), "192.0.2.250", "02:00:00:00:00:fa", "z");
+    EXPECT_TRUE(eventually([&] { return peer_programmed("a", z); }));
+    cluster_->delete_lease(z.to_string());
 
     const auto left = cluster_->netctl("a", {"leave"});
     ASSERT_EQ(left.exit_code, 0) << left.output;
@@ -267,7 +277,8 @@ TEST_F(TwilldFailureTest, MetricsAreTrueWithoutNetctl) {
     cluster_->add_pod("a", "m1");
     cluster_->add_pod("a", "m2");
     // A lease that parses but lies: an IPv6 public IP on an IPv4 underlay.
-    cluster_->put_lease("10.244.251.0/24", "2001:db8::1", "02:00:00:00:00:fb", "liar");
+    const auto liar = unleased(251);
+    cluster_->put_lease(liar.to_string(), "2001:db8::1", "02:00:00:00:00:fb", "liar");
     EXPECT_TRUE(eventually(
         [&] {
             return metric("a", "twill_pod_ips_in_use") == 2 &&
@@ -285,11 +296,11 @@ TEST_F(TwilldFailureTest, MetricsAreTrueWithoutNetctl) {
         20s))
         << metrics("a");
     const auto revision = metric("a", "twill_etcd_last_revision");
-    cluster_->delete_lease("10.244.251.0/24");
+    cluster_->delete_lease(liar.to_string());
     EXPECT_TRUE(
         eventually([&] { return metric("a", "twill_etcd_last_revision") > revision; }, 20s));
     cut_off_etcd("a");
-    cluster_->put_lease("10.244.252.0/24", "192.0.2.252", "02:00:00:00:00:fc", "later");
+    cluster_->put_lease(unleased(252).to_string(), "192.0.2.252", "02:00:00:00:00:fc", "later");
     EXPECT_TRUE(eventually([&] { return metric("a", "twill_etcd_connected") == 0; }, 30s))
         << metrics("a");
     restore_etcd("a");
@@ -352,7 +363,7 @@ TEST_F(TwilldFailureTest, SilentlyDeadEtcdMemberIsLeftBehind) {
     const auto silenced_at = std::chrono::steady_clock::now();
 
     cluster_->use_etcd_member(1);
-    const auto subnet = net::Prefix::parse("10.244.200.0/24");
+    const auto subnet = unleased(200);
     // The remaining two members may be electing a leader for a moment.
     ASSERT_TRUE(eventually(
         [&] {

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/sys/file.hpp"
 #include "virtual_cluster.hpp"
@@ -17,7 +18,7 @@ namespace {
 
 constexpr const char* kPort = "8080";
 
-class TwilldMasqueradeTest : public ::testing::Test {
+class TwilldMasqueradeTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
@@ -34,9 +35,8 @@ class TwilldMasqueradeTest : public ::testing::Test {
                                      std::filesystem::perms::owner_all);
     }
     void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
         servers_.clear();
-        cluster_.reset();
+        ClusterTest::TearDown();
         std::error_code ec;
         std::filesystem::remove_all(web_root_, ec);
     }
@@ -111,7 +111,6 @@ class TwilldMasqueradeTest : public ::testing::Test {
         return !json.is_discarded() && json.value("ready", false);
     }
 
-    std::optional<VirtualCluster> cluster_;
     std::filesystem::path web_root_;
     std::vector<std::unique_ptr<ChildProcess>> servers_;
 };

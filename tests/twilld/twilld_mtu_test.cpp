@@ -6,6 +6,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/cni/node_subnet.hpp"
 #include "virtual_cluster.hpp"
@@ -16,15 +17,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class TwilldMtuTest : public ::testing::Test {
+class TwilldMtuTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();  // CNI DEL of every pod left, daemons stopped, namespaces removed
     }
 
     std::uint32_t link_mtu(const std::string& node, const std::string& link) {
@@ -57,8 +54,6 @@ class TwilldMtuTest : public ::testing::Test {
         const auto result = run_command(argv, spawn);
         ASSERT_EQ(result.exit_code, 0) << argv.back() << ": " << result.output;
     }
-
-    std::optional<VirtualCluster> cluster_;
 };
 
 TEST_F(TwilldMtuTest, OverlayFollowsTheUnderlayOlderPodsAreCountedAndToldFragNeeded) {

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/sys/file.hpp"
 #include "virtual_cluster.hpp"
@@ -26,15 +27,11 @@ struct Backend {
 // The probe interval of the test: short, so two intervals pass quickly.
 constexpr auto kInterval = 2s;
 
-class TwilldProbeTest : public ::testing::TestWithParam<Backend> {
+class TwilldProbeTest : public ClusterTest, public ::testing::WithParamInterface<Backend> {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace(GetParam().config);
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
     }
     std::vector<std::string> flags() const {
         auto f = GetParam().flags;
@@ -96,7 +93,6 @@ class TwilldProbeTest : public ::testing::TestWithParam<Backend> {
         ASSERT_EQ(result.exit_code, 0) << result.output;
     }
 
-    std::optional<VirtualCluster> cluster_;
     std::map<std::string, net::Prefix> subnets_;
 };
 

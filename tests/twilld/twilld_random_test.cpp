@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "virtual_cluster.hpp"
 
@@ -30,15 +31,11 @@ int env_int(const char* name, int fallback) {
     return value ? std::atoi(value) : fallback;
 }
 
-class TwilldRandomTest : public ::testing::Test {
+class TwilldRandomTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
     }
 
     std::string pod_of(const std::string& node) {
@@ -98,7 +95,6 @@ class TwilldRandomTest : public ::testing::Test {
         if (!subnet.contains(ips_[node])) recreate_pod(node);
     }
 
-    std::optional<VirtualCluster> cluster_;
     std::map<std::string, int> generation_;
     std::map<std::string, net::Address> ips_;
     int next_address_ = 100;

@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/sys/file.hpp"
 #include "virtual_cluster.hpp"
@@ -26,7 +27,7 @@ bool process_alive(pid_t pid) {
     return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
 }
 
-class TwilldUninstallTest : public ::testing::TestWithParam<std::string> {
+class TwilldUninstallTest : public ClusterTest, public ::testing::WithParamInterface<std::string> {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
@@ -42,8 +43,7 @@ class TwilldUninstallTest : public ::testing::TestWithParam<std::string> {
         sys::write_file_atomic(conf_dir() / "05-other.conflist", R"({"name":"other"})");
     }
     void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
+        ClusterTest::TearDown();
         std::error_code ec;
         fs::remove_all(cni_root_, ec);
     }
@@ -101,7 +101,6 @@ class TwilldUninstallTest : public ::testing::TestWithParam<std::string> {
                 conf_dir().string()};
     }
 
-    std::optional<VirtualCluster> cluster_;
     fs::path cni_root_;
 };
 

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cluster_test.hpp"
 #include "require_root.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/netlink/monitor.hpp"
@@ -20,15 +21,11 @@ net::MacAddress vtep(const std::string& node) {
     return backend::VxlanBackend::vtep_mac(node, 1);
 }
 
-class TwilldTest : public ::testing::Test {
+class TwilldTest : public ClusterTest {
   protected:
     void SetUp() override {
         TWILL_REQUIRE_ROOT();
         cluster_.emplace();
-    }
-    void TearDown() override {
-        if (HasFailure() && cluster_) cluster_->print_logs(std::cerr);
-        cluster_.reset();
     }
     // Adds nodes and starts their daemons; returns their subnets.
     std::map<std::string, net::Prefix> start(const std::vector<std::string>& names,
@@ -50,8 +47,6 @@ class TwilldTest : public ::testing::Test {
         return cluster_->run_in(from, {"ping", "-c", "1", "-W", "2", "-q", to.to_string()})
                    .exit_code == 0;
     }
-
-    std::optional<VirtualCluster> cluster_;
 };
 
 TEST_F(TwilldTest, BridgesReachEachOtherThroughTheOverlay) {
@@ -353,11 +348,14 @@ TEST_F(TwilldTest, EtcdOutageKeepsKernelStateThenConverges) {
     }
     cluster_->etcd().start();
     const auto mac = net::MacAddress::parse("02:00:00:00:0f:01");
-    cluster_->put_lease("10.244.77.0/24", "192.0.2.77", mac.to_string(), "late");
+    // A subnet neither node got (theirs are random).
+    auto late = net::Prefix::parse("10.244.77.0/24");
+    for (int n = 76; late == subnets["a"] || late == subnets["b"]; --n)
+        late = net::Prefix::parse("10.244." + std::to_string(n) + ".0/24");
+    cluster_->put_lease(late.to_string(), "192.0.2.77", mac.to_string(), "late");
     EXPECT_TRUE(eventually(
         [&] {
-            return entries_for(cluster_->handle("a"), net::Prefix::parse("10.244.77.0/24"), mac,
-                               net::Address::parse("192.0.2.77"))
+            return entries_for(cluster_->handle("a"), late, mac, net::Address::parse("192.0.2.77"))
                 .all();
         },
         30s));

@@ -39,6 +39,10 @@ class VxlanBackend final : public Backend {
     // Whether this node carries IPv6 pods over a device of their own.
     static bool has_ipv6_device(const NodeContext& node);
     reconcile::DeviceSpec ipv6_device(const NodeContext& node) const;
+    // A VXLAN device of this VNI and port on the node's underlay interface (no addresses).
+    reconcile::DeviceSpec device(std::string name, const NodeContext& node,
+                                 const net::Address& local, std::uint32_t mtu,
+                                 const net::MacAddress& mac) const;
 
     subnet::VxlanBackend config_;
 };
