@@ -1,10 +1,9 @@
-#include <spdlog/spdlog.h>
-
 #include <cerrno>
 
 #include "invocation.hpp"
 #include "twill/cni/result.hpp"
 #include "twill/netlink/netlink.hpp"
+#include "twill/sys/log.hpp"
 #include "undo.hpp"
 
 namespace twill::plugin {
@@ -60,8 +59,8 @@ std::string existing_attachment(const Invocation& invocation, const cni::NodeSub
         }
     }
     result.dns = invocation.config.dns;
-    spdlog::debug("ADD {} {}: attached already with {} on {}", env.container_id, env.ifname,
-                  reserved, host_name);
+    sys::log(sys::LogLevel::debug, "ADD " + env.container_id + " " + env.ifname +
+                                       ": attached already with " + reserved + " on " + host_name);
     return cni::to_json_text(result, invocation.config.version);
 }
 
@@ -95,7 +94,8 @@ std::string add(const Invocation& invocation) {
         if (ips.empty())
             undo.push("release " + ip.to_string(), [&store, owner] { store.release(owner); });
         ips.push_back({net::Prefix(ip, family.subnet.length()), family.gateway, 1});
-        spdlog::debug("ADD {} {}: reserved {}", env.container_id, env.ifname, ip.to_string());
+        sys::log(sys::LogLevel::debug, "ADD " + env.container_id + " " + env.ifname +
+                                           ": reserved " + ip.to_string());
     }
 
     const auto host_name = host_veth_name(owner);
@@ -144,8 +144,8 @@ std::string add(const Invocation& invocation) {
     undo.dismiss();
     std::string listed;
     for (const auto& ip : ips) listed += (listed.empty() ? "" : ", ") + ip.address.to_string();
-    spdlog::debug("ADD {} {}: {} on {} via {}", env.container_id, env.ifname, listed, host_name,
-                  node.bridge);
+    sys::log(sys::LogLevel::debug, "ADD " + env.container_id + " " + env.ifname + ": " + listed +
+                                       " on " + host_name + " via " + node.bridge);
     return cni::to_json_text(result, invocation.config.version);
 }
 

@@ -1,10 +1,9 @@
-#include <spdlog/spdlog.h>
-
 #include <cerrno>
 #include <exception>
 
 #include "invocation.hpp"
 #include "twill/netlink/netlink.hpp"
+#include "twill/sys/log.hpp"
 
 namespace twill::plugin {
 
@@ -18,7 +17,8 @@ void del(const Invocation& invocation) {
         netlink::Handle host;
         if (const auto link = host.find_link(host_veth_name(owner))) {
             host.delete_link(link->index);
-            spdlog::debug("DEL {} {}: deleted {}", owner.container_id, owner.ifname, link->name);
+            sys::log(sys::LogLevel::debug, "DEL " + owner.container_id + " " + owner.ifname +
+                                               ": deleted " + link->name);
         }
     } catch (const SystemError& e) {
         // ENODEV: removed meanwhile (the namespace went away); anything else is reported,
@@ -26,7 +26,8 @@ void del(const Invocation& invocation) {
         if (e.code() != ENODEV) link_error = std::current_exception();
     }
     for (const auto& ip : invocation.store().release(owner)) {
-        spdlog::debug("DEL {} {}: released {}", owner.container_id, owner.ifname, ip.to_string());
+        sys::log(sys::LogLevel::debug, "DEL " + owner.container_id + " " + owner.ifname +
+                                           ": released " + ip.to_string());
     }
     if (link_error) std::rethrow_exception(link_error);
 }

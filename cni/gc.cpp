@@ -1,9 +1,8 @@
-#include <spdlog/spdlog.h>
-
 #include <set>
 
 #include "invocation.hpp"
 #include "twill/netlink/netlink.hpp"
+#include "twill/sys/log.hpp"
 
 namespace twill::plugin {
 
@@ -21,8 +20,8 @@ void gc(const Invocation& invocation) {
     // so only the released attachments can have a host end left.
     netlink::Handle host;
     for (const auto& r : released) {
-        spdlog::debug("GC: released {} of {} {}", r.address.to_string(), r.owner.container_id,
-                      r.owner.ifname);
+        sys::log(sys::LogLevel::debug, "GC: released " + r.address.to_string() + " of " +
+                                           r.owner.container_id + " " + r.owner.ifname);
         if (r.owner.container_id.empty()) continue;
         if (const auto link = host.find_link(host_veth_name(r.owner)))
             host.delete_link(link->index);

@@ -2,17 +2,20 @@
 // CNI_* environment and the network config on stdin; it answers on stdout (a result, or a
 // spec error as JSON with a non-zero exit). Nothing goes to stderr unless asked for with the
 // config key "logLevel" or the environment variable TWILL_CNI_LOG_LEVEL.
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "invocation.hpp"
+#include "twill/error.hpp"
+#include "twill/sys/log.hpp"
 
 namespace {
 
@@ -39,12 +42,34 @@ void write_stdout(const std::string& text) {
     std::fflush(stdout);
 }
 
+// The threshold of the plugin's log on stderr; above error: off (the default: a runtime shows
+// the plugin's stderr only when it fails, and the error JSON says what went wrong).
+std::atomic<int> log_threshold{static_cast<int>(sys::LogLevel::error) + 1};
+
+void write_log_line(sys::LogLevel level, std::string_view message) {
+    if (static_cast<int>(level) < log_threshold.load()) return;
+    static constexpr const char* names[] = {"debug", "info", "warning", "error"};
+    char stamp[32];
+    const auto now = std::chrono::system_clock::now();
+    const auto seconds = std::chrono::system_clock::to_time_t(now);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            now.time_since_epoch()) % 1000;
+    std::tm utc{};
+    ::gmtime_r(&seconds, &utc);
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
+    std::fprintf(stderr, "%s.%03dZ %s twill[%d] %.*s\n", stamp, static_cast<int>(millis.count()),
+                 names[static_cast<int>(level)], static_cast<int>(::getpid()),
+                 static_cast<int>(message.size()), message.data());
+}
+
+// "debug", "info", "warn"/"warning", "error"; "off" or empty: nothing. Unknown: ParseError.
 void enable_logging(const std::string& level) {
     if (level.empty() || level == "off") return;
-    auto logger = spdlog::stderr_color_st("twill");
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %l twill[%P] %v");
-    spdlog::set_default_logger(logger);
-    spdlog::set_level(spdlog::level::from_str(level));
+    if (level == "debug" || level == "trace") log_threshold = static_cast<int>(sys::LogLevel::debug);
+    else if (level == "info") log_threshold = static_cast<int>(sys::LogLevel::info);
+    else if (level == "warn" || level == "warning") log_threshold = static_cast<int>(sys::LogLevel::warn);
+    else if (level == "error" || level == "err" || level == "critical") log_threshold = static_cast<int>(sys::LogLevel::error);
+    else throw ParseError("logLevel", "\"" + level + "\" is not debug, info, warn, error or off");
 }
 
 std::string version_reply() {
@@ -75,8 +100,9 @@ std::string run(const std::string& input) {
     invocation.config = cni::parse_config(input);
     enable_logging(std::getenv("TWILL_CNI_LOG_LEVEL") ? "" : invocation.config.log_level);
     require_version(invocation.env.command, invocation.config.version);
-    spdlog::debug("{} container {} ifname {} netns {}", cni::to_string(invocation.env.command),
-                  invocation.env.container_id, invocation.env.ifname, invocation.env.netns);
+    sys::log(sys::LogLevel::debug, std::string(cni::to_string(invocation.env.command)) +
+                                       " container " + invocation.env.container_id + " ifname " +
+                                       invocation.env.ifname + " netns " + invocation.env.netns);
     switch (invocation.env.command) {
         case cni::Command::Add:
             return plugin::add(invocation);
@@ -101,7 +127,7 @@ std::string run(const std::string& input) {
 }  // namespace
 
 int main() {
-    spdlog::set_level(spdlog::level::off);
+    sys::set_log_sink(write_log_line);
     if (const char* level = std::getenv("TWILL_CNI_LOG_LEVEL")) {
         try {
             enable_logging(level);
@@ -125,7 +151,8 @@ int main() {
     } catch (const std::exception& e) {
         message = e.what();
     }
-    spdlog::error("{} (code {})", message, static_cast<int>(code));
+    sys::log(sys::LogLevel::error,
+             message + " (code " + std::to_string(static_cast<int>(code)) + ")");
     const auto version = cni::peek_version(input).value_or(cni::latest_version);
     write_stdout(cni::error_json(code, message, details, version));
     return 1;

@@ -1,12 +1,12 @@
 #pragma once
 // Steps to take back if a command fails half-way: run newest first unless dismissed.
-#include <spdlog/spdlog.h>
-
 #include <exception>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "twill/sys/log.hpp"
 
 namespace twill::plugin {
 
@@ -21,7 +21,7 @@ class Undo {
                 it->second();
             } catch (const std::exception& e) {
                 // The original error is what the runtime must see; this one only goes to the log.
-                spdlog::warn("undo {}: {}", it->first, e.what());
+                sys::log(sys::LogLevel::warn, "undo " + it->first + ": " + e.what());
             }
         }
     }

@@ -1,5 +1,7 @@
 #include "logging.hpp"
 
+#include "twill/sys/log.hpp"
+
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -40,6 +42,14 @@ void setup_logging(const std::string& level, const std::string& format) {
     logger->set_level(spdlog::level::from_str(level));
     logger->flush_on(spdlog::level::trace);
     spdlog::set_default_logger(logger);
+    // The libraries the plugin shares log through twill::sys::log: into the same logger.
+    sys::set_log_sink([](sys::LogLevel level, std::string_view message) {
+        const auto mapped = level == sys::LogLevel::debug  ? spdlog::level::debug
+                            : level == sys::LogLevel::info ? spdlog::level::info
+                            : level == sys::LogLevel::warn ? spdlog::level::warn
+                                                           : spdlog::level::err;
+        spdlog::log(mapped, "{}", message);
+    });
 }
 
 }  // namespace twill::daemon

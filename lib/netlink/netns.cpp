@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <spdlog/spdlog.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 #include <thread>
 
 #include "twill/error.hpp"
+#include "twill/sys/log.hpp"
 #include "twill/sys/file.hpp"
 
 namespace twill::netlink {
@@ -166,7 +166,7 @@ void OwnedNetns::release() noexcept {
     try {
         Netns::remove(name_);
     } catch (const std::exception& e) {
-        spdlog::warn("{}", e.what());  // a destructor cannot throw
+        sys::log(sys::LogLevel::warn, e.what());  // a destructor cannot throw
     }
 }
 
