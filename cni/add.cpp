@@ -94,8 +94,8 @@ std::string add(const Invocation& invocation) {
         if (ips.empty())
             undo.push("release " + ip.to_string(), [&store, owner] { store.release(owner); });
         ips.push_back({net::Prefix(ip, family.subnet.length()), family.gateway, 1});
-        sys::log(sys::LogLevel::debug, "ADD " + env.container_id + " " + env.ifname +
-                                           ": reserved " + ip.to_string());
+        sys::log(sys::LogLevel::debug,
+                 "ADD " + env.container_id + " " + env.ifname + ": reserved " + ip.to_string());
     }
 
     const auto host_name = host_veth_name(owner);

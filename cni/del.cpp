@@ -17,8 +17,8 @@ void del(const Invocation& invocation) {
         netlink::Handle host;
         if (const auto link = host.find_link(host_veth_name(owner))) {
             host.delete_link(link->index);
-            sys::log(sys::LogLevel::debug, "DEL " + owner.container_id + " " + owner.ifname +
-                                               ": deleted " + link->name);
+            sys::log(sys::LogLevel::debug,
+                     "DEL " + owner.container_id + " " + owner.ifname + ": deleted " + link->name);
         }
     } catch (const SystemError& e) {
         // ENODEV: removed meanwhile (the namespace went away); anything else is reported,
@@ -26,8 +26,8 @@ void del(const Invocation& invocation) {
         if (e.code() != ENODEV) link_error = std::current_exception();
     }
     for (const auto& ip : invocation.store().release(owner)) {
-        sys::log(sys::LogLevel::debug, "DEL " + owner.container_id + " " + owner.ifname +
-                                           ": released " + ip.to_string());
+        sys::log(sys::LogLevel::debug,
+                 "DEL " + owner.container_id + " " + owner.ifname + ": released " + ip.to_string());
     }
     if (link_error) std::rethrow_exception(link_error);
 }

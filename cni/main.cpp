@@ -52,8 +52,8 @@ void write_log_line(sys::LogLevel level, std::string_view message) {
     char stamp[32];
     const auto now = std::chrono::system_clock::now();
     const auto seconds = std::chrono::system_clock::to_time_t(now);
-    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            now.time_since_epoch()) % 1000;
+    const auto millis =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
     std::tm utc{};
     ::gmtime_r(&seconds, &utc);
     std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &utc);
@@ -65,11 +65,16 @@ void write_log_line(sys::LogLevel level, std::string_view message) {
 // "debug", "info", "warn"/"warning", "error"; "off" or empty: nothing. Unknown: ParseError.
 void enable_logging(const std::string& level) {
     if (level.empty() || level == "off") return;
-    if (level == "debug" || level == "trace") log_threshold = static_cast<int>(sys::LogLevel::debug);
-    else if (level == "info") log_threshold = static_cast<int>(sys::LogLevel::info);
-    else if (level == "warn" || level == "warning") log_threshold = static_cast<int>(sys::LogLevel::warn);
-    else if (level == "error" || level == "err" || level == "critical") log_threshold = static_cast<int>(sys::LogLevel::error);
-    else throw ParseError("logLevel", "\"" + level + "\" is not debug, info, warn, error or off");
+    if (level == "debug" || level == "trace")
+        log_threshold = static_cast<int>(sys::LogLevel::debug);
+    else if (level == "info")
+        log_threshold = static_cast<int>(sys::LogLevel::info);
+    else if (level == "warn" || level == "warning")
+        log_threshold = static_cast<int>(sys::LogLevel::warn);
+    else if (level == "error" || level == "err" || level == "critical")
+        log_threshold = static_cast<int>(sys::LogLevel::error);
+    else
+        throw ParseError("logLevel", "\"" + level + "\" is not debug, info, warn, error or off");
 }
 
 std::string version_reply() {

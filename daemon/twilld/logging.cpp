@@ -1,12 +1,12 @@
 #include "logging.hpp"
 
-#include "twill/sys/log.hpp"
-
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
+
+#include "twill/sys/log.hpp"
 
 namespace twill::daemon {
 

@@ -10,8 +10,8 @@
 #include <thread>
 
 #include "twill/error.hpp"
-#include "twill/sys/log.hpp"
 #include "twill/sys/file.hpp"
+#include "twill/sys/log.hpp"
 
 namespace twill::netlink {
 
