@@ -4,7 +4,12 @@
 // created with its peer in the pod, bridge port + hairpin + up, pod address + up + default
 // route; DEL: delete the veth) done in-process with lib/netlink. Run by scripts/bench-cni.
 //
-//   cni_bench --plugin build-release/bin/twill [--cycles 200] [--prefix twbench-<pid>-]
+// Then a pod burst: --burst ADDs (default 100) started at once, each into its own pod, then as
+// many DELs at once; for twill it checks that every address is distinct and that nothing is
+// left after the DELs (exit 1 otherwise).
+//
+//   cni_bench --plugin build-release/bin/twill [--cycles 200] [--burst 100]
+//             [--prefix twbench-<pid>-]
 #include <fcntl.h>
 #include <sched.h>
 #include <spawn.h>
@@ -20,6 +25,8 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "twill/cni/node_subnet.hpp"
@@ -48,10 +55,10 @@ double elapsed_us(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();
 }
 
-// Runs one plugin process with the CNI environment and `config_path` on stdin; returns its
-// wall time. Throws with the plugin's output when it fails.
-double run_plugin(const fs::path& program, const std::vector<std::string>& env,
-                  const fs::path& config_path, const fs::path& output_path) {
+// Starts one plugin process with the CNI environment and `config_path` on stdin, its stdout
+// and stderr into `output_path`.
+pid_t spawn_plugin(const fs::path& program, const std::vector<std::string>& env,
+                   const fs::path& config_path, const fs::path& output_path) {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, config_path.c_str(), O_RDONLY, 0);
@@ -62,11 +69,19 @@ double run_plugin(const fs::path& program, const std::vector<std::string>& env,
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     char* argv[] = {const_cast<char*>(program.c_str()), nullptr};
-    const auto start = Clock::now();
     pid_t pid = 0;
     const int error = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, envp.data());
     posix_spawn_file_actions_destroy(&actions);
     if (error != 0) throw SystemError("spawn " + program.string(), error);
+    return pid;
+}
+
+// Runs one plugin process (see spawn_plugin); returns its wall time. Throws with the plugin's
+// output when it fails.
+double run_plugin(const fs::path& program, const std::vector<std::string>& env,
+                  const fs::path& config_path, const fs::path& output_path) {
+    const auto start = Clock::now();
+    const pid_t pid = spawn_plugin(program, env, config_path, output_path);
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) throw_errno("wait for " + program.string());
@@ -155,6 +170,97 @@ std::vector<double> bench_start(const fs::path& program, const fs::path& dir, in
     return samples;
 }
 
+// A pod burst (a Deployment scaled up, a node rebooted): `count` ADDs started at once, each
+// into a pod namespace of its own, then `count` DELs at once.
+struct Burst {
+    std::vector<double> add_us;  // each ADD from its spawn to its exit
+    double add_all_us = 0;       // the first spawn to the last exit
+    std::vector<double> del_us;
+    double del_all_us = 0;
+    std::size_t distinct_addresses = 0;
+    int failures = 0;
+};
+
+// Spawns one process per `env` at once; the wall time of each and of all.
+std::pair<std::vector<double>, double> run_at_once(
+    const fs::path& program, const std::vector<std::vector<std::string>>& envs,
+    const fs::path& config_path, const std::vector<fs::path>& outputs, int& failures) {
+    std::vector<std::pair<pid_t, Clock::time_point>> running;
+    const auto first = Clock::now();
+    for (std::size_t i = 0; i < envs.size(); ++i) {
+        const auto start = Clock::now();
+        running.emplace_back(spawn_plugin(program, envs[i], config_path, outputs[i]), start);
+    }
+    std::vector<double> each(envs.size());
+    for (std::size_t done = 0; done < envs.size(); ++done) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, 0);
+        if (pid < 0) {
+            if (errno == EINTR) {
+                --done;
+                continue;
+            }
+            throw_errno("wait for plugins");
+        }
+        const auto now = Clock::now();
+        for (std::size_t i = 0; i < running.size(); ++i) {
+            if (running[i].first != pid) continue;
+            each[i] = std::chrono::duration<double, std::micro>(now - running[i].second).count();
+        }
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failures;
+    }
+    return {each, elapsed_us(first)};
+}
+
+Burst bench_burst(const fs::path& program, const std::string& config, const std::string& prefix,
+                  const fs::path& dir, int count, const std::string& label) {
+    const auto config_path = dir / (label + "-burst.json");
+    std::ofstream(config_path) << config;
+    std::vector<netlink::OwnedNetns> pods;
+    pods.reserve(static_cast<std::size_t>(count));
+    std::vector<std::vector<std::string>> adds, dels;
+    std::vector<fs::path> outputs;
+    for (int i = 0; i < count; ++i) {
+        const auto& pod = pods.emplace_back(prefix + label.substr(0, 3) + std::to_string(i));
+        const auto id = label + "-burst-" + std::to_string(i);
+        adds.push_back(cni_env("ADD", id, pod.path()));
+        dels.push_back(cni_env("DEL", id, pod.path()));
+        outputs.push_back(dir / (label + "-burst-" + std::to_string(i) + ".out"));
+    }
+    Burst burst;
+    std::tie(burst.add_us, burst.add_all_us) =
+        run_at_once(program, adds, config_path, outputs, burst.failures);
+    std::vector<std::string> addresses;
+    for (const auto& output : outputs) {
+        const auto text = sys::read_file(output).value_or("");
+        // The first "address" of the result (the reference's JSON is indented).
+        const auto at = text.find("\"address\"");
+        if (at == std::string::npos) continue;
+        const auto begin = text.find('"', text.find(':', at)) + 1;
+        addresses.push_back(text.substr(begin, text.find('"', begin) - begin));
+    }
+    std::sort(addresses.begin(), addresses.end());
+    burst.distinct_addresses = static_cast<std::size_t>(
+        std::unique(addresses.begin(), addresses.end()) - addresses.begin());
+    std::tie(burst.del_us, burst.del_all_us) =
+        run_at_once(program, dels, config_path, outputs, burst.failures);
+    return burst;
+}
+
+// What a burst of DELs left of twill's: reservations in its store, host veths ("tw…").
+std::string twill_leftovers(const fs::path& data_dir) {
+    std::string left;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(data_dir / "twill", ec)) {
+        if (net::Address::try_parse(entry.path().filename().string()))
+            left += " reservation " + entry.path().filename().string();
+    }
+    for (const auto& link : netlink::Handle().list_links()) {
+        if (link.name.starts_with("tw") && link.name != "twill0") left += " veth " + link.name;
+    }
+    return left;
+}
+
 void print_row(const std::string& name, const Samples& s) {
     std::printf("%-34s %9.0f %9.0f %9.0f %9.0f\n", name.c_str(), percentile(s.add_us, 0.5),
                 percentile(s.add_us, 0.99), percentile(s.del_us, 0.5), percentile(s.del_us, 0.99));
@@ -165,6 +271,7 @@ void print_row(const std::string& name, const Samples& s) {
 int main(int argc, char** argv) {
     fs::path plugin;
     int cycles = 200;
+    int burst = 100;
     std::string prefix = "twbench-" + std::to_string(::getpid()) + "-";
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
@@ -174,9 +281,11 @@ int main(int argc, char** argv) {
             cycles = std::stoi(argv[i + 1]);
         else if (flag == "--prefix")
             prefix = argv[i + 1];
+        else if (flag == "--burst")
+            burst = std::stoi(argv[i + 1]);
     }
-    if (plugin.empty() || cycles < 1) {
-        std::cerr << "usage: cni_bench --plugin PATH [--cycles N] [--prefix NAME-]\n";
+    if (plugin.empty() || cycles < 1 || burst < 1) {
+        std::cerr << "usage: cni_bench --plugin PATH [--cycles N] [--burst N] [--prefix NAME-]\n";
         return 2;
     }
     try {
@@ -219,6 +328,10 @@ int main(int argc, char** argv) {
                         net::Address::parse("10.246.3.1"), cycles);
         const auto twill_start = bench_start(plugin, dir, cycles, "twill");
         const auto bridge_start = bench_start("/usr/lib/cni/bridge", dir, cycles, "bridge");
+        const auto twill_burst = bench_burst(plugin, twill_config, prefix, dir, burst, "twill");
+        const auto twill_left = twill_leftovers(dir);
+        const auto reference_burst =
+            bench_burst("/usr/lib/cni/bridge", reference_config, prefix, dir, burst, "ref");
         fs::remove_all(dir);
 
         std::printf("CNI ADD/DEL latency over %d cycles, microseconds\n", cycles);
@@ -235,7 +348,31 @@ int main(int argc, char** argv) {
                     percentile(twill_start, 0.5), percentile(twill_start, 0.99));
         std::printf("%-34s %9.0f %9.0f\n", "process start: bridge (Go)",
                     percentile(bridge_start, 0.5), percentile(bridge_start, 0.99));
-        return 0;
+
+        std::printf("\nPod burst: %d ADDs started at once, then %d DELs, microseconds\n", burst,
+                    burst);
+        std::printf("%-34s %9s %9s %10s %9s %9s %10s %9s\n", "", "ADD p50", "ADD p99", "ADD all",
+                    "DEL p50", "DEL p99", "DEL all", "distinct");
+        for (const auto& [name, b] : {std::pair<const char*, const Burst*>{"twill", &twill_burst},
+                                      std::pair<const char*, const Burst*>{
+                                          "reference (bridge + host-local)", &reference_burst}}) {
+            std::printf("%-34s %9.0f %9.0f %10.0f %9.0f %9.0f %10.0f %9zu\n", name,
+                        percentile(b->add_us, 0.5), percentile(b->add_us, 0.99), b->add_all_us,
+                        percentile(b->del_us, 0.5), percentile(b->del_us, 0.99), b->del_all_us,
+                        b->distinct_addresses);
+        }
+        std::printf("%-34s %9.2f %9.2f %10.2f\n", "ratio twill / reference",
+                    percentile(twill_burst.add_us, 0.5) / percentile(reference_burst.add_us, 0.5),
+                    percentile(twill_burst.add_us, 0.99) / percentile(reference_burst.add_us, 0.99),
+                    twill_burst.add_all_us / reference_burst.add_all_us);
+        std::printf("twill: %d failed, %zu distinct addresses of %d, left after the DELs:%s\n",
+                    twill_burst.failures, twill_burst.distinct_addresses, burst,
+                    twill_left.empty() ? " nothing" : twill_left.c_str());
+        std::printf("reference: %d failed\n", reference_burst.failures);
+        const bool clean = twill_burst.failures == 0 &&
+                           twill_burst.distinct_addresses == static_cast<std::size_t>(burst) &&
+                           twill_left.empty();
+        return clean ? 0 : 1;
     } catch (const std::exception& e) {
         std::cerr << "cni_bench: " << e.what() << "\n";
         return 1;
