@@ -23,6 +23,7 @@
 #include "twill/api/handler.hpp"
 #include "twill/backend/backend.hpp"
 #include "twill/firewall/change_monitor.hpp"
+#include "twill/ipam/store.hpp"
 #include "twill/netlink/monitor.hpp"
 #include "twill/node/desired_state.hpp"
 #include "twill/node/node_reconciler.hpp"
@@ -78,7 +79,9 @@ class Daemon final : public api::Handler {
     // ---- reconcile (reconcile.cpp) ----
     void refresh_leases();
     bool can_reconcile() const;
-    node::DesiredState desired(bool with_ports) const;
+    // `pods`: the plugin's reservations, whose host veths belong on twill0; nullptr: the
+    // bridge's ports are not looked at in this run.
+    node::DesiredState desired(const std::vector<ipam::Reservation>* pods) const;
     std::uint32_t overlay_mtu() const;
     // This node on `underlay` before its lease is known: name, Network, underlay.
     backend::NodeContext node_context(const subnet::NetworkConfig& config,
@@ -104,7 +107,7 @@ class Daemon final : public api::Handler {
     // ---- status and check (status.cpp): rendering only, no metric written ----
     void add_peers(api::v1::StatusReply& s, const node::DesiredState& desired,
                    const reconcile::Report& report);
-    void add_lost_pods(api::v1::StatusReply& s) const;
+    void add_lost_pods(api::v1::StatusReply& s, const std::vector<ipam::Reservation>& pods) const;
 
     // ---- gauges (gauges.cpp): refreshed on the daemon's own schedule ----
     void arm_gauges();

@@ -36,15 +36,7 @@ void Daemon::refresh_gauges() {
         metrics_.set_invalid(invalid.reason, static_cast<double>(invalid.now),
                              static_cast<double>(invalid.total));
     }
-    std::size_t lost = 0;
-    if (own_lease_) {
-        for (const auto& pod : pods) {
-            if (pod.address.family() == own_lease_->subnet.family() &&
-                !own_lease_->subnet.contains(pod.address)) {
-                ++lost;
-            }
-        }
-    }
+    const auto lost = own_lease_ ? pods_on_lost_subnets(pods, *own_lease_).size() : 0;
     metrics_.pods_on_lost_subnet.Set(static_cast<double>(lost));
 }
 

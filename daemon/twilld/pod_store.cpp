@@ -22,13 +22,26 @@ std::vector<ipam::Reservation> pod_reservations(const std::filesystem::path& cni
     return result;
 }
 
-std::vector<std::string> pod_host_veths(const std::filesystem::path& cni_data_dir) {
+std::vector<std::string> pod_host_veths(const std::vector<ipam::Reservation>& pods) {
     std::vector<std::string> names;
-    for (const auto& reservation : pod_reservations(cni_data_dir)) {
+    for (const auto& reservation : pods) {
         if (reservation.owner.container_id.empty()) continue;
         names.push_back(ipam::host_veth_name(reservation.owner));
     }
     return names;
+}
+
+std::vector<ipam::Reservation> pods_on_lost_subnets(const std::vector<ipam::Reservation>& pods,
+                                                    const subnet::Lease& own) {
+    std::vector<ipam::Reservation> lost;
+    for (const auto& pod : pods) {
+        const auto& address = pod.address;
+        const net::Prefix* subnet = nullptr;
+        if (own.subnet.family() == address.family()) subnet = &own.subnet;
+        if (own.ipv6_subnet && address.is_v6()) subnet = &*own.ipv6_subnet;
+        if (subnet && !subnet->contains(address)) lost.push_back(pod);
+    }
+    return lost;
 }
 
 }  // namespace twill::daemon

@@ -22,7 +22,7 @@ bool Daemon::can_reconcile() const {
     return config_ && own_lease_ && underlay_ && backend_ && !stopping_ && !leaving_;
 }
 
-node::DesiredState Daemon::desired(bool with_ports) const {
+node::DesiredState Daemon::desired(const std::vector<ipam::Reservation>* pods) const {
     node::NodeInputs inputs;
     inputs.node_name = options_.node_name;
     inputs.network = config_->network();
@@ -32,7 +32,7 @@ node::DesiredState Daemon::desired(bool with_ports) const {
     inputs.underlay = *underlay_;
     if (options_.mtu) inputs.mtu = static_cast<std::uint32_t>(*options_.mtu);
     inputs.ip_masq = options_.ip_masq;
-    if (with_ports) inputs.bridge_ports = pod_host_veths(options_.cni_data_dir);
+    if (pods) inputs.bridge_ports = pod_host_veths(*pods);
     return node::desired_state(*backend_, inputs);
 }
 
@@ -76,9 +76,10 @@ void Daemon::reconcile() {
         return;
     }
     refresh_leases();
-    const bool with_ports = ports_due_;
+    std::optional<std::vector<ipam::Reservation>> pods;
+    if (ports_due_) pods = pod_reservations(options_.cni_data_dir);
     ports_due_ = false;
-    const auto state = desired(with_ports);
+    const auto state = desired(pods ? &*pods : nullptr);
     auto report = node_.apply(state, *backend_, options_.dry_run);
 
     ++reconcile_runs_;

@@ -50,8 +50,9 @@ api::v1::StatusReply Daemon::status() {
     s.set_etcd_reconnects(cluster_->reconnects());
     s.set_ready(ready_);
     s.set_left(left_.has_value());
-    s.set_pod_ips_in_use(
-        static_cast<std::uint32_t>(pod_reservations(options_.cni_data_dir).size()));
+    // The plugin's store, read once for the pod count, the lost pods and the bridge's ports.
+    const auto pods = pod_reservations(options_.cni_data_dir);
+    s.set_pod_ips_in_use(static_cast<std::uint32_t>(pods.size()));
     s.set_reconcile_runs(reconcile_runs_);
     s.set_last_reconcile(rfc3339(last_reconcile_));
     if (!ready_) s.add_warnings("not ready: " + startup_state());
@@ -85,7 +86,7 @@ api::v1::StatusReply Daemon::status() {
     }
     s.set_lease_held(own_lease_.has_value());
     s.set_lease_ttl_seconds(cluster_->lease_ttl_seconds());
-    add_lost_pods(s);
+    add_lost_pods(s, pods);
     if (!can_reconcile()) {
         s.set_ip_forward(node::read_sysctl("net.ipv4.ip_forward") == "1");
         return s;
@@ -94,7 +95,7 @@ api::v1::StatusReply Daemon::status() {
 
     // A fresh comparison, so "in kernel" is what the kernel holds now.
     refresh_leases();
-    const auto desired = this->desired(true);
+    const auto desired = this->desired(&pods);
     const auto& context = desired.context;
     s.set_subnet(context.subnet.to_string());
     s.set_gateway(desired.subnet_file.gateway.to_string());
@@ -139,12 +140,10 @@ api::v1::StatusReply Daemon::status() {
     return s;
 }
 
-void Daemon::add_lost_pods(api::v1::StatusReply& s) const {
-    const auto subnet = own_lease_ ? std::optional(own_lease_->subnet) : std::nullopt;
-    for (const auto& pod : pod_reservations(options_.cni_data_dir)) {
-        if (!subnet || pod.address.family() != subnet->family() || subnet->contains(pod.address)) {
-            continue;
-        }
+void Daemon::add_lost_pods(api::v1::StatusReply& s,
+                           const std::vector<ipam::Reservation>& pods) const {
+    if (!own_lease_) return;
+    for (const auto& pod : pods_on_lost_subnets(pods, *own_lease_)) {
         auto* lost = s.add_lost_pods();
         lost->set_container_id(pod.owner.container_id);
         lost->set_ifname(pod.owner.ifname);
@@ -214,7 +213,8 @@ api::v1::CheckReply Daemon::check() {
         return reply;
     }
     refresh_leases();
-    const auto report = node_.apply(desired(true), *backend_, true);
+    const auto pods = pod_reservations(options_.cni_data_dir);
+    const auto report = node_.apply(desired(&pods), *backend_, true);
     add_differences(report, *reply.mutable_differences());
     reply.set_in_sync(report.changes.empty() && report.errors.empty());
     return reply;
