@@ -17,28 +17,12 @@ namespace twill::testing {
 namespace fs = std::filesystem;
 
 namespace {
-// Exists and is not a zombie waiting for its parent.
-bool process_alive(pid_t pid) {
-    const auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return false;
-    const auto close = stat->rfind(')');
-    return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
-}
 
 std::string binary(const char* name) {
     const char* build = std::getenv("TWILL_BUILD_DIR");
     return std::string(build ? build : ".") + "/bin/" + name;
 }
 }  // namespace
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return condition();
-}
 
 VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
                                std::size_t etcd_members, std::string ipv6_network) {

@@ -16,6 +16,7 @@
 #include "child_process.hpp"
 #include "etcd_fixture.hpp"
 #include "netns_topology.hpp"
+#include "process_helpers.hpp"
 #include "twill/netlink/handle.hpp"
 
 namespace twill::testing {
@@ -125,10 +126,6 @@ class VirtualCluster {
     CommandResult run_plugin(const Pod& pod, const std::string& command);
     std::vector<std::string> twilld_argv(const std::string& name) const;
 };
-
-// Polls `condition` every 10 ms until it holds or `timeout` passes.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // Route, neighbour and FDB entries of a node that point at a given peer.
 struct PeerEntries {

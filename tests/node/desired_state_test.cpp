@@ -3,48 +3,17 @@
 
 #include <gtest/gtest.h>
 
+#include "test_leases.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/backend/wireguard_backend.hpp"
 #include "twill/backend/wireguard_keys.hpp"
 #include "twill/reconcile/object_sets.hpp"
 
 using namespace twill;
+using twill::testing::vxlan_lease;
+using twill::testing::wireguard_lease;
 
 namespace {
-
-subnet::Lease vxlan_lease(const char* subnet, const char* ip, const char* node, std::uint8_t mac) {
-    subnet::Lease l;
-    l.subnet = net::Prefix::parse(subnet);
-    l.value.public_ip = net::Address::parse(ip);
-    l.value.node = node;
-    l.value.backend_data = subnet::VxlanLeaseData{
-        net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 0, mac})};
-    return l;
-}
-
-subnet::Lease wireguard_lease(const char* subnet, const char* ip, const char* node,
-                              std::uint8_t fill) {
-    subnet::Lease l;
-    l.subnet = net::Prefix::parse(subnet);
-    l.value.public_ip = net::Address::parse(ip);
-    l.value.node = node;
-    netlink::WireguardKey key;
-    key.fill(fill);
-    l.value.backend_data = subnet::WireguardLeaseData{key};
-    return l;
-}
-
-class NoDevice final : public backend::WireguardDevice {
-  public:
-    std::string implementation() const override { return "none"; }
-    std::optional<netlink::Link> ensure(netlink::Handle&, bool, bool& recreated) override {
-        recreated = false;
-        return std::nullopt;
-    }
-    netlink::WireguardDeviceConfig read() override { return {}; }
-    void apply(const netlink::WireguardChange&) override {}
-    void remove(netlink::Handle&) override {}
-};
 
 class DesiredStateTest : public ::testing::Test {
   protected:
@@ -160,7 +129,7 @@ TEST_F(DesiredStateTest, WireguardPeersCarryTheDevicePeerAndALinkRoute) {
     config.listen_port = 51820;
     config.persistent_keepalive_interval = 25;
     backend::WireguardBackend wireguard(config, backend::generate_key_pair(),
-                                        std::make_unique<NoDevice>());
+                                        std::make_unique<twill::testing::NoWireguardDevice>());
     const auto state = node::desired_state(wireguard, inputs_);
     EXPECT_EQ(state.context.overlay_mtu, 1440u);
     ASSERT_EQ(state.peers.size(), 1u);
@@ -245,7 +214,7 @@ TEST_F(DualStackDesiredStateTest, WireguardAllowsBothSubnets) {
     leases_.emplace(b.subnet, b);
     inputs_.own = own;
     backend::WireguardBackend wireguard(subnet::WireguardBackend{}, backend::generate_key_pair(),
-                                        std::make_unique<NoDevice>());
+                                        std::make_unique<twill::testing::NoWireguardDevice>());
     const auto state = node::desired_state(wireguard, inputs_);
     const auto& peer = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
     ASSERT_TRUE(peer.device_peer);

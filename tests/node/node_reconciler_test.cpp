@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "require_root.hpp"
+#include "test_leases.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/netlink/failpoints.hpp"
 #include "twill/netlink/handle.hpp"
@@ -18,18 +19,9 @@
 #include "twill/reconcile/object_sets.hpp"
 
 using namespace twill;
+using twill::testing::vxlan_lease;
 
 namespace {
-
-subnet::Lease lease(const char* subnet, const char* ip, const char* node, std::uint8_t mac) {
-    subnet::Lease l;
-    l.subnet = net::Prefix::parse(subnet);
-    l.value.public_ip = net::Address::parse(ip);
-    l.value.node = node;
-    l.value.backend_data = subnet::VxlanLeaseData{
-        net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{0x02, 0, 0, 0, 0, mac})};
-    return l;
-}
 
 bool has_change(const reconcile::Report& report, std::string_view kind, reconcile::Action action,
                 bool drift) {
@@ -74,10 +66,10 @@ class NodeReconcilerTest : public ::testing::Test {
             underlay_ = {under.index, "eth0", net::Address::parse("192.0.2.3"), 1500};
             node_.emplace(run_dir_);
         });
-        own_ = lease("10.244.3.0/24", "192.0.2.3", "a", 3);
+        own_ = vxlan_lease("10.244.3.0/24", "192.0.2.3", "a", 3);
         leases_.emplace(own_.subnet, own_);
-        for (const auto& l : {lease("10.244.5.0/24", "192.0.2.5", "b", 5),
-                              lease("10.244.9.0/24", "192.0.2.9", "c", 9)}) {
+        for (const auto& l : {vxlan_lease("10.244.5.0/24", "192.0.2.5", "b", 5),
+                              vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9)}) {
             leases_.emplace(l.subnet, l);
         }
     }

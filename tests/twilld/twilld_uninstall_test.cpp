@@ -19,14 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Exists and is not a zombie waiting for its parent.
-bool process_alive(pid_t pid) {
-    const auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (!stat) return false;
-    const auto close = stat->rfind(')');
-    return close != std::string::npos && close + 2 < stat->size() && (*stat)[close + 2] != 'Z';
-}
-
 class TwilldUninstallTest : public ClusterTest, public ::testing::WithParamInterface<std::string> {
   protected:
     void SetUp() override {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "test_leases.hpp"
 #include "twill/reconcile/object_sets.hpp"
 
 using namespace twill;
@@ -33,19 +34,6 @@ netlink::WireguardPeer peer(std::uint8_t key_fill, const char* ip, const char* s
     p.persistent_keepalive = keepalive;
     return p;
 }
-
-// Only names itself: these tests cover what the backend computes, not a device.
-class NamedDevice final : public WireguardDevice {
-  public:
-    std::string implementation() const override { return "memory"; }
-    std::optional<netlink::Link> ensure(netlink::Handle&, bool, bool& recreated) override {
-        recreated = false;
-        return std::nullopt;
-    }
-    netlink::WireguardDeviceConfig read() override { return {}; }
-    void apply(const netlink::WireguardChange&) override {}
-    void remove(netlink::Handle&) override {}
-};
 
 NodeContext node() {
     NodeContext context;
@@ -112,7 +100,7 @@ TEST(WireguardBackendUnit, DesiredPeersRoutesOverheadAndLeaseData) {
     config.listen_port = 51821;
     config.persistent_keepalive_interval = 25;
     const auto keys = generate_key_pair();
-    WireguardBackend backend(config, keys, std::make_unique<NamedDevice>());
+    WireguardBackend backend(config, keys, std::make_unique<twill::testing::NoWireguardDevice>());
     EXPECT_EQ(backend.overhead(net::Family::v4), 60u);
     EXPECT_EQ(backend.overhead(net::Family::v6), 80u);
     EXPECT_EQ(backend.detail(), "memory, port 51821, device twill-wg");

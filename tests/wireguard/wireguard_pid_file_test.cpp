@@ -10,46 +10,16 @@
 #include <functional>
 #include <thread>
 
+#include "process_helpers.hpp"
 #include "twill/backend/wireguard_userspace.hpp"
 
 using namespace twill::backend;
 using namespace std::chrono_literals;
+using twill::testing::eventually;
+using twill::testing::Sleeper;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A forked child that only waits to be killed; reaped by the destructor.
-class Sleeper {
-  public:
-    Sleeper() {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::pause();
-            ::_exit(0);
-        }
-    }
-    ~Sleeper() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    pid_t pid() const { return pid_; }
-    // Kills it but leaves it unreaped: a zombie.
-    void kill_only() { ::kill(pid_, SIGKILL); }
-
-  private:
-    pid_t pid_ = -1;
-};
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) return true;
-        std::this_thread::sleep_for(10ms);
-    }
-    return condition();
-}
 
 TEST(ProcessIdentity, NamesPidStartTimeAndExecutableOfALiveProcess) {
     const auto self = identify_process(::getpid());
