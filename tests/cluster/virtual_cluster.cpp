@@ -33,11 +33,7 @@ VirtualCluster::VirtualCluster(std::string backend_json, std::string network,
     std::string initial_cluster;
     for (std::size_t i = 0; i < std::max<std::size_t>(etcd_members, 1); ++i) {
         const auto& etcd_node = topology_.add_node(etcd_member_name(i));
-        EtcdOptions options;
-        options.netns = etcd_node.netns.path();
-        options.listen_address = etcd_node.address().to_string();
-        options.client_port = 2379;
-        options.peer_port = 2380;
+        auto options = etcd_on(etcd_node);
         options.name = etcd_member_name(i);
         options.wait_until_ready = false;
         initial_cluster +=

@@ -441,12 +441,8 @@ TEST_P(Deploy, PodsOnTwoNodesReachEachOtherAndSurviveATwilldRestart) {
     fs::create_directories(work);
     NetnsTopology topology;
     const auto& etcd_host = topology.add_node("etcd");
-    EtcdOptions etcd_options;
+    auto etcd_options = etcd_on(etcd_host);
     etcd_options.tls = true;
-    etcd_options.netns = etcd_host.netns.path();
-    etcd_options.listen_address = etcd_host.address().to_string();
-    etcd_options.client_port = 2379;
-    etcd_options.peer_port = 2380;
     EtcdServer etcd(etcd_options);
     std::string prefix = "/twill/network";
     for (const auto& e : twilld["env"]) {

@@ -15,6 +15,15 @@
 
 namespace twill::testing {
 
+EtcdOptions etcd_on(const NetnsTopology::Node& node) {
+    EtcdOptions options;
+    options.netns = node.netns.path();
+    options.listen_address = node.address().to_string();
+    options.client_port = 2379;
+    options.peer_port = 2380;
+    return options;
+}
+
 // Bind to port 0 and ask which one the kernel chose.
 std::uint16_t free_tcp_port() {
     sys::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

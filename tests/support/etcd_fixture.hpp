@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "netns_topology.hpp"
 #include "twill/kv/client.hpp"
 
 namespace twill::testing {
@@ -44,6 +45,10 @@ struct EtcdTlsFiles {
     std::filesystem::path client_cert{};
     std::filesystem::path client_key{};
 };
+
+// Options for an etcd serving on `node` of a topology: inside its namespace, on its underlay
+// address, client port 2379 and peer port 2380 (what the daemons of a test cluster dial).
+EtcdOptions etcd_on(const NetnsTopology::Node& node);
 
 // A TCP port on loopback that nothing listens on right now.
 std::uint16_t free_tcp_port();

@@ -38,12 +38,8 @@ TEST(TwilldEtcdRole, ACertificateUserLimitedToThePrefixRunsTwilldAndNothingElse)
     NetnsTopology topology;
     const auto& etcd_node = topology.add_node("etcd");
     const auto& node = topology.add_node("n1");
-    EtcdOptions options;
+    auto options = etcd_on(etcd_node);
     options.tls = true;
-    options.netns = etcd_node.netns.path();
-    options.listen_address = etcd_node.address().to_string();
-    options.client_port = 2379;
-    options.peer_port = 2380;
     EtcdServer etcd(options);
     const auto& tls = *etcd.tls_files();
     const auto work = fs::temp_directory_path() / (topology.prefix() + "etcd-role");
