@@ -21,7 +21,8 @@ bool in_neighbour_scope(const Ownership& owned, const net::Address& a) {
                        [&](const net::Prefix& p) { return p.contains(a); });
 }
 
-// Applies one kind's diff, recording each change. `ops` has add/replace/remove for the kind.
+// Applies one kind's diff, recording each change. `replace` is given the desired object and
+// the one the kernel holds now.
 template <class Object, class KeyFn, class PrintFn, class AddFn, class ReplaceFn, class RemoveFn>
 void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn print, AddFn add,
            ReplaceFn replace, RemoveFn remove, bool dry_run, const DriftRecord& record,
@@ -49,7 +50,8 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
     for (const auto& r : diff.replace) {
         const auto k = key(r.desired);
         run(Action::replaced, r.desired, "was: " + print(r.actual),
-            record.unchanged(kind, k, r.desired), k, replace);
+            record.unchanged(kind, k, r.desired), k,
+            [&](const Object& desired) { replace(desired, r.actual); });
     }
     for (const auto& a : diff.remove) {
         const auto k = key(a);
@@ -96,17 +98,23 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     // next hop that cannot be resolved yet; deletions of routes before their neighbours.
     apply(
         "fdb", fdb_diff, fdb_key, print_fdb, [&](const auto& e) { handle_.replace_fdb(e); },
-        [&](const auto& e) { handle_.replace_fdb(e); },
+        [&](const auto& e, const auto&) { handle_.replace_fdb(e); },
         [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, record_, report);
     apply(
         "neighbour", neighbour_diff, neighbour_key, print_neighbour,
         [&](const auto& n) { handle_.replace_neighbour(n); },
-        [&](const auto& n) { handle_.replace_neighbour(n); },
+        [&](const auto& n, const auto&) { handle_.replace_neighbour(n); },
         [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, record_, report);
     apply(
         "route", route_diff, route_key, print_route,
         [&](const auto& r) { handle_.replace_route(r); },
-        [&](const auto& r) { handle_.replace_route(r); },
+        // A route moving to another device is deleted first: IPv6 refuses to replace an onlink
+        // route when its gateway resolves through the route's old device ("Nexthop has invalid
+        // gateway or device mismatch"), as when a peer's IPv6 moves between twill-v6 and twill.
+        [&](const auto& desired, const auto& actual) {
+            if (actual.oif != desired.oif) handle_.delete_route(actual);
+            handle_.replace_route(desired);
+        },
         [&](const auto& r) { handle_.delete_route(r); }, dry_run, record_, report);
 
     for (const auto& e : report.errors) spdlog::warn("reconcile: {}", e);

@@ -468,3 +468,24 @@ TEST_F(TwilldDualStackTest, ProbesFindABrokenIPv6PathWhileIPv4Works) {
 }
 
 }  // namespace
+
+namespace {
+
+// The IPv6 underlay address goes away under a running node: it drops twill-v6.1, publishes
+// its lease without PublicIPv6, and every peer moves its IPv6 entries to twill.1; IPv6 pods
+// keep talking.
+TEST_F(TwilldDualStackTest, IPv6UnderlayAddressRemovedUnderARunningNode) {
+    auto subnets = start({"a", "b"});
+    ASSERT_TRUE(eventually([&] { return converged(subnets); }));
+    for (const auto* node : {"a", "b"}) add_pod(node, std::string("pod-") + node);
+    ASSERT_TRUE(eventually([&] { return pods_reach_each_other({"pod-a", "pod-b"}); }, 30s));
+
+    cluster_->handle("a").delete_address(cluster_->node("a").underlay_index,
+                                         cluster_->node("a").underlay_v6);
+    no_ipv6_underlay_.insert("a");
+    EXPECT_TRUE(eventually([&] { return !cluster_->handle("a").find_link("twill-v6.1"); }, 30s));
+    EXPECT_TRUE(eventually([&] { return converged(subnets); }, 30s));
+    EXPECT_TRUE(eventually([&] { return pods_reach_each_other({"pod-a", "pod-b"}); }, 30s));
+}
+
+}  // namespace
