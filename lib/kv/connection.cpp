@@ -265,7 +265,11 @@ bool Connection::retryable(const grpc::Status& status, Retry retry) noexcept {
 KvError Connection::error(std::string_view operation, std::string_view key,
                           const grpc::Status& status, std::size_t index) const {
     std::string message = status.error_message();
-    if (looks_like_tls_mismatch(status)) {
+    // A TLS client that never gets a connection within the dial timeout (a loaded machine
+    // may not see the refused handshake in time) may be failing the same way.
+    const bool tls_dial_timeout =
+        tls_ && message.starts_with("not connected within the dial timeout");
+    if (looks_like_tls_mismatch(status) || tls_dial_timeout) {
         message += tls_ ? " (TLS: the endpoint may be plaintext, or its certificate not signed by "
                           "the CA, or it refused the client certificate)"
                         : " (the endpoint may require TLS: use https:// endpoints, a CA file and "
