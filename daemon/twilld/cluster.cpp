@@ -170,8 +170,12 @@ void Cluster::stop() {
     state_->stop_requested.notify_all();
 }
 
-std::map<net::Prefix, subnet::Lease> Cluster::leases() const {
-    return state_->watcher ? state_->watcher->leases() : std::map<net::Prefix, subnet::Lease>{};
+void Cluster::read_leases(const subnet::LeaseWatcher::Reader& reader, bool take) {
+    if (state_->watcher) {
+        state_->watcher->read(reader, take);
+        return;
+    }
+    reader({}, {});
 }
 
 std::optional<subnet::Lease> Cluster::own_lease() const {

@@ -15,6 +15,7 @@
 #include "options.hpp"
 #include "twill/subnet/config.hpp"
 #include "twill/subnet/lease.hpp"
+#include "twill/subnet/watcher.hpp"
 
 namespace twill::kv {
 class Client;
@@ -52,7 +53,9 @@ class Cluster {
     // Sleeps for `delay` unless stop() comes first; false when stopping.
     bool pause(std::chrono::milliseconds delay);
 
-    std::map<net::Prefix, subnet::Lease> leases() const;
+    // The watcher's table, read in place (subnet::LeaseWatcher::read): the one copy of the
+    // leases in the daemon.
+    void read_leases(const subnet::LeaseWatcher::Reader& reader, bool take);
     std::optional<subnet::Lease> own_lease() const;
     // Publishes a new value (public IP or backend data changed).
     void update_value(const subnet::LeaseValue& value);

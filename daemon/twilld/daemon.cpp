@@ -194,7 +194,7 @@ void Daemon::on_cluster_ready() {
         if (config_->ipv6) families.push_back(net::Family::v6);
         probes_->start(families);
     }
-    leases_dirty_ = true;
+    full_due_ = true;
     ports_due_ = true;
     reconcile();
     arm_resync();
@@ -202,9 +202,8 @@ void Daemon::on_cluster_ready() {
 
 void Daemon::on_peers_changed() {
     if (!config_) return;
-    // The watcher may call once per event: copy its map once per reconcile, not per call.
-    leases_dirty_ = true;
-    schedule_reconcile("leases changed");
+    // The watcher may call once per event: the run takes every change since the previous.
+    schedule_reconcile("leases changed", /*full=*/false);
 }
 
 // A loss means etcd may have handed this node's subnet to another node: stop handing out its
@@ -237,11 +236,11 @@ void Daemon::on_own_lease_changed() {
         ports_due_ = true;
     }
     own_lease_ = lease;
-    leases_dirty_ = true;
     schedule_reconcile("own lease changed");
 }
 
-void Daemon::schedule_reconcile(const char* reason) {
+void Daemon::schedule_reconcile(const char* reason, bool full) {
+    if (full) full_due_ = true;
     if (reconcile_pending_ || stopping_) return;
     reconcile_pending_ = true;
     spdlog::debug("reconcile scheduled: {}", reason);

@@ -72,16 +72,21 @@ class Daemon final : public api::Handler {
     // ---- triggers (daemon.cpp): each only says "look now" ----
     void on_peers_changed();
     void on_own_lease_changed();
-    void schedule_reconcile(const char* reason);
+    // `full`: the run compares everything; else it looks at the changed peers only (unless
+    // a full run is due anyway).
+    void schedule_reconcile(const char* reason, bool full = true);
     void arm_resync();
     void arm_retry(std::chrono::milliseconds delay, const char* reason);
 
     // ---- reconcile (reconcile.cpp) ----
-    void refresh_leases();
     bool can_reconcile() const;
-    // `pods`: the plugin's reservations, whose host veths belong on twill0; nullptr: the
-    // bridge's ports are not looked at in this run.
-    node::DesiredState desired(const std::vector<ipam::Reservation>* pods) const;
+    // `leases`: the valid leases (the watcher's table, read in place); `pods`: the plugin's
+    // reservations, whose host veths belong on twill0; nullptr: the bridge's ports are not
+    // looked at in this run.
+    node::NodeInputs inputs(const std::map<net::Prefix, subnet::Lease>* leases,
+                            const std::vector<ipam::Reservation>* pods) const;
+    node::DesiredState desired(const std::map<net::Prefix, subnet::Lease>& leases,
+                               const std::vector<ipam::Reservation>* pods) const;
     std::uint32_t overlay_mtu() const;
     // This node on `underlay` before its lease is known: name, Network, underlay.
     backend::NodeContext node_context(const subnet::NetworkConfig& config,
@@ -90,9 +95,14 @@ class Daemon final : public api::Handler {
     subnet::LeaseValue lease_value(const subnet::NetworkConfig& config,
                                    const backend::Backend& backend,
                                    const backend::Underlay& underlay) const;
+    // The full run when one is due (startup, resync, kernel or nftables drift, own lease,
+    // underlay, errors), else the run of the peers whose leases changed.
     void reconcile();
+    void reconcile_all();
+    void reconcile_peers();
+    void finish_run(const reconcile::Report& report);
     void record_changes(const reconcile::Report& report);
-    void hand_peers_to_probes();
+    void hand_peers_to_probes(const std::map<net::Prefix, subnet::Lease>& leases);
 
     // ---- kernel and nftables monitors, the underlay (monitors.cpp) ----
     void arm_monitor();
@@ -108,6 +118,8 @@ class Daemon final : public api::Handler {
     void add_peers(api::v1::StatusReply& s, const node::DesiredState& desired,
                    const reconcile::Report& report);
     void add_lost_pods(api::v1::StatusReply& s, const std::vector<ipam::Reservation>& pods) const;
+    void add_node_state(api::v1::StatusReply& s, const std::map<net::Prefix, subnet::Lease>& leases,
+                        const std::vector<ipam::Reservation>& pods);
 
     // ---- gauges (gauges.cpp): refreshed on the daemon's own schedule ----
     void arm_gauges();
@@ -145,11 +157,10 @@ class Daemon final : public api::Handler {
     std::unique_ptr<backend::Backend> backend_;
     std::optional<backend::Underlay> underlay_;
     std::optional<subnet::Lease> own_lease_;
-    std::map<net::Prefix, subnet::Lease> leases_;  // valid leases by subnet (own included)
-    bool leases_dirty_ = false;         // the watcher has news: refresh leases_ before reconciling
-    std::uint64_t leases_version_ = 0;  // bumped on every refresh of leases_
-    std::uint64_t probed_version_ = 0;  // the leases_version_ the probes were last given
-    bool ports_due_ = true;             // look at the pods' bridge ports in the next reconcile
+    bool full_due_ = true;     // the next run compares everything (else: changed peers only)
+    bool ports_due_ = true;    // look at the pods' bridge ports in the next full run
+    bool probes_due_ = true;   // the peers changed since the probes were given them
+    std::size_t peer_count_ = 0;
     bool ready_ = false;
     bool reconcile_pending_ = false;
     bool leaving_ = false;

@@ -79,7 +79,8 @@ void Daemon::on_monitor_readable() {
     bool relevant = result.resync_needed;
     bool underlay_touched = false;
     for (const auto& event : result.events) {
-        if (!concerns_twill(event)) continue;
+        // The notifications of our own writes say nothing new.
+        if (!concerns_twill(event) || node_.is_echo(event)) continue;
         relevant = true;
         if (event.kind == netlink::Event::Kind::link ||
             event.kind == netlink::Event::Kind::address) {
@@ -89,6 +90,7 @@ void Daemon::on_monitor_readable() {
         if (event.kind == netlink::Event::Kind::link) ports_due_ = true;
     }
     if (!relevant || !config_) return;
+    full_due_ = true;
     if (underlay_touched) refresh_underlay();
     if (reconcile_pending_) return;
     reconcile_pending_ = true;

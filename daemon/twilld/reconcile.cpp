@@ -11,29 +11,28 @@
 
 namespace twill::daemon {
 
-void Daemon::refresh_leases() {
-    if (!leases_dirty_) return;
-    leases_ = cluster_->leases();
-    leases_dirty_ = false;
-    ++leases_version_;
-}
-
 bool Daemon::can_reconcile() const {
     return config_ && own_lease_ && underlay_ && backend_ && !stopping_ && !leaving_;
 }
 
-node::DesiredState Daemon::desired(const std::vector<ipam::Reservation>* pods) const {
+node::NodeInputs Daemon::inputs(const std::map<net::Prefix, subnet::Lease>* leases,
+                                const std::vector<ipam::Reservation>* pods) const {
     node::NodeInputs inputs;
     inputs.node_name = options_.node_name;
     inputs.network = config_->network();
     if (config_->ipv6) inputs.ipv6_network = config_->ipv6->range.network();
     inputs.own = *own_lease_;
-    inputs.leases = &leases_;
+    inputs.leases = leases;
     inputs.underlay = *underlay_;
     if (options_.mtu) inputs.mtu = static_cast<std::uint32_t>(*options_.mtu);
     inputs.ip_masq = options_.ip_masq;
     if (pods) inputs.bridge_ports = pod_host_veths(*pods);
-    return node::desired_state(*backend_, inputs);
+    return inputs;
+}
+
+node::DesiredState Daemon::desired(const std::map<net::Prefix, subnet::Lease>& leases,
+                                   const std::vector<ipam::Reservation>* pods) const {
+    return node::desired_state(*backend_, inputs(&leases, pods));
 }
 
 backend::NodeContext Daemon::node_context(const subnet::NetworkConfig& config,
@@ -75,13 +74,65 @@ void Daemon::reconcile() {
         arm_retry(std::chrono::milliseconds(50), "waiting for the first lease list");
         return;
     }
-    refresh_leases();
+    // A dry run applies nothing, so a change has nothing to build on: it compares in full.
+    if (full_due_ || options_.dry_run) {
+        reconcile_all();
+    } else {
+        reconcile_peers();
+    }
+}
+
+void Daemon::reconcile_all() {
+    full_due_ = false;
     std::optional<std::vector<ipam::Reservation>> pods;
     if (ports_due_) pods = pod_reservations(options_.cni_data_dir);
     ports_due_ = false;
-    const auto state = desired(pods ? &*pods : nullptr);
-    auto report = node_.apply(state, *backend_, options_.dry_run);
+    reconcile::Report report;
+    cluster_->read_leases(
+        [&](const std::map<net::Prefix, subnet::Lease>& leases, auto changed) {
+            if (!changed.empty()) probes_due_ = true;
+            const auto state = desired(leases, pods ? &*pods : nullptr);
+            report = node_.apply(state, *backend_, options_.dry_run);
+            peer_count_ = state.peers.size();
+            // Probe after the routes to new peers are in place, and only when the peers changed.
+            if (probes_ && probes_due_) hand_peers_to_probes(leases);
+        },
+        /*take=*/true);
+    ready_ = report.errors.empty() && node_.overlay_index() != 0 && !options_.dry_run;
+    if (ready_) set_startup_state("ready");
+    finish_run(report);
+}
 
+// Only the peers whose leases changed since the previous run, each compared with its lease
+// then: nothing is dumped, the cost follows the change. What the kernel holds beyond them is
+// the next full run's (periodic, or one a kernel notification asks for).
+void Daemon::reconcile_peers() {
+    reconcile::Report report;
+    cluster_->read_leases(
+        [&](const std::map<net::Prefix, subnet::Lease>& leases, auto changed) {
+            if (changed.empty()) return;
+            const auto context = node::node_context(*backend_, inputs(nullptr, nullptr));
+            std::vector<node::PeerUpdate> updates;
+            updates.reserve(changed.size());
+            for (const auto& [subnet, before] : changed) {
+                node::PeerUpdate update;
+                if (before) update.before = node::peer_objects(*backend_, context, *before);
+                if (const auto now = leases.find(subnet); now != leases.end())
+                    update.after = node::peer_objects(*backend_, context, now->second);
+                if (update.before) --peer_count_;
+                if (update.after) ++peer_count_;
+                if (update.before || update.after) updates.push_back(std::move(update));
+            }
+            report = node_.apply_peer_updates(updates, *backend_);
+            probes_due_ = true;
+            if (probes_) hand_peers_to_probes(leases);
+        },
+        /*take=*/true);
+    if (!report.errors.empty()) ready_ = false;
+    finish_run(report);
+}
+
+void Daemon::finish_run(const reconcile::Report& report) {
     ++reconcile_runs_;
     last_reconcile_ = std::chrono::system_clock::now();
     metrics_.reconcile_runs.Increment();
@@ -89,17 +140,11 @@ void Daemon::reconcile() {
     metrics_.reconcile_errors.Increment(static_cast<double>(report.errors.size()));
     for (const auto& error : report.errors) spdlog::error("reconcile: {}", error);
     record_changes(report);
-
-    ready_ = report.errors.empty() && node_.overlay_index() != 0 && !options_.dry_run;
-    if (ready_) set_startup_state("ready");
     metrics_.ready.Set(ready_ ? 1 : 0);
-    metrics_.peers.Set(static_cast<double>(state.peers.size()));
+    metrics_.peers.Set(static_cast<double>(peer_count_));
     // Thousands of peers come and go in bursts: hand the freed memory back to the system.
     if (last_change_count_ + report.changes.size() > 1000) ::malloc_trim(0);
     last_change_count_ = report.changes.size();
-    // Probe after the routes to new peers are in place, and only when the peers changed.
-    if (probes_ && probed_version_ != leases_version_) hand_peers_to_probes();
-
     if (!report.errors.empty()) {
         // A failed step (a dump, a bridge port) is looked at again in full.
         ports_due_ = true;
@@ -122,10 +167,10 @@ void Daemon::record_changes(const reconcile::Report& report) {
     }
 }
 
-void Daemon::hand_peers_to_probes() {
+void Daemon::hand_peers_to_probes(const std::map<net::Prefix, subnet::Lease>& leases) {
     std::vector<probe::Target> targets;
-    targets.reserve(leases_.size());
-    for (const auto& [subnet, lease] : leases_) {
+    targets.reserve(leases.size());
+    for (const auto& [subnet, lease] : leases) {
         if (!node::is_peer(lease, own_lease_->subnet, options_.node_name)) continue;
         targets.push_back({subnet, lease.value.node, subnet.first().plus(1)});
         // A dual-stack peer's IPv6 gateway too (its IPv6 path may be another device).
@@ -137,7 +182,7 @@ void Daemon::hand_peers_to_probes() {
     std::sort(targets.begin(), targets.end(),
               [](const auto& a, const auto& b) { return a.key < b.key; });
     probes_->set_peers(std::move(targets));
-    probed_version_ = leases_version_;
+    probes_due_ = false;
 }
 
 }  // namespace twill::daemon

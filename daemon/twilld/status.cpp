@@ -94,8 +94,18 @@ api::v1::StatusReply Daemon::status() {
     s.set_lease_id(own_lease_->etcd_lease);
 
     // A fresh comparison, so "in kernel" is what the kernel holds now.
-    refresh_leases();
-    const auto desired = this->desired(&pods);
+    cluster_->read_leases(
+        [&](const std::map<net::Prefix, subnet::Lease>& leases, auto) {
+            add_node_state(s, leases, pods);
+        },
+        /*take=*/false);
+    return s;
+}
+
+void Daemon::add_node_state(api::v1::StatusReply& s,
+                            const std::map<net::Prefix, subnet::Lease>& leases,
+                            const std::vector<ipam::Reservation>& pods) {
+    const auto desired = this->desired(leases, &pods);
     const auto& context = desired.context;
     s.set_subnet(context.subnet.to_string());
     s.set_gateway(desired.subnet_file.gateway.to_string());
@@ -137,7 +147,6 @@ api::v1::StatusReply Daemon::status() {
         s.add_warnings(std::string("nftables: ") + e.what());
     }
     add_peers(s, desired, report);
-    return s;
 }
 
 void Daemon::add_lost_pods(api::v1::StatusReply& s,
@@ -212,9 +221,13 @@ api::v1::CheckReply Daemon::check() {
         reply.set_in_sync(false);
         return reply;
     }
-    refresh_leases();
     const auto pods = pod_reservations(options_.cni_data_dir);
-    const auto report = node_.apply(desired(&pods), *backend_, true);
+    reconcile::Report report;
+    cluster_->read_leases(
+        [&](const std::map<net::Prefix, subnet::Lease>& leases, auto) {
+            report = node_.apply(desired(leases, &pods), *backend_, true);
+        },
+        /*take=*/false);
     add_differences(report, *reply.mutable_differences());
     reply.set_in_sync(report.changes.empty() && report.errors.empty());
     return reply;

@@ -38,6 +38,10 @@ int Backend::reconcile_ipv6_device(netlink::Handle&, const NodeContext&, bool,
 void Backend::reconcile_peers(const NodeContext&, const std::vector<netlink::WireguardPeer>&, bool,
                               reconcile::DriftRecord&, reconcile::Report&) {}
 
+void Backend::update_peers(const std::vector<netlink::WireguardPeer>&,
+                           const std::vector<netlink::WireguardPeer>&, reconcile::DriftRecord&,
+                           reconcile::Report&) {}
+
 void Backend::remove(netlink::Handle& handle, const NodeContext& node, reconcile::Report& report) {
     for (const auto& spec : devices(node)) reconcile::remove_device(handle, spec.name, report);
 }

@@ -271,6 +271,47 @@ void WireguardBackend::reconcile_peers(const NodeContext&,
     for (auto& change : plan.changes) report.changes.push_back(std::move(change));
 }
 
+void WireguardBackend::update_peers(const std::vector<netlink::WireguardPeer>& set,
+                                    const std::vector<netlink::WireguardPeer>& removed,
+                                    reconcile::DriftRecord& record, reconcile::Report& report) {
+    if (set.empty() && removed.empty()) return;
+    auto unsettled = [&] {
+        for (const auto* peers : {&set, &removed}) {
+            for (const auto& peer : *peers)
+                report.unsettled.insert("wireguard-peer:" + key_to_base64(peer.public_key));
+        }
+    };
+    if (!device_present_) {
+        report.errors.emplace_back(std::string(kWireguardDevice) + ": not there");
+        unsettled();
+        return;
+    }
+    netlink::WireguardChange change;
+    for (const auto& peer : removed) change.peers.push_back({peer, true});
+    for (const auto& peer : set) change.peers.push_back({peer, false});
+    try {
+        device_->apply(change);
+    } catch (const Error& e) {
+        report.errors.emplace_back(e.what());
+        unsettled();
+        return;
+    }
+    for (const auto& peer : removed) {
+        record.erase("wireguard-peer", key_to_base64(peer.public_key));
+        report.changes.push_back(
+            {"wireguard-peer", reconcile::Action::deleted, to_string(peer), "", false});
+    }
+    for (const auto& peer : set) {
+        const auto key = key_to_base64(peer.public_key);
+        report.changes.push_back({"wireguard-peer",
+                                  record.was_desired("wireguard-peer", key)
+                                      ? reconcile::Action::replaced
+                                      : reconcile::Action::added,
+                                  to_string(peer), "", false});
+        record.set("wireguard-peer", key, peer);
+    }
+}
+
 void WireguardBackend::remove(netlink::Handle& handle, const NodeContext&,
                               reconcile::Report& report) {
     try {

@@ -9,9 +9,15 @@ bool is_peer(const subnet::Lease& lease, const net::Prefix& own_subnet,
     return lease.subnet != own_subnet && lease.value.node != node_name;
 }
 
-DesiredState desired_state(const backend::Backend& backend, const NodeInputs& inputs) {
-    DesiredState state;
-    auto& context = state.context;
+std::optional<backend::PeerObjects> peer_objects(const backend::Backend& backend,
+                                                 const backend::NodeContext& context,
+                                                 const subnet::Lease& lease) {
+    if (!is_peer(lease, context.subnet, context.node)) return std::nullopt;
+    return backend.peer(context, lease);
+}
+
+backend::NodeContext node_context(const backend::Backend& backend, const NodeInputs& inputs) {
+    backend::NodeContext context;
     context.node = inputs.node_name;
     context.network = inputs.network;
     context.subnet = inputs.own.subnet;
@@ -23,6 +29,13 @@ DesiredState desired_state(const backend::Backend& backend, const NodeInputs& in
     }
     context.underlay = inputs.underlay;
     context.overlay_mtu = inputs.mtu ? *inputs.mtu : backend::overlay_mtu(backend, inputs.underlay);
+    return context;
+}
+
+DesiredState desired_state(const backend::Backend& backend, const NodeInputs& inputs) {
+    DesiredState state;
+    state.context = node_context(backend, inputs);
+    const auto& context = state.context;
 
     std::vector<std::pair<net::Prefix, net::Prefix>> families{{context.network, context.subnet}};
     if (context.ipv6_subnet) families.emplace_back(*context.ipv6_network, *context.ipv6_subnet);
@@ -40,8 +53,7 @@ DesiredState desired_state(const backend::Backend& backend, const NodeInputs& in
 
     if (inputs.leases) {
         for (const auto& [subnet, lease] : *inputs.leases) {
-            if (!is_peer(lease, context.subnet, context.node)) continue;
-            if (auto objects = backend.peer(context, lease)) {
+            if (auto objects = peer_objects(backend, context, lease)) {
                 state.peers.emplace(subnet, PeerState{&lease, std::move(*objects)});
             }
         }

@@ -144,6 +144,86 @@ void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
     report.merge(objects_.reconcile(objects, owned, dry_run));
 }
 
+namespace {
+
+// Adds to `upsert` the objects of `after` that are new or differ from `before`, and to
+// `remove` those of `before` no longer wanted (a route moving to another device too: it is
+// deleted before it is written again).
+template <class Object, class KeyFn>
+void changed_objects(const std::vector<Object>* before, const std::vector<Object>* after,
+                     int index, KeyFn key, std::vector<Object>& upsert,
+                     std::vector<Object>& remove) {
+    static const std::vector<Object> none;
+    const auto& old_objects = before ? *before : none;
+    const auto& new_objects = after ? *after : none;
+    for (const auto& desired : new_objects) {
+        const auto object = bound(desired, index);
+        const auto k = key(object);
+        const auto previous = std::find_if(old_objects.begin(), old_objects.end(),
+                                           [&](const Object& o) { return key(bound(o, index)) == k; });
+        if (previous != old_objects.end()) {
+            const auto old_object = bound(*previous, index);
+            if (old_object == object) continue;
+            if constexpr (std::is_same_v<Object, netlink::Route>) {
+                if (old_object.oif != object.oif) remove.push_back(old_object);
+            }
+        }
+        upsert.push_back(object);
+    }
+    for (const auto& old_object : old_objects) {
+        const auto object = bound(old_object, index);
+        const auto k = key(object);
+        if (std::none_of(new_objects.begin(), new_objects.end(),
+                         [&](const Object& o) { return key(bound(o, index)) == k; })) {
+            remove.push_back(object);
+        }
+    }
+}
+
+void changed_set(const reconcile::ObjectSet* before, const reconcile::ObjectSet* after, int index,
+                 reconcile::ObjectSet& upsert, reconcile::ObjectSet& remove) {
+    if (index == 0) return;
+    changed_objects(before ? &before->routes : nullptr, after ? &after->routes : nullptr, index,
+                    reconcile::route_key, upsert.routes, remove.routes);
+    changed_objects(before ? &before->neighbours : nullptr, after ? &after->neighbours : nullptr,
+                    index, reconcile::neighbour_key, upsert.neighbours, remove.neighbours);
+    changed_objects(before ? &before->fdb : nullptr, after ? &after->fdb : nullptr, index,
+                    reconcile::fdb_key, upsert.fdb, remove.fdb);
+}
+
+}  // namespace
+
+reconcile::Report NodeReconciler::apply_peer_updates(const std::vector<PeerUpdate>& updates,
+                                                     backend::Backend& backend) {
+    const auto start = std::chrono::steady_clock::now();
+    reconcile::Report report;
+    if (overlay_index_ == 0) {
+        report.errors.emplace_back("overlay device: missing since the last full run");
+        return report;
+    }
+    reconcile::ObjectSet upsert, remove;
+    std::vector<netlink::WireguardPeer> peers_set, peers_removed;
+    for (const auto& update : updates) {
+        const auto* before = update.before ? &*update.before : nullptr;
+        const auto* after = update.after ? &*update.after : nullptr;
+        changed_set(before ? &before->objects : nullptr, after ? &after->objects : nullptr,
+                    overlay_index_, upsert, remove);
+        changed_set(before ? &before->ipv6_device_objects : nullptr,
+                    after ? &after->ipv6_device_objects : nullptr, overlay_v6_index_, upsert,
+                    remove);
+        const auto* old_peer = before && before->device_peer ? &*before->device_peer : nullptr;
+        const auto* new_peer = after && after->device_peer ? &*after->device_peer : nullptr;
+        if (new_peer && (!old_peer || *old_peer != *new_peer)) peers_set.push_back(*new_peer);
+        if (old_peer && (!new_peer || old_peer->public_key != new_peer->public_key))
+            peers_removed.push_back(*old_peer);
+    }
+    report.merge(objects_.update(upsert, remove));
+    backend.update_peers(peers_set, peers_removed, record_, report);
+    report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    return report;
+}
+
 bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& report) const {
     if (overlay_index_ == 0) return false;
     auto set_settled = [&](const reconcile::ObjectSet& set, int index) {

@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <functional>
+#include <unordered_set>
 
 #include "twill/error.hpp"
 #include "twill/reconcile/diff.hpp"
@@ -21,12 +24,16 @@ bool in_neighbour_scope(const Ownership& owned, const net::Address& a) {
                        [&](const net::Prefix& p) { return p.contains(a); });
 }
 
+// How long a write's notification is awaited: the monitor drains its socket on the same loop
+// right after a run, so a real echo arrives within milliseconds.
+constexpr auto kEchoWindow = std::chrono::seconds(1);
+
 // Applies one kind's diff, recording each change. `replace` is given the desired object and
 // the one the kernel holds now.
 template <class Object, class KeyFn, class PrintFn, class AddFn, class ReplaceFn, class RemoveFn>
 void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn print, AddFn add,
            ReplaceFn replace, RemoveFn remove, bool dry_run, const DriftRecord& record,
-           Report& report) {
+           Report& report, const std::function<void(const std::string&, bool)>& expect) {
     auto run = [&](Action action, const Object& object, const std::string& detail, bool drift,
                    const std::string& object_key, auto&& op) {
         Change change{std::string(kind), action, print(object), detail, drift};
@@ -37,6 +44,7 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
         }
         try {
             op(object);
+            expect(object_key, action == Action::deleted);
             report.changes.push_back(std::move(change));
         } catch (const Error& e) {
             report.unsettled.insert(object_key);
@@ -65,6 +73,8 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
 Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& owned, bool dry_run) {
     const auto start = std::chrono::steady_clock::now();
     Report report;
+    if (!dry_run) echoes_.clear();
+    const auto expect = [this](const std::string& key, bool removed) { this->expect(key, removed); };
 
     netlink::RouteFilter route_filter;
     route_filter.protocol = owned.route_protocol;
@@ -99,12 +109,12 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     apply(
         "fdb", fdb_diff, fdb_key, print_fdb, [&](const auto& e) { handle_.replace_fdb(e); },
         [&](const auto& e, const auto&) { handle_.replace_fdb(e); },
-        [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, record_, report);
+        [&](const auto& e) { handle_.delete_fdb(e); }, dry_run, record_, report, expect);
     apply(
         "neighbour", neighbour_diff, neighbour_key, print_neighbour,
         [&](const auto& n) { handle_.replace_neighbour(n); },
         [&](const auto& n, const auto&) { handle_.replace_neighbour(n); },
-        [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, record_, report);
+        [&](const auto& n) { handle_.delete_neighbour(n); }, dry_run, record_, report, expect);
     apply(
         "route", route_diff, route_key, print_route,
         [&](const auto& r) { handle_.replace_route(r); },
@@ -115,7 +125,7 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
             if (actual.oif != desired.oif) handle_.delete_route(actual);
             handle_.replace_route(desired);
         },
-        [&](const auto& r) { handle_.delete_route(r); }, dry_run, record_, report);
+        [&](const auto& r) { handle_.delete_route(r); }, dry_run, record_, report, expect);
 
     for (const auto& e : report.errors) spdlog::warn("reconcile: {}", e);
 
@@ -136,6 +146,131 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
     return report;
+}
+
+namespace {
+
+bool already_gone(const Error& e) {
+    const auto* system = dynamic_cast<const SystemError*>(&e);
+    return system && (system->code() == ENOENT || system->code() == ESRCH);
+}
+
+// Writes or deletes one kind's objects of a change, recording each.
+template <class Object, class KeyFn, class PrintFn, class WriteFn, class DeleteFn>
+void update_kind(std::string_view kind, const std::vector<Object>& upsert,
+                 const std::vector<Object>& remove, KeyFn key, PrintFn print, WriteFn write,
+                 DeleteFn erase, DriftRecord& record,
+                 const std::function<void(const std::string&, bool)>& expect, Report& report,
+                 bool removing) {
+    if (!removing) {
+        for (const auto& object : upsert) {
+            const auto k = key(object);
+            const auto action = record.was_desired(kind, k) ? Action::replaced : Action::added;
+            try {
+                write(object);
+                expect(k, false);
+                record.set(kind, k, object);
+                report.changes.push_back({std::string(kind), action, print(object), "", false});
+            } catch (const Error& e) {
+                report.unsettled.insert(k);
+                report.errors.emplace_back(e.what());
+            }
+        }
+        return;
+    }
+    // What one peer gives up another may take in the same change (a MAC moving between
+    // leases): what was just written under that key stays.
+    // Routes are removed before anything is written (see update()).
+    std::unordered_set<std::string> written;
+    if (kind != "route") {
+        for (const auto& object : upsert) written.insert(key(object));
+    }
+    for (const auto& object : remove) {
+        const auto k = key(object);
+        if (written.contains(k)) continue;
+        try {
+            erase(object);
+            expect(k, true);
+            report.changes.push_back({std::string(kind), Action::deleted, print(object), "", false});
+        } catch (const Error& e) {
+            if (!already_gone(e)) {
+                report.unsettled.insert(k);
+                report.errors.emplace_back(e.what());
+                continue;
+            }
+        }
+        record.erase(kind, k);
+    }
+}
+
+}  // namespace
+
+Report ObjectReconciler::update(const ObjectSet& upsert, const ObjectSet& remove) {
+    const auto start = std::chrono::steady_clock::now();
+    Report report;
+    report.desired = upsert.size();
+    const auto expect = [this](const std::string& key, bool removed) { this->expect(key, removed); };
+    auto print_route = [](const netlink::Route& r) { return netlink::to_string(r); };
+    auto print_neighbour = [](const netlink::Neighbour& n) { return netlink::to_string(n); };
+    auto print_fdb = [](const netlink::FdbEntry& e) { return netlink::to_string(e); };
+    // As in the full run: a route's next hop is resolvable before the route is written, and
+    // a route is gone before its next hop goes.
+    auto fdb = [&](bool removing) {
+        update_kind(
+            "fdb", upsert.fdb, remove.fdb, fdb_key, print_fdb,
+            [&](const auto& e) { handle_.replace_fdb(e); },
+            [&](const auto& e) { handle_.delete_fdb(e); }, record_, expect, report, removing);
+    };
+    auto neighbours = [&](bool removing) {
+        update_kind(
+            "neighbour", upsert.neighbours, remove.neighbours, neighbour_key, print_neighbour,
+            [&](const auto& n) { handle_.replace_neighbour(n); },
+            [&](const auto& n) { handle_.delete_neighbour(n); }, record_, expect, report,
+            removing);
+    };
+    auto routes = [&](bool removing) {
+        update_kind(
+            "route", upsert.routes, remove.routes, route_key, print_route,
+            [&](const auto& r) { handle_.replace_route(r); },
+            [&](const auto& r) { handle_.delete_route(r); }, record_, expect, report, removing);
+    };
+    // Routes that move to another device go first (IPv6 refuses to replace them in place);
+    // no other route is written under a key another one gives up (a route's key is its
+    // destination: one subnet, one peer).
+    routes(true);
+    fdb(false);
+    neighbours(false);
+    routes(false);
+    neighbours(true);
+    fdb(true);
+    for (const auto& e : report.errors) spdlog::warn("reconcile: {}", e);
+    report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - start);
+    return report;
+}
+
+void ObjectReconciler::expect(const std::string& key, bool removed) {
+    auto& expected = echoes_[(removed ? "-" : "+") + key];
+    ++expected.count;
+    expected.written = std::chrono::steady_clock::now();
+}
+
+bool ObjectReconciler::is_echo(const netlink::Event& event) {
+    std::string key;
+    if (const auto* route = std::get_if<netlink::Route>(&event.object))
+        key = route_key(*route);
+    else if (const auto* neighbour = std::get_if<netlink::Neighbour>(&event.object))
+        key = neighbour_key(*neighbour);
+    else if (const auto* fdb = std::get_if<netlink::FdbEntry>(&event.object))
+        key = fdb_key(*fdb);
+    else
+        return false;
+    const auto it =
+        echoes_.find((event.action == netlink::Event::Action::removed ? "-" : "+") + key);
+    if (it == echoes_.end()) return false;
+    const bool fresh = std::chrono::steady_clock::now() - it->second.written < kEchoWindow;
+    if (--it->second.count == 0 || !fresh) echoes_.erase(it);
+    return fresh;
 }
 
 void ObjectReconciler::forget() {

@@ -180,28 +180,86 @@ LeaseTable::LeaseTable(NetworkConfig config, std::string prefix,
 }
 
 std::vector<LeaseChange> LeaseTable::put(const RawEntry& entry) {
-    if (!apply_put(entry)) return {};
+    apply_put(entry);
     return settle();
 }
 
 std::vector<LeaseChange> LeaseTable::erase(std::string_view key) {
-    if (!apply_erase(std::string(key))) return {};
+    apply_erase(std::string(key));
     return settle();
 }
 
 std::vector<LeaseChange> LeaseTable::apply(const std::vector<Mutation>& batch) {
-    bool changed = false;
     for (const auto& mutation : batch) {
-        changed |= mutation.entry ? apply_put(*mutation.entry) : apply_erase(mutation.key);
+        if (mutation.entry)
+            apply_put(*mutation.entry);
+        else
+            apply_erase(mutation.key);
     }
-    if (!changed) return {};
     return settle();
 }
+
+namespace {
+
+// What a lease claims that no other lease may: its subnets, its VTEP MACs or its WireGuard
+// keys. The identities carry no "V6": a MAC of one lease's IPv6 device taken by another
+// lease's IPv4 device captures traffic just the same.
+struct Claim {
+    std::string id;          // the index key: a kind letter, then the text
+    IgnoreReason reason;     // what losing it is
+    std::string what;        // for the message: "10.244.3.0/24", "BackendData.VtepMAC: ..."
+    std::string verb;        // "leased", "announced"
+};
+
+std::vector<Claim> claims_of(const Lease& lease) {
+    std::vector<Claim> claims;
+    const auto subnet = lease.subnet.to_string();
+    claims.push_back({"s" + subnet, IgnoreReason::overlap, subnet, "leased"});
+    if (lease.ipv6_subnet) {
+        const auto v6 = lease.ipv6_subnet->to_string();
+        claims.push_back({"s" + v6, IgnoreReason::overlap, v6, "leased"});
+    }
+    std::vector<std::pair<std::string, std::string>> identities;
+    for (const auto* data : {&lease.value.backend_data,
+                             lease.value.backend_v6_data ? &*lease.value.backend_v6_data : nullptr}) {
+        if (!data) continue;
+        if (const auto* vxlan = std::get_if<VxlanLeaseData>(data))
+            identities.emplace_back("VtepMAC", vxlan->vtep_mac.to_string());
+        else
+            identities.emplace_back("PublicKey",
+                                    std::get<WireguardLeaseData>(*data).public_key_base64());
+    }
+    // Both devices of one lease may share a key (WireGuard): not a duplicate of itself.
+    std::sort(identities.begin(), identities.end());
+    identities.erase(std::unique(identities.begin(), identities.end()), identities.end());
+    for (const auto& [field, text] : identities) {
+        claims.push_back({"i" + field + text, IgnoreReason::duplicate,
+                          "BackendData." + field + ": " + text, "announced"});
+    }
+    return claims;
+}
+
+std::string earlier(const Lease& first, std::int64_t create_revision) {
+    return " created earlier (create revision " + std::to_string(first.create_revision) +
+           " <= " + std::to_string(create_revision) + ")";
+}
+
+}  // namespace
 
 bool LeaseTable::apply_erase(const std::string& key) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return false;
-    if (const auto& lease = it->second.lease) precedence_.erase({lease->create_revision, key});
+    if (const auto& lease = it->second.lease) {
+        const Rank rank{lease->create_revision, key};
+        for (const auto& claim : claims_of(*lease)) {
+            auto claimants = claimants_.find(claim.id);
+            claimants->second.erase(rank);
+            dirty_.insert(claimants->second.begin(), claimants->second.end());
+            if (claimants->second.empty()) claimants_.erase(claimants);
+        }
+        dirty_.erase(rank);
+        if (it->second.won) set_winner(*lease, false);
+    }
     entries_.erase(it);
     return true;
 }
@@ -215,10 +273,9 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
         return false;
     }
     apply_erase(raw.key);
-    Entry entry{raw, std::nullopt, std::nullopt, std::nullopt, {}};
+    Entry entry{raw, std::nullopt, std::nullopt, std::nullopt, {}, false};
     auto result = validate_lease(config_, prefix_, raw, underlay_family_);
     if (auto* lease = std::get_if<Lease>(&result)) {
-        precedence_.insert({lease->create_revision, raw.key});
         entry.lease = std::move(*lease);
     } else {
         auto& rejection = std::get<Rejection>(result);
@@ -227,110 +284,87 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
         ++total_[rejection.reason];
         entry.rejection = std::move(rejection);
     }
-    entries_.insert_or_assign(raw.key, std::move(entry));
+    auto& stored = entries_.insert_or_assign(raw.key, std::move(entry)).first->second;
+    if (stored.lease) {
+        const Rank rank{stored.lease->create_revision, raw.key};
+        for (const auto& claim : claims_of(*stored.lease)) claimants_[claim.id].insert(rank);
+        touch_claims(*stored.lease);
+    }
     return true;
 }
 
-namespace {
-
-// What a lease announces that no other lease may: its VTEP MACs or its WireGuard keys.
-// The field names carry no "V6": a MAC of one lease's IPv6 device taken by another lease's
-// IPv4 device captures traffic just the same.
-std::vector<std::pair<std::string, std::string>> identities(const LeaseValue& value) {
-    std::vector<std::pair<std::string, std::string>> result;
-    for (const auto* data :
-         {&value.backend_data, value.backend_v6_data ? &*value.backend_v6_data : nullptr}) {
-        if (!data) continue;
-        if (const auto* vxlan = std::get_if<VxlanLeaseData>(data))
-            result.emplace_back("VtepMAC", vxlan->vtep_mac.to_string());
-        else
-            result.emplace_back("PublicKey",
-                                std::get<WireguardLeaseData>(*data).public_key_base64());
+void LeaseTable::touch_claims(const Lease& lease) {
+    for (const auto& claim : claims_of(lease)) {
+        const auto& claimants = claimants_.at(claim.id);
+        dirty_.insert(claimants.begin(), claimants.end());
     }
-    // Both devices of one lease may share a key (WireGuard): not a duplicate of itself.
-    std::sort(result.begin(), result.end());
-    result.erase(std::unique(result.begin(), result.end()), result.end());
-    return result;
 }
 
-std::string earlier(const Lease& first, std::int64_t create_revision) {
-    return " created earlier (create revision " + std::to_string(first.create_revision) +
-           " <= " + std::to_string(create_revision) + ")";
+// A lease taking a subnet from a later one overwrites it here; the later one, decided after
+// it, then loses without touching the new winner.
+void LeaseTable::set_winner(const Lease& lease, bool wins) {
+    auto it = winners_.find(lease.subnet);
+    if (!before_.contains(lease.subnet)) {
+        before_.emplace(lease.subnet,
+                        it == winners_.end() ? std::nullopt : std::optional<Lease>(it->second));
+    }
+    if (wins)
+        winners_.insert_or_assign(lease.subnet, lease);
+    else if (it != winners_.end() && it->second.key == lease.key)
+        winners_.erase(it);
 }
 
-}  // namespace
+// A lease wins unless a winner before it in precedence claims one of its claims. Deciding the
+// dirty leases in that order means every lease before the one at hand is decided already;
+// one that changes sides makes those after it on its claims dirty in turn.
+void LeaseTable::evaluate(const Rank& rank) {
+    auto& entry = entries_.at(rank.second);
+    const auto& lease = *entry.lease;
+    const auto claims = claims_of(lease);
+    std::optional<Rejection> lost;
+    for (const auto& claim : claims) {
+        for (const auto& other : claimants_.at(claim.id)) {
+            if (!(other < rank)) break;
+            const auto& holder = entries_.at(other.second);
+            if (!holder.won) continue;
+            lost = Rejection{claim.reason, claim.what + " is " + claim.verb + " by " + other.second +
+                                               earlier(*holder.lease, rank.first)};
+            break;
+        }
+        if (lost) break;
+    }
+    if (lost && !entry.reported.contains(lost->reason)) {
+        spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", rank.second,
+                     entry.raw.mod_revision, lost->message);
+        ++total_[lost->reason];
+        entry.reported.insert(lost->reason);
+    }
+    const bool wins = !lost;
+    entry.lost = std::move(lost);
+    if (wins == entry.won) return;
+    entry.won = wins;
+    set_winner(lease, wins);
+    for (const auto& claim : claims) {
+        const auto& claimants = claimants_.at(claim.id);
+        dirty_.insert(claimants.upper_bound(rank), claimants.end());
+    }
+}
 
-// Recomputed from all entries: a table of a few thousand leases takes well under a
-// millisecond, and a pure function of the entries cannot depend on the order they came in.
 std::vector<LeaseChange> LeaseTable::settle() {
-    std::map<net::Prefix, const Lease*> won;
-    std::map<net::Prefix, const Lease*> won_v6;  // the IPv6 halves of dual-stack leases
-    std::map<std::pair<std::string, std::string>, const Lease*> announced;
-    for (const auto& [create_revision, key] : precedence_) {
-        auto& entry = entries_.at(key);
-        const auto& lease = *entry.lease;
-        std::optional<Rejection> lost;
-        auto holder_of = [&](const std::map<net::Prefix, const Lease*>& holders,
-                             const std::optional<net::Prefix>& subnet) -> const Lease* {
-            if (!subnet) return nullptr;
-            const auto found = holders.find(*subnet);
-            return found == holders.end() ? nullptr : found->second;
-        };
-        const auto lease_identities = identities(lease.value);
-        if (const auto* first = holder_of(won, lease.subnet)) {
-            lost =
-                Rejection{IgnoreReason::overlap, lease.subnet.to_string() + " is leased by " +
-                                                     first->key + earlier(*first, create_revision)};
-        } else if (const auto* first_v6 = holder_of(won_v6, lease.ipv6_subnet)) {
-            lost = Rejection{IgnoreReason::overlap, lease.ipv6_subnet->to_string() +
-                                                        " is leased by " + first_v6->key +
-                                                        earlier(*first_v6, create_revision)};
-        } else {
-            for (const auto& id : lease_identities) {
-                if (const auto holder = announced.find(id); holder != announced.end()) {
-                    lost = Rejection{IgnoreReason::duplicate,
-                                     "BackendData." + id.first + ": " + id.second +
-                                         " is announced by " + holder->second->key +
-                                         earlier(*holder->second, create_revision)};
-                    break;
-                }
-            }
-        }
-        if (!lost) {
-            won.emplace(lease.subnet, &lease);
-            if (lease.ipv6_subnet) won_v6.emplace(*lease.ipv6_subnet, &lease);
-            for (const auto& id : lease_identities) announced.emplace(id, &lease);
-        }
-        if (lost && !entry.reported.contains(lost->reason)) {
-            spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", key,
-                         entry.raw.mod_revision, lost->message);
-            ++total_[lost->reason];
-            entry.reported.insert(lost->reason);
-        }
-        entry.lost = std::move(lost);
+    while (!dirty_.empty()) {
+        const auto rank = *dirty_.begin();
+        dirty_.erase(dirty_.begin());
+        evaluate(rank);
     }
-
-    // The difference to the previous winners, ordered by subnet (both maps are).
+    // The difference to the winners before, ordered by subnet.
     std::vector<LeaseChange> changes;
-    auto old_it = winners_.begin();
-    auto new_it = won.begin();
-    while (old_it != winners_.end() || new_it != won.end()) {
-        if (new_it == won.end() || (old_it != winners_.end() && old_it->first < new_it->first)) {
-            changes.push_back(LeaseChange{old_it->first, old_it->second, std::nullopt});
-            old_it = winners_.erase(old_it);
-        } else if (old_it == winners_.end() || new_it->first < old_it->first) {
-            changes.push_back(LeaseChange{new_it->first, std::nullopt, *new_it->second});
-            winners_.emplace_hint(old_it, new_it->first, *new_it->second);
-            ++new_it;
-        } else {
-            if (old_it->second != *new_it->second) {
-                changes.push_back(LeaseChange{old_it->first, old_it->second, *new_it->second});
-                old_it->second = *new_it->second;
-            }
-            ++old_it;
-            ++new_it;
-        }
+    for (auto& [subnet, before] : before_) {
+        const auto now = winners_.find(subnet);
+        std::optional<Lease> after;
+        if (now != winners_.end()) after = now->second;
+        if (before != after) changes.push_back(LeaseChange{subnet, std::move(before), std::move(after)});
     }
+    before_.clear();
     return changes;
 }
 

@@ -60,6 +60,7 @@ void LeaseWatcher::on_snapshot(kv::Revision revision, const std::vector<kv::KeyV
     {
         std::lock_guard lock(mutex_);
         changes = table_.apply(mutations(mirror_.reset(revision, kvs)));
+        note(changes);
         revision_ = revision;
         synced_ = true;
     }
@@ -72,6 +73,7 @@ void LeaseWatcher::on_events(const std::vector<kv::WatchEvent>& events, kv::Revi
         std::lock_guard lock(mutex_);
         mirror_.apply(events, revision);
         changes = table_.apply(mutations(events));
+        note(changes);
         if (revision > revision_) revision_ = revision;
     }
     if (changes.empty()) {
@@ -79,6 +81,10 @@ void LeaseWatcher::on_events(const std::vector<kv::WatchEvent>& events, kv::Revi
         return;
     }
     deliver(std::move(changes), revision, /*snapshot=*/false);
+}
+
+void LeaseWatcher::note(const std::vector<LeaseChange>& changes) {
+    for (const auto& change : changes) changed_.try_emplace(change.subnet, change.before);
 }
 
 void LeaseWatcher::deliver(std::vector<LeaseChange> changes, kv::Revision revision, bool snapshot) {
@@ -89,6 +95,13 @@ void LeaseWatcher::deliver(std::vector<LeaseChange> changes, kv::Revision revisi
 std::map<net::Prefix, Lease> LeaseWatcher::leases() const {
     std::lock_guard lock(mutex_);
     return table_.leases();
+}
+
+void LeaseWatcher::read(const Reader& reader, bool take) {
+    std::lock_guard lock(mutex_);
+    Changed changed;
+    if (take) changed.swap(changed_);
+    reader(table_.leases(), std::move(changed));
 }
 
 kv::Revision LeaseWatcher::revision() const {

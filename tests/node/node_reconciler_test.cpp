@@ -8,12 +8,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
+#include <set>
 
 #include "require_root.hpp"
 #include "test_leases.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/netlink/failpoints.hpp"
 #include "twill/netlink/handle.hpp"
+#include "twill/netlink/monitor.hpp"
 #include "twill/netlink/netns.hpp"
 #include "twill/node/sysctl.hpp"
 #include "twill/reconcile/object_sets.hpp"
@@ -244,3 +247,151 @@ TEST_F(NodeReconcilerTest, RemoveAllLeavesNothingOfTwill) {
 }
 
 }  // namespace
+
+namespace {
+
+// One change of leases as the daemon makes it: each changed subnet's objects under its lease
+// before and after.
+std::vector<node::PeerUpdate> updates_between(const backend::Backend& backend,
+                                              const node::DesiredState& state,
+                                              const std::map<net::Prefix, subnet::Lease>& before,
+                                              const std::map<net::Prefix, subnet::Lease>& after) {
+    std::set<net::Prefix> subnets;
+    for (const auto* leases : {&before, &after}) {
+        for (const auto& [subnet, lease] : *leases) {
+            const auto other = leases == &before ? after.find(subnet) : before.find(subnet);
+            const auto& other_map = leases == &before ? after : before;
+            if (other == other_map.end() || !(other->second == lease)) subnets.insert(subnet);
+        }
+    }
+    std::vector<node::PeerUpdate> updates;
+    for (const auto& subnet : subnets) {
+        node::PeerUpdate update;
+        if (auto it = before.find(subnet); it != before.end())
+            update.before = node::peer_objects(backend, state.context, it->second);
+        if (auto it = after.find(subnet); it != after.end())
+            update.after = node::peer_objects(backend, state.context, it->second);
+        updates.push_back(std::move(update));
+    }
+    return updates;
+}
+
+}  // namespace
+
+// The run of a change touches only the changed peers and dumps nothing. Whatever sequence of
+// changes it is given (peers coming, going, moving to another public IP or MAC, taking a
+// subnet over from another), a full comparison afterwards finds nothing to add, change or
+// remove: no event path leaves an object behind that the full run would delete.
+TEST_F(NodeReconcilerTest, ChangesLeaveNothingForTheFullRunToDo) {
+    ASSERT_TRUE(apply().errors.empty());
+    std::mt19937 random(11);
+    auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); };
+    for (int step = 0; step < 200; ++step) {
+        const auto before = leases_;
+        const int changes = 1 + pick(4);
+        for (int c = 0; c < changes; ++c) {
+            const int n = 4 + pick(12);  // 10.244.4.0/24 .. 10.244.15.0/24
+            const auto subnet = "10.244." + std::to_string(n) + ".0/24";
+            const auto prefix = net::Prefix::parse(subnet);
+            if (leases_.contains(prefix) && pick(3) == 0) {
+                leases_.erase(prefix);
+                continue;
+            }
+            const auto ip = "192.0.2." + std::to_string(20 + pick(30));
+            const auto node = pick(8) == 0 ? std::string("a") : "n" + std::to_string(n);
+            auto lease = vxlan_lease(subnet.c_str(), ip.c_str(), node.c_str(),
+                                     static_cast<std::uint8_t>(16 + pick(40)));
+            leases_.insert_or_assign(prefix, lease);
+        }
+        // Two leases may not share a MAC (the table keeps the earlier one): the later goes.
+        std::set<std::string> macs;
+        for (auto it = leases_.begin(); it != leases_.end();) {
+            const auto mac =
+                std::get<subnet::VxlanLeaseData>(it->second.value.backend_data).vtep_mac.to_string();
+            it = macs.insert(mac).second ? std::next(it) : leases_.erase(it);
+        }
+        const auto state = desired();
+        const auto updates = updates_between(backend_, state, before, leases_);
+        const auto report = in_ns([&] { return node_->apply_peer_updates(updates, backend_); });
+        ASSERT_TRUE(report.errors.empty()) << "step " << step << "\n" << describe(report);
+        for (const auto& change : report.changes) EXPECT_FALSE(change.drift);
+        const auto check = apply({}, /*dry_run=*/true);
+        ASSERT_TRUE(check.changes.empty())
+            << "step " << step << ": the full run would still change\n"
+            << describe(check);
+    }
+}
+
+// Drift between two changes (a route deleted, a stray route of twill's protocol, an FDB entry
+// pointed elsewhere) is not what a change looks at; the next full run finds all of it and
+// calls it drift.
+TEST_F(NodeReconcilerTest, DriftBetweenChangesIsFoundByTheNextFullRun) {
+    ASSERT_TRUE(apply().errors.empty());
+    in_ns([] {
+        netlink::Handle handle;
+        netlink::Route route;
+        route.destination = net::Prefix::parse("10.244.9.0/24");
+        route.protocol = reconcile::twill_route_protocol;
+        handle.delete_route(route);
+        netlink::Route stray;
+        stray.destination = net::Prefix::parse("10.244.77.0/24");
+        stray.protocol = reconcile::twill_route_protocol;
+        stray.oif = handle.get_link("twill0").index;
+        handle.replace_route(stray);
+        const auto overlay = handle.get_link("twill.1").index;
+        for (auto entry : handle.dump_fdb(overlay)) {
+            if (!entry.is_self() || entry.dst != net::Address::parse("192.0.2.5")) continue;
+            entry.dst = net::Address::parse("192.0.2.99");
+            handle.replace_fdb(entry);
+        }
+    });
+    // A change of another peer (d joins) goes through without looking at any of it.
+    const auto before = leases_;
+    const auto d = vxlan_lease("10.244.12.0/24", "192.0.2.12", "d", 12);
+    leases_.emplace(d.subnet, d);
+    const auto updates = updates_between(backend_, desired(), before, leases_);
+    const auto change = in_ns([&] { return node_->apply_peer_updates(updates, backend_); });
+    ASSERT_TRUE(change.errors.empty()) << describe(change);
+    EXPECT_EQ(change.changes.size(), 3u) << describe(change);  // d's route, neighbour, FDB entry
+
+    const auto full = apply();
+    EXPECT_TRUE(full.errors.empty()) << describe(full);
+    EXPECT_TRUE(has_change(full, "route", reconcile::Action::added, true)) << describe(full);
+    EXPECT_TRUE(has_change(full, "route", reconcile::Action::deleted, true)) << describe(full);
+    EXPECT_TRUE(has_change(full, "fdb", reconcile::Action::replaced, true)) << describe(full);
+    EXPECT_EQ(full.changes.size(), 3u) << describe(full);
+    EXPECT_TRUE(apply({}, true).changes.empty());
+}
+
+// The kernel's notifications of a run's own writes are recognised as such (no run needed);
+// a change made by anyone else is not.
+TEST_F(NodeReconcilerTest, OwnWritesAreEchoesOthersAreNot) {
+    ASSERT_TRUE(apply().errors.empty());
+    in_ns([&] {
+        netlink::MonitorOptions groups;
+        groups.links = groups.addresses = false;
+        netlink::Monitor monitor(groups);
+        const auto before = leases_;
+        const auto d = vxlan_lease("10.244.12.0/24", "192.0.2.12", "d", 12);
+        leases_.emplace(d.subnet, d);
+        const auto change =
+            node_->apply_peer_updates(updates_between(backend_, desired(), before, leases_), backend_);
+        ASSERT_TRUE(change.errors.empty()) << describe(change);
+        netlink::Handle handle;
+        netlink::Route stray;
+        stray.destination = net::Prefix::parse("10.244.77.0/24");
+        stray.protocol = reconcile::twill_route_protocol;
+        stray.oif = handle.get_link("twill0").index;
+        handle.replace_route(stray);
+        std::size_t echoes = 0, others = 0;
+        for (const auto& event : monitor.drain().events) {
+            if (node_->is_echo(event))
+                ++echoes;
+            else if (const auto* route = std::get_if<netlink::Route>(&event.object);
+                     route && route->destination == stray.destination)
+                ++others;
+        }
+        EXPECT_EQ(echoes, 3u);  // d's route, neighbour and FDB entry
+        EXPECT_EQ(others, 1u);
+    });
+}

@@ -507,3 +507,56 @@ TEST(LeaseTable, OverlapAndDuplicatesPerFamily) {
               net::Prefix::parse("fd00:10:244:3::/64"));
     EXPECT_FALSE(table.leases().at(net::Prefix::parse("10.244.3.0/24")).ipv6_subnet);
 }
+
+// The table follows one change at a time by looking only at the leases the change touches.
+// After each of a long random run of puts and deletes (subnets claimed twice, MACs announced
+// by several leases, winners coming and going), it must hold exactly what a table built from
+// scratch from the same entries holds, and the changes it returned must turn the previous
+// winners into the new ones.
+TEST(LeaseTable, EveryStepMatchesATableBuiltFromScratch) {
+    LogCapture log;
+    const std::vector<std::string> names = {"10.244.1.0-24", "10.244.1.0-024", "10.244.2.0-24",
+                                            "10.244.2.0-024", "10.244.3.0-24",  "10.244.4.0-24",
+                                            "10.244.5.0-24",  "10.244.6.0-24"};
+    const std::vector<std::string> macs = {"0a:58:00:00:00:01", "0a:58:00:00:00:02",
+                                           "0a:58:00:00:00:03", "0a:58:00:00:00:04"};
+    std::mt19937 random(7);
+    auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(random); };
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
+    std::map<std::string, RawEntry> present;
+    std::int64_t revision = 1;
+    for (int step = 0; step < 3000; ++step) {
+        const auto before = table.leases();
+        const auto name = key(names[pick(names.size())]);
+        std::vector<LeaseChange> changes;
+        if (present.contains(name) && pick(3) == 0) {
+            present.erase(name);
+            changes = table.erase(name);
+        } else {
+            ++revision;
+            const auto created = present.contains(name) ? present.at(name).create_revision : revision;
+            auto e = entry(name, value("192.168.1.10", macs[pick(macs.size())], "n" + std::to_string(step)),
+                           created, revision);
+            present.insert_or_assign(name, e);
+            changes = table.put(e);
+        }
+        LeaseTable scratch(vxlan_config(), kPrefix, net::Family::v4);
+        std::vector<LeaseTable::Mutation> all;
+        for (const auto& [k, e] : present) all.push_back({k, e});
+        scratch.apply(all);
+        ASSERT_EQ(table.leases(), scratch.leases()) << "step " << step;
+        ASSERT_EQ(table.ignored_now(), scratch.ignored_now()) << "step " << step;
+
+        auto replayed = before;
+        for (const auto& change : changes) {
+            ASSERT_EQ(change.before ? std::optional(before.at(change.subnet)) : std::nullopt,
+                      change.before);
+            ASSERT_NE(change.before, change.after) << "step " << step;
+            if (change.after)
+                replayed.insert_or_assign(change.subnet, *change.after);
+            else
+                replayed.erase(change.subnet);
+        }
+        ASSERT_EQ(replayed, table.leases()) << "step " << step;
+    }
+}

@@ -110,6 +110,11 @@ class Backend {
     virtual void reconcile_peers(const NodeContext& node,
                                  const std::vector<netlink::WireguardPeer>& desired, bool dry_run,
                                  reconcile::DriftRecord& record, reconcile::Report& report);
+    // A change of some peers' leases: sets `set` and removes `removed` from the device-level
+    // peer state without reading it, recording both in `record`. Default: nothing.
+    virtual void update_peers(const std::vector<netlink::WireguardPeer>& set,
+                              const std::vector<netlink::WireguardPeer>& removed,
+                              reconcile::DriftRecord& record, reconcile::Report& report);
     // Leave: removes the overlay device(s) and anything the backend started.
     virtual void remove(netlink::Handle& handle, const NodeContext& node,
                         reconcile::Report& report);

@@ -51,6 +51,9 @@ class WireguardBackend final : public Backend {
     void reconcile_peers(const NodeContext& node,
                          const std::vector<netlink::WireguardPeer>& desired, bool dry_run,
                          reconcile::DriftRecord& record, reconcile::Report& report) override;
+    void update_peers(const std::vector<netlink::WireguardPeer>& set,
+                      const std::vector<netlink::WireguardPeer>& removed,
+                      reconcile::DriftRecord& record, reconcile::Report& report) override;
     void remove(netlink::Handle& handle, const NodeContext& node,
                 reconcile::Report& report) override;
     std::optional<PeerObjects> peer(const NodeContext& node,

@@ -66,4 +66,11 @@ bool is_peer(const subnet::Lease& lease, const net::Prefix& own_subnet, std::str
 // Leases the backend cannot use (another backend's) are left out of `peers`.
 DesiredState desired_state(const backend::Backend& backend, const NodeInputs& inputs);
 
+// The parts of it a change of one lease needs: the node as the backend sees it, and the
+// objects of one lease (nullopt: not a peer, or another backend's).
+backend::NodeContext node_context(const backend::Backend& backend, const NodeInputs& inputs);
+std::optional<backend::PeerObjects> peer_objects(const backend::Backend& backend,
+                                                 const backend::NodeContext& context,
+                                                 const subnet::Lease& lease);
+
 }  // namespace twill::node

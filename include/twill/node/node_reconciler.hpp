@@ -19,11 +19,26 @@
 
 namespace twill::node {
 
+// One peer's objects before and after a change of leases (nullopt: not a peer then, or now).
+struct PeerUpdate {
+    std::optional<backend::PeerObjects> before;
+    std::optional<backend::PeerObjects> after;
+};
+
 class NodeReconciler {
   public:
     explicit NodeReconciler(std::filesystem::path run_dir);
 
+    // The full run: everything compared with what the kernel holds.
     reconcile::Report apply(const DesiredState& desired, backend::Backend& backend, bool dry_run);
+    // The run of a change of some peers' leases, on the devices of the last full run: only
+    // those peers' objects are written or removed, nothing is dumped, so its cost follows
+    // the change and not the size of the cluster. An overlay device gone since is an error
+    // (the full run that follows makes it anew).
+    reconcile::Report apply_peer_updates(const std::vector<PeerUpdate>& updates,
+                                         backend::Backend& backend);
+    // Whether a kernel notification only reports a write of ours (no run needed for it).
+    bool is_echo(const netlink::Event& event) { return objects_.is_echo(event); }
 
     // After a dry run: whether every object of `peer` matched the kernel.
     bool settled(const PeerState& peer, const reconcile::Report& report) const;

@@ -1,4 +1,5 @@
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "twill/net/prefix.hpp"
 #include "twill/netlink/handle.hpp"
+#include "twill/netlink/monitor.hpp"
 #include "twill/reconcile/drift_record.hpp"
 #include "twill/reconcile/object_sets.hpp"
 #include "twill/reconcile/report.hpp"
@@ -32,14 +34,34 @@ class ObjectReconciler {
     explicit ObjectReconciler(netlink::Handle& handle, DriftRecord* record = nullptr)
         : handle_(handle), record_(record ? *record : own_record_) {}
 
+    // The full run: dumps everything twill owns and applies the difference. It starts a new
+    // echo ledger (see is_echo).
     Report reconcile(const ObjectSet& desired, const Ownership& owned, bool dry_run);
+    // The run of a change: writes `upsert` (objects whose desired value is new) and deletes
+    // `remove` (objects no longer desired), dumping nothing, and remembers both as desired
+    // or not. An object already gone is not an error. Whatever the kernel holds beyond these
+    // (drift between two changes) is the full run's to find.
+    Report update(const ObjectSet& upsert, const ObjectSet& remove);
     // Forget the previous desired set (after a device was recreated, everything is new).
     void forget();
 
+    // Whether a kernel notification only reports a change this reconciler made within the
+    // last second (each change's notification is consumed once): such an event needs no run.
+    bool is_echo(const netlink::Event& event);
+
   private:
+    void expect(const std::string& key, bool removed);
+
     netlink::Handle& handle_;
     DriftRecord own_record_;
     DriftRecord& record_;
+    // Notifications expected for our own writes: "+"/"-" and the object's key -> how many,
+    // and when the latest was written.
+    struct Expected {
+        int count = 0;
+        std::chrono::steady_clock::time_point written;
+    };
+    std::unordered_map<std::string, Expected> echoes_;
 };
 
 }  // namespace twill::reconcile

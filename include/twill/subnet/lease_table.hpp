@@ -69,8 +69,10 @@ struct LeaseChange {
 // unless one taken before it holds an overlapping subnet (overlap) or announces the same
 // VtepMAC or WireGuard PublicKey (duplicate). The result depends only on the set of entries,
 // never on the order they arrived in, so every node computes the same table; dropping a winner
-// promotes the next. Each rejected (key, mod revision) is logged once (spdlog warn) and
-// counted once per reason. Not thread-safe.
+// promotes the next. A change costs what it touches, not the size of the table: only the
+// leases that claim a subnet or an identity the change touched are looked at again (and, when
+// one of them wins or loses, those after it on its claims). Each rejected (key, mod revision)
+// is logged once (spdlog warn) and counted once per reason. Not thread-safe.
 class LeaseTable {
   public:
     // `underlay_family`: as for validate_lease.
@@ -98,27 +100,40 @@ class LeaseTable {
     std::size_t entry_count() const noexcept { return entries_.size(); }
 
   private:
+    // The order of precedence among valid-by-themselves leases: (create revision, key).
+    using Rank = std::pair<std::int64_t, std::string>;
+
     struct Entry {
         RawEntry raw;
         std::optional<Lease> lease;  // set when valid by itself
         std::optional<Rejection> rejection;
         std::optional<Rejection> lost;    // valid by itself, but an earlier lease won
         std::set<IgnoreReason> reported;  // loss reasons logged and counted for this version
+        bool won = false;                 // in winners_
     };
 
     // True when the entries changed.
     bool apply_put(const RawEntry& entry);
     bool apply_erase(const std::string& key);
+    // Looks again at every lease claiming what `lease` claims (`lease` itself included).
+    void touch_claims(const Lease& lease);
+    // Decides the dirty leases in order of precedence and returns what that changed.
     std::vector<LeaseChange> settle();
+    void evaluate(const Rank& rank);
+    void set_winner(const Lease& lease, bool wins);
 
     NetworkConfig config_;
     std::string prefix_;
     std::optional<net::Family> underlay_family_;
     std::unordered_map<std::string, Entry> entries_;
-    // The valid-by-themselves leases by (create revision, key): the order of precedence. Range
-    // membership fixes the prefix length, so two such leases overlap only when their subnets
-    // are equal (two spellings of one key, such as "-24" and "-024").
-    std::set<std::pair<std::int64_t, std::string>> precedence_;
+    // Who claims what: each subnet (by family) and each VtepMAC/PublicKey, with the valid
+    // leases claiming it in order of precedence. Range membership fixes the prefix length, so
+    // two leases overlap only when their subnets are equal (two spellings of one key, such as
+    // "-24" and "-024").
+    std::unordered_map<std::string, std::set<Rank>> claimants_;
+    std::set<Rank> dirty_;  // to decide again, in order of precedence
+    // The winners before the batch being settled, for each subnet it changed so far.
+    std::map<net::Prefix, std::optional<Lease>> before_;
     std::map<net::Prefix, Lease> winners_;
     std::map<IgnoreReason, std::uint64_t> total_;
 };

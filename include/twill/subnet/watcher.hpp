@@ -48,7 +48,16 @@ class LeaseWatcher {
     LeaseWatcher& operator=(const LeaseWatcher&) = delete;
     ~LeaseWatcher();
 
+    // A copy of the valid leases (tests, tools; the daemon reads them in place with read()).
     std::map<net::Prefix, Lease> leases() const;
+    // Per subnet whose valid lease changed since the previous take: the lease it had then
+    // (nullopt: none). The lease it has now is in the table.
+    using Changed = std::map<net::Prefix, std::optional<Lease>>;
+    using Reader = std::function<void(const std::map<net::Prefix, Lease>& leases, Changed changed)>;
+    // Calls `reader` with the table locked: the valid leases in place (keep no reference past
+    // the call) and, with `take`, what changed since the previous take (which that forgets);
+    // without, `changed` is empty. The reader must not call back into the watcher.
+    void read(const Reader& reader, bool take);
     // The revision the map reflects (0 before the first snapshot).
     kv::Revision revision() const;
     bool synced() const;
@@ -63,12 +72,14 @@ class LeaseWatcher {
   private:
     void on_snapshot(kv::Revision revision, const std::vector<kv::KeyValue>& kvs);
     void on_events(const std::vector<kv::WatchEvent>& events, kv::Revision revision);
+    void note(const std::vector<LeaseChange>& changes);  // into changed_, under mutex_
     void deliver(std::vector<LeaseChange> changes, kv::Revision revision, bool snapshot);
 
     UpdateCallback on_update_;
     mutable std::mutex mutex_;
     mutable std::condition_variable progressed_;
     LeaseTable table_;
+    Changed changed_;  // since the previous take
     kv::PrefixMirror mirror_;
     kv::Revision revision_ = 0;
     bool synced_ = false;
