@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <unordered_set>
 
 #include "twill/error.hpp"
 
@@ -199,16 +200,29 @@ std::vector<LeaseChange> LeaseTable::apply(const std::vector<Mutation>& batch) {
     return settle();
 }
 
+std::vector<LeaseChange> LeaseTable::replace_all(const std::vector<RawEntry>& entries) {
+    std::unordered_set<std::string_view> listed;
+    listed.reserve(entries.size());
+    for (const auto& entry : entries) listed.insert(entry.key);
+    std::vector<std::string> gone;
+    for (const auto& [key, entry] : entries_) {
+        if (!listed.contains(key)) gone.push_back(key);
+    }
+    for (const auto& key : gone) apply_erase(key);
+    for (const auto& entry : entries) apply_put(entry);
+    return settle();
+}
+
 namespace {
 
 // What a lease claims that no other lease may: its subnets, its VTEP MACs or its WireGuard
 // keys. The identities carry no "V6": a MAC of one lease's IPv6 device taken by another
 // lease's IPv4 device captures traffic just the same.
 struct Claim {
-    std::string id;          // the index key: a kind letter, then the text
-    IgnoreReason reason;     // what losing it is
-    std::string what;        // for the message: "10.244.3.0/24", "BackendData.VtepMAC: ..."
-    std::string verb;        // "leased", "announced"
+    std::string id;       // the index key: a kind letter, then the text
+    IgnoreReason reason;  // what losing it is
+    std::string what;     // for the message: "10.244.3.0/24", "BackendData.VtepMAC: ..."
+    std::string verb;     // "leased", "announced"
 };
 
 std::vector<Claim> claims_of(const Lease& lease) {
@@ -220,8 +234,9 @@ std::vector<Claim> claims_of(const Lease& lease) {
         claims.push_back({"s" + v6, IgnoreReason::overlap, v6, "leased"});
     }
     std::vector<std::pair<std::string, std::string>> identities;
-    for (const auto* data : {&lease.value.backend_data,
-                             lease.value.backend_v6_data ? &*lease.value.backend_v6_data : nullptr}) {
+    for (const auto* data :
+         {&lease.value.backend_data,
+          lease.value.backend_v6_data ? &*lease.value.backend_v6_data : nullptr}) {
         if (!data) continue;
         if (const auto* vxlan = std::get_if<VxlanLeaseData>(data))
             identities.emplace_back("VtepMAC", vxlan->vtep_mac.to_string());
@@ -327,8 +342,8 @@ void LeaseTable::evaluate(const Rank& rank) {
             if (!(other < rank)) break;
             const auto& holder = entries_.at(other.second);
             if (!holder.won) continue;
-            lost = Rejection{claim.reason, claim.what + " is " + claim.verb + " by " + other.second +
-                                               earlier(*holder.lease, rank.first)};
+            lost = Rejection{claim.reason, claim.what + " is " + claim.verb + " by " +
+                                               other.second + earlier(*holder.lease, rank.first)};
             break;
         }
         if (lost) break;
@@ -362,7 +377,8 @@ std::vector<LeaseChange> LeaseTable::settle() {
         const auto now = winners_.find(subnet);
         std::optional<Lease> after;
         if (now != winners_.end()) after = now->second;
-        if (before != after) changes.push_back(LeaseChange{subnet, std::move(before), std::move(after)});
+        if (before != after)
+            changes.push_back(LeaseChange{subnet, std::move(before), std::move(after)});
     }
     before_.clear();
     return changes;

@@ -59,7 +59,10 @@ void LeaseWatcher::on_snapshot(kv::Revision revision, const std::vector<kv::KeyV
     std::vector<LeaseChange> changes;
     {
         std::lock_guard lock(mutex_);
-        changes = table_.apply(mutations(mirror_.reset(revision, kvs)));
+        std::vector<RawEntry> entries;
+        entries.reserve(kvs.size());
+        for (const auto& kv : kvs) entries.push_back(raw_entry(kv));
+        changes = table_.replace_all(entries);
         note(changes);
         revision_ = revision;
         synced_ = true;
@@ -71,7 +74,6 @@ void LeaseWatcher::on_events(const std::vector<kv::WatchEvent>& events, kv::Revi
     std::vector<LeaseChange> changes;
     {
         std::lock_guard lock(mutex_);
-        mirror_.apply(events, revision);
         changes = table_.apply(mutations(events));
         note(changes);
         if (revision > revision_) revision_ = revision;

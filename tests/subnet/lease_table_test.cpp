@@ -515,13 +515,15 @@ TEST(LeaseTable, OverlapAndDuplicatesPerFamily) {
 // winners into the new ones.
 TEST(LeaseTable, EveryStepMatchesATableBuiltFromScratch) {
     LogCapture log;
-    const std::vector<std::string> names = {"10.244.1.0-24", "10.244.1.0-024", "10.244.2.0-24",
+    const std::vector<std::string> names = {"10.244.1.0-24",  "10.244.1.0-024", "10.244.2.0-24",
                                             "10.244.2.0-024", "10.244.3.0-24",  "10.244.4.0-24",
                                             "10.244.5.0-24",  "10.244.6.0-24"};
     const std::vector<std::string> macs = {"0a:58:00:00:00:01", "0a:58:00:00:00:02",
                                            "0a:58:00:00:00:03", "0a:58:00:00:00:04"};
     std::mt19937 random(7);
-    auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(random); };
+    auto pick = [&](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n - 1)(random);
+    };
     LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
     std::map<std::string, RawEntry> present;
     std::int64_t revision = 1;
@@ -534,9 +536,11 @@ TEST(LeaseTable, EveryStepMatchesATableBuiltFromScratch) {
             changes = table.erase(name);
         } else {
             ++revision;
-            const auto created = present.contains(name) ? present.at(name).create_revision : revision;
-            auto e = entry(name, value("192.168.1.10", macs[pick(macs.size())], "n" + std::to_string(step)),
-                           created, revision);
+            const auto created =
+                present.contains(name) ? present.at(name).create_revision : revision;
+            auto e = entry(
+                name, value("192.168.1.10", macs[pick(macs.size())], "n" + std::to_string(step)),
+                created, revision);
             present.insert_or_assign(name, e);
             changes = table.put(e);
         }
@@ -559,4 +563,23 @@ TEST(LeaseTable, EveryStepMatchesATableBuiltFromScratch) {
         }
         ASSERT_EQ(replayed, table.leases()) << "step " << step;
     }
+}
+
+// A relist (after compaction) replaces the whole table: what it lacks is gone, what it holds
+// again at the same version costs nothing.
+TEST(LeaseTable, ReplaceAllYieldsTheDifference) {
+    LeaseTable table(vxlan_config(), kPrefix, net::Family::v4);
+    const auto a = entry(key("10.244.1.0-24"), value("192.168.1.1", "0a:58:00:00:00:01", "a"), 5);
+    const auto b = entry(key("10.244.2.0-24"), value("192.168.1.2", "0a:58:00:00:00:02", "b"), 6);
+    table.apply({{a.key, a}, {b.key, b}});
+    const auto b2 = entry(b.key, value("192.168.1.22", "0a:58:00:00:00:02", "b"), 6, 9);
+    const auto c = entry(key("10.244.3.0-24"), value("192.168.1.3", "0a:58:00:00:00:03", "c"), 8);
+    const auto changes = table.replace_all({b2, c});
+    ASSERT_EQ(changes.size(), 3u);
+    EXPECT_EQ(changes[0].subnet, net::Prefix::parse("10.244.1.0/24"));
+    EXPECT_FALSE(changes[0].after);
+    EXPECT_EQ(changes[1].after->value.public_ip, net::Address::parse("192.168.1.22"));
+    EXPECT_FALSE(changes[2].before);
+    EXPECT_TRUE(table.replace_all({b2, c}).empty());
+    EXPECT_EQ(table.entry_count(), 2u);
 }

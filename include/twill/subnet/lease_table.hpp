@@ -88,6 +88,9 @@ class LeaseTable {
     // Each returns the changes of the valid leases it caused, ordered by subnet; a batch
     // yields at most one change per subnet (its state before and after the whole batch).
     std::vector<LeaseChange> apply(const std::vector<Mutation>& batch);
+    // A (re)list: the table holds exactly `entries` afterwards (the keys missing from them are
+    // deleted); versions already held cost nothing.
+    std::vector<LeaseChange> replace_all(const std::vector<RawEntry>& entries);
     std::vector<LeaseChange> put(const RawEntry& entry);
     std::vector<LeaseChange> erase(std::string_view key);
 

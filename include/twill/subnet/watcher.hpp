@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "twill/kv/client.hpp"
-#include "twill/kv/mirror.hpp"
 #include "twill/subnet/lease_table.hpp"
 
 namespace twill::subnet {
@@ -26,8 +25,8 @@ struct LeaseUpdate {
 // A consistent, revisioned map subnet -> valid lease (validation and the overlap rule as in
 // LeaseTable). It starts with a Range of the prefix and watches from the revision after it;
 // after a broken stream or an etcd restart the watch resumes where it was, and when that
-// revision was compacted it relists and delivers the difference (kv::Watch, kv::PrefixMirror),
-// so no change is lost.
+// revision was compacted it relists and delivers the difference (kv::Watch,
+// LeaseTable::replace_all), so no change is lost.
 //
 // Threading: `on_update` runs on the kv watch's thread, one call at a time, in revision order,
 // after the map has been updated (leases() already shows the change). It is called for every
@@ -80,7 +79,6 @@ class LeaseWatcher {
     mutable std::condition_variable progressed_;
     LeaseTable table_;
     Changed changed_;  // since the previous take
-    kv::PrefixMirror mirror_;
     kv::Revision revision_ = 0;
     bool synced_ = false;
     std::unique_ptr<kv::Watch> watch_;  // last: stopped first
