@@ -1,5 +1,6 @@
 #include "twill/reconcile/object_reconciler.hpp"
 
+#include <linux/neighbour.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -265,9 +266,14 @@ bool ObjectReconciler::is_echo(const netlink::Event& event) {
         key = fdb_key(*fdb);
     else
         return false;
-    const auto it =
-        echoes_.find((event.action == netlink::Event::Action::removed ? "-" : "+") + key);
+    bool removed = event.action == netlink::Event::Action::removed;
+    // Deleting a neighbour is told twice: first as an update to "failed", then as removed.
+    const auto* neighbour = std::get_if<netlink::Neighbour>(&event.object);
+    const bool failing = neighbour && !removed && (neighbour->state & NUD_FAILED);
+    if (failing) removed = true;
+    const auto it = echoes_.find((removed ? "-" : "+") + key);
     if (it == echoes_.end()) return false;
+    if (failing) return std::chrono::steady_clock::now() - it->second.written < kEchoWindow;
     const bool fresh = std::chrono::steady_clock::now() - it->second.written < kEchoWindow;
     if (--it->second.count == 0 || !fresh) echoes_.erase(it);
     return fresh;

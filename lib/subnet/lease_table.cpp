@@ -283,12 +283,13 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
     auto existing = entries_.find(raw.key);
     // A relist or a replayed event brings the same version again: nothing to do, and the
     // rejection of that version has been logged and counted already.
-    if (existing != entries_.end() && existing->second.raw.mod_revision == raw.mod_revision &&
-        existing->second.raw.value == raw.value) {
+    const auto value_hash = std::hash<std::string>{}(raw.value);
+    if (existing != entries_.end() && existing->second.mod_revision == raw.mod_revision &&
+        existing->second.value_hash == value_hash) {
         return false;
     }
     apply_erase(raw.key);
-    Entry entry{raw, std::nullopt, std::nullopt, std::nullopt, {}, false};
+    Entry entry{raw.mod_revision, value_hash, std::nullopt, std::nullopt, std::nullopt, {}, false};
     auto result = validate_lease(config_, prefix_, raw, underlay_family_);
     if (auto* lease = std::get_if<Lease>(&result)) {
         entry.lease = std::move(*lease);
@@ -350,7 +351,7 @@ void LeaseTable::evaluate(const Rank& rank) {
     }
     if (lost && !entry.reported.contains(lost->reason)) {
         spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", rank.second,
-                     entry.raw.mod_revision, lost->message);
+                     entry.mod_revision, lost->message);
         ++total_[lost->reason];
         entry.reported.insert(lost->reason);
     }

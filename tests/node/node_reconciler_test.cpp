@@ -393,5 +393,28 @@ TEST_F(NodeReconcilerTest, OwnWritesAreEchoesOthersAreNot) {
         }
         EXPECT_EQ(echoes, 3u);  // d's route, neighbour and FDB entry
         EXPECT_EQ(others, 1u);
+        handle.delete_route(stray);
+        monitor.drain();
+
+        // d leaves, then comes back with another MAC: every notification is an echo.
+        for (const bool back : {false, true}) {
+            const auto previous = leases_;
+            if (back) {
+                const auto d2 = vxlan_lease("10.244.12.0/24", "192.0.2.13", "d", 13);
+                leases_.emplace(d2.subnet, d2);
+            } else {
+                leases_.erase(d.subnet);
+            }
+            const auto again = node_->apply_peer_updates(
+                updates_between(backend_, desired(), previous, leases_), backend_);
+            ASSERT_TRUE(again.errors.empty()) << describe(again);
+            for (const auto& event : monitor.drain().events) {
+                EXPECT_TRUE(node_->is_echo(event))
+                    << (back ? "back: " : "gone: ") << static_cast<int>(event.kind) << " "
+                    << static_cast<int>(event.action) << " "
+                    << std::visit([](const auto& o) { return netlink::to_string(o); },
+                                  event.object);
+            }
+        }
     });
 }

@@ -106,8 +106,10 @@ class LeaseTable {
     // The order of precedence among valid-by-themselves leases: (create revision, key).
     using Rank = std::pair<std::int64_t, std::string>;
 
+    // The value itself is not kept: the lease parsed from it is, and a hash tells a replay.
     struct Entry {
-        RawEntry raw;
+        std::int64_t mod_revision = 0;
+        std::size_t value_hash = 0;
         std::optional<Lease> lease;  // set when valid by itself
         std::optional<Rejection> rejection;
         std::optional<Rejection> lost;    // valid by itself, but an earlier lease won
