@@ -75,7 +75,9 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     const auto start = std::chrono::steady_clock::now();
     Report report;
     if (!dry_run) echoes_.clear();
-    const auto expect = [this](const std::string& key, bool removed) { this->expect(key, removed); };
+    const auto expect = [this](const std::string& key, bool removed) {
+        this->expect(key, removed);
+    };
 
     netlink::RouteFilter route_filter;
     route_filter.protocol = owned.route_protocol;
@@ -132,17 +134,10 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
 
     if (!dry_run) {
         // The objects themselves, not their printed form: printing 15,000 of them on every
-        // reconcile cost more than the diff.
-        std::unordered_map<std::string, DesiredValue> routes_wanted, neighbours_wanted, fdb_wanted;
-        routes_wanted.reserve(desired.routes.size());
-        neighbours_wanted.reserve(desired.neighbours.size());
-        fdb_wanted.reserve(desired.fdb.size());
-        for (const auto& r : desired.routes) routes_wanted.emplace(route_key(r), r);
-        for (const auto& n : desired.neighbours) neighbours_wanted.emplace(neighbour_key(n), n);
-        for (const auto& e : desired.fdb) fdb_wanted.emplace(fdb_key(e), e);
-        record_.replace("route", std::move(routes_wanted));
-        record_.replace("neighbour", std::move(neighbours_wanted));
-        record_.replace("fdb", std::move(fdb_wanted));
+        // reconcile cost more than the diff. A resync that changed nothing copies nothing.
+        record_.update("route", desired.routes, route_key);
+        record_.update("neighbour", desired.neighbours, neighbour_key);
+        record_.update("fdb", desired.fdb, fdb_key);
     }
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
@@ -192,7 +187,8 @@ void update_kind(std::string_view kind, const std::vector<Object>& upsert,
         try {
             erase(object);
             expect(k, true);
-            report.changes.push_back({std::string(kind), Action::deleted, print(object), "", false});
+            report.changes.push_back(
+                {std::string(kind), Action::deleted, print(object), "", false});
         } catch (const Error& e) {
             if (!already_gone(e)) {
                 report.unsettled.insert(k);
@@ -210,7 +206,9 @@ Report ObjectReconciler::update(const ObjectSet& upsert, const ObjectSet& remove
     const auto start = std::chrono::steady_clock::now();
     Report report;
     report.desired = upsert.size();
-    const auto expect = [this](const std::string& key, bool removed) { this->expect(key, removed); };
+    const auto expect = [this](const std::string& key, bool removed) {
+        this->expect(key, removed);
+    };
     auto print_route = [](const netlink::Route& r) { return netlink::to_string(r); };
     auto print_neighbour = [](const netlink::Neighbour& n) { return netlink::to_string(n); };
     auto print_fdb = [](const netlink::FdbEntry& e) { return netlink::to_string(e); };
@@ -226,8 +224,7 @@ Report ObjectReconciler::update(const ObjectSet& upsert, const ObjectSet& remove
         update_kind(
             "neighbour", upsert.neighbours, remove.neighbours, neighbour_key, print_neighbour,
             [&](const auto& n) { handle_.replace_neighbour(n); },
-            [&](const auto& n) { handle_.delete_neighbour(n); }, record_, expect, report,
-            removing);
+            [&](const auto& n) { handle_.delete_neighbour(n); }, record_, expect, report, removing);
     };
     auto routes = [&](bool removing) {
         update_kind(

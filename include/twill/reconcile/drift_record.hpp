@@ -7,6 +7,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "twill/netlink/objects.hpp"
 #include "twill/netlink/wireguard.hpp"
@@ -38,6 +39,28 @@ class DriftRecord {
 
     // What a run applied: replaces everything remembered of `scope`.
     void replace(std::string_view scope, std::unordered_map<std::string, DesiredValue> values);
+    // The same for a run whose desired set is mostly what is remembered already (a resync):
+    // only what differs is written, nothing is copied when nothing changed.
+    template <class T, class KeyFn>
+    void update(std::string_view scope, const std::vector<T>& values, KeyFn key) {
+        auto& remembered = scopes_[std::string(scope)];
+        std::size_t kept = 0;
+        for (const auto& value : values) {
+            auto [it, added] = remembered.try_emplace(key(value), value);
+            if (!added) {
+                const auto* before = std::get_if<T>(&it->second);
+                if (!before || !(*before == value)) it->second = value;
+            }
+            ++kept;
+        }
+        // Keys no longer desired (or a desired set with duplicate keys): start over.
+        if (remembered.size() != kept) {
+            std::unordered_map<std::string, DesiredValue> fresh;
+            fresh.reserve(values.size());
+            for (const auto& value : values) fresh.try_emplace(key(value), value);
+            remembered = std::move(fresh);
+        }
+    }
     void set(std::string_view scope, const std::string& key, DesiredValue value);
     void erase(std::string_view scope, const std::string& key);
     // Forget a scope (its objects were recreated with their device: nothing there is drift).
