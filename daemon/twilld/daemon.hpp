@@ -157,9 +157,9 @@ class Daemon final : public api::Handler {
     std::unique_ptr<backend::Backend> backend_;
     std::optional<backend::Underlay> underlay_;
     std::optional<subnet::Lease> own_lease_;
-    bool full_due_ = true;     // the next run compares everything (else: changed peers only)
-    bool ports_due_ = true;    // look at the pods' bridge ports in the next full run
-    bool probes_due_ = true;   // the peers changed since the probes were given them
+    bool full_due_ = true;    // the next run compares everything (else: changed peers only)
+    bool ports_due_ = true;   // look at the pods' bridge ports in the next full run
+    bool probes_due_ = true;  // the peers changed since the probes were given them
     std::size_t peer_count_ = 0;
     bool ready_ = false;
     bool reconcile_pending_ = false;

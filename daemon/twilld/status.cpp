@@ -94,11 +94,9 @@ api::v1::StatusReply Daemon::status() {
     s.set_lease_id(own_lease_->etcd_lease);
 
     // A fresh comparison, so "in kernel" is what the kernel holds now.
-    cluster_->read_leases(
-        [&](const std::map<net::Prefix, subnet::Lease>& leases, auto) {
-            add_node_state(s, leases, pods);
-        },
-        /*take=*/false);
+    cluster_->read_leases([&](const std::map<net::Prefix, subnet::Lease>& leases,
+                              auto) { add_node_state(s, leases, pods); },
+                          /*take=*/false);
     return s;
 }
 

@@ -150,17 +150,17 @@ namespace {
 // `remove` those of `before` no longer wanted (a route moving to another device too: it is
 // deleted before it is written again).
 template <class Object, class KeyFn>
-void changed_objects(const std::vector<Object>* before, const std::vector<Object>* after,
-                     int index, KeyFn key, std::vector<Object>& upsert,
-                     std::vector<Object>& remove) {
+void changed_objects(const std::vector<Object>* before, const std::vector<Object>* after, int index,
+                     KeyFn key, std::vector<Object>& upsert, std::vector<Object>& remove) {
     static const std::vector<Object> none;
     const auto& old_objects = before ? *before : none;
     const auto& new_objects = after ? *after : none;
     for (const auto& desired : new_objects) {
         const auto object = bound(desired, index);
         const auto k = key(object);
-        const auto previous = std::find_if(old_objects.begin(), old_objects.end(),
-                                           [&](const Object& o) { return key(bound(o, index)) == k; });
+        const auto previous =
+            std::find_if(old_objects.begin(), old_objects.end(),
+                         [&](const Object& o) { return key(bound(o, index)) == k; });
         if (previous != old_objects.end()) {
             const auto old_object = bound(*previous, index);
             if (old_object == object) continue;

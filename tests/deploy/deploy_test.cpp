@@ -363,8 +363,8 @@ std::string pod_ip(Node& node, const std::string& pod) {
     const std::regex inet(R"(inet (\d+\.\d+\.\d+\.\d+)/)");
     if (!eventually(
             [&] {
-                r = node.containerd().exec(pod,
-                                           {"/bin/busybox", "ip", "-4", "-o", "addr", "show", "eth0"});
+                r = node.containerd().exec(
+                    pod, {"/bin/busybox", "ip", "-4", "-o", "addr", "show", "eth0"});
                 return std::regex_search(r.output, match, inet);
             },
             10s)) {

@@ -306,8 +306,8 @@ TEST_F(NodeReconcilerTest, ChangesLeaveNothingForTheFullRunToDo) {
         // Two leases may not share a MAC (the table keeps the earlier one): the later goes.
         std::set<std::string> macs;
         for (auto it = leases_.begin(); it != leases_.end();) {
-            const auto mac =
-                std::get<subnet::VxlanLeaseData>(it->second.value.backend_data).vtep_mac.to_string();
+            const auto mac = std::get<subnet::VxlanLeaseData>(it->second.value.backend_data)
+                                 .vtep_mac.to_string();
             it = macs.insert(mac).second ? std::next(it) : leases_.erase(it);
         }
         const auto state = desired();
@@ -374,8 +374,8 @@ TEST_F(NodeReconcilerTest, OwnWritesAreEchoesOthersAreNot) {
         const auto before = leases_;
         const auto d = vxlan_lease("10.244.12.0/24", "192.0.2.12", "d", 12);
         leases_.emplace(d.subnet, d);
-        const auto change =
-            node_->apply_peer_updates(updates_between(backend_, desired(), before, leases_), backend_);
+        const auto change = node_->apply_peer_updates(
+            updates_between(backend_, desired(), before, leases_), backend_);
         ASSERT_TRUE(change.errors.empty()) << describe(change);
         netlink::Handle handle;
         netlink::Route stray;
