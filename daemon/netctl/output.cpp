@@ -58,8 +58,8 @@ std::string clock_time(const std::string& rfc3339) {
 
 void print_peer_table(std::ostream& out,
                       const google::protobuf::RepeatedPtrField<api::v1::Peer>& peers) {
-    Table table({"NODE", "SUBNET", "PUBLIC-IP", "VTEP-MAC/KEY", "IN-KERNEL", "REACHABLE", "RTT",
-                 "LAST-SEEN"});
+    Table table({"NODE", "SUBNET", "PUBLIC-IP", "PATH", "VTEP-MAC/KEY", "IN-KERNEL", "REACHABLE",
+                 "RTT", "LAST-SEEN"});
     auto state = [](const api::v1::PeerHealth& health) {
         return health.state() == "reachable" ? std::string("yes")
                : health.state() == "unreachable"
@@ -79,8 +79,8 @@ void print_peer_table(std::ostream& out,
             reachable += ", IPv6 " + state(peer.ipv6_health());
         const auto subnets =
             peer.ipv6_subnet().empty() ? peer.subnet() : peer.subnet() + "," + peer.ipv6_subnet();
-        table.add_row({peer.node(), subnets, peer.public_ip(),
-                       peer.public_key().empty() ? peer.vtep_mac() : peer.public_key(),
+        const auto& id = peer.public_key().empty() ? peer.vtep_mac() : peer.public_key();
+        table.add_row({peer.node(), subnets, peer.public_ip(), peer.path(), id.empty() ? "-" : id,
                        yes_no(peer.in_kernel()), reachable, last_rtt, last_seen});
     }
     table.print(out);

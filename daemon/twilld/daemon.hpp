@@ -41,6 +41,9 @@ namespace twill::daemon {
 
 class Cluster;
 
+// The warning (log and `netctl status`) for host-gw peers that no route can reach.
+std::string off_link_warning(const std::vector<std::string>& peers, const std::string& underlay);
+
 class Daemon final : public api::Handler {
   public:
     explicit Daemon(Options options);
@@ -161,6 +164,7 @@ class Daemon final : public api::Handler {
     bool ports_due_ = true;   // look at the pods' bridge ports in the next full run
     bool probes_due_ = true;  // the peers changed since the probes were given them
     std::size_t peer_count_ = 0;
+    std::size_t off_link_count_ = 0;  // host-gw peers that get no route
     bool ready_ = false;
     bool reconcile_pending_ = false;
     bool leaving_ = false;

@@ -52,6 +52,9 @@ DaemonMetrics::DaemonMetrics()
                          "no keep-alive answer for longer than the TTL)")),
       pods_on_lost_subnet(gauge(*registry_, "twill_pods_on_lost_subnet",
                                 "Pod reservations outside this node's subnet (recreate them)")),
+      peers_off_link(gauge(*registry_, "twill_peers_off_link",
+                           "host-gw peers whose public address is on no subnet of the underlay "
+                           "interface: they get no route")),
       pod_interfaces_oversized(gauge(*registry_, "twill_pod_interfaces_oversized",
                                      "Interfaces on twill0 whose MTU exceeds the overlay MTU (pods "
                                      "made before the underlay MTU dropped)")),

@@ -36,6 +36,7 @@ class DaemonMetrics {
     prometheus::Gauge& config_stale;
     prometheus::Gauge& lease_losses;  // mirrors the keeper's count
     prometheus::Gauge& pods_on_lost_subnet;
+    prometheus::Gauge& peers_off_link;
     prometheus::Gauge& pod_interfaces_oversized;
     // Peer probes: states now, RTTs, probes sent and lost. Per-peer detail lives in netctl.
     prometheus::Gauge& peers_reachable;

@@ -110,7 +110,8 @@ void Daemon::refresh_underlay() {
         auto fresh = find_underlay(node_.handle(), options_.underlay, options_.public_ip,
                                    config_->network().family());
         if (fresh.address == underlay_->address && fresh.mtu == underlay_->mtu &&
-            fresh.index == underlay_->index && fresh.ipv6_address == underlay_->ipv6_address)
+            fresh.index == underlay_->index && fresh.ipv6_address == underlay_->ipv6_address &&
+            fresh.prefixes == underlay_->prefixes)
             return;
         spdlog::info("underlay changed: {} {} mtu {} -> {} {} mtu {}", underlay_->name,
                      underlay_->address.to_string(), underlay_->mtu, fresh.name,

@@ -94,11 +94,20 @@ void Daemon::reconcile_all() {
             const auto state = desired(leases, pods ? &*pods : nullptr);
             report = node_.apply(state, *backend_, options_.dry_run);
             peer_count_ = state.peers.size();
+            std::vector<std::string> off_link;
+            for (const auto& [subnet, peer] : state.peers) {
+                if (peer.objects.off_link)
+                    off_link.push_back(peer.lease->value.node + " (" +
+                                       peer.lease->value.public_ip.to_string() + ")");
+            }
+            if (off_link.size() != off_link_count_ && !off_link.empty())
+                spdlog::warn("{}", off_link_warning(off_link, underlay_->name));
+            off_link_count_ = off_link.size();
             // Probe after the routes to new peers are in place, and only when the peers changed.
             if (probes_ && probes_due_) hand_peers_to_probes(leases);
         },
         /*take=*/true);
-    ready_ = report.errors.empty() && node_.overlay_index() != 0 && !options_.dry_run;
+    ready_ = report.errors.empty() && node_.devices_ready() && !options_.dry_run;
     if (ready_) set_startup_state("ready");
     finish_run(report);
 }
@@ -121,6 +130,14 @@ void Daemon::reconcile_peers() {
                     update.after = node::peer_objects(*backend_, context, now->second);
                 if (update.before) --peer_count_;
                 if (update.after) ++peer_count_;
+                if (update.before && update.before->off_link) --off_link_count_;
+                if (update.after && update.after->off_link) {
+                    ++off_link_count_;
+                    const auto& lease = leases.at(subnet);
+                    spdlog::warn("{}", off_link_warning({lease.value.node + " (" +
+                                                         lease.value.public_ip.to_string() + ")"},
+                                                        underlay_->name));
+                }
                 if (update.before || update.after) updates.push_back(std::move(update));
             }
             report = node_.apply_peer_updates(updates, *backend_);
@@ -130,6 +147,17 @@ void Daemon::reconcile_peers() {
         /*take=*/true);
     if (!report.errors.empty()) ready_ = false;
     finish_run(report);
+}
+
+std::string off_link_warning(const std::vector<std::string>& peers, const std::string& underlay) {
+    constexpr std::size_t kNamed = 5;
+    std::string names;
+    for (std::size_t i = 0; i < peers.size() && i < kNamed; ++i)
+        names += (i ? ", " : "") + peers[i];
+    if (peers.size() > kNamed) names += " and " + std::to_string(peers.size() - kNamed) + " more";
+    return "host-gw: " + std::to_string(peers.size()) + " peer(s) not on a subnet of " + underlay +
+           ", so no route reaches their pods: " + names +
+           " (host-gw needs every node on one link; use vxlan with DirectRouting)";
 }
 
 void Daemon::finish_run(const reconcile::Report& report) {
@@ -142,6 +170,7 @@ void Daemon::finish_run(const reconcile::Report& report) {
     record_changes(report);
     metrics_.ready.Set(ready_ ? 1 : 0);
     metrics_.peers.Set(static_cast<double>(peer_count_));
+    metrics_.peers_off_link.Set(static_cast<double>(off_link_count_));
     // Thousands of peers come and go in bursts: hand the freed memory back to the system.
     if (last_change_count_ + report.changes.size() > 1000) ::malloc_trim(0);
     last_change_count_ = report.changes.size();

@@ -97,6 +97,12 @@ backend::Underlay underlay_of(netlink::Handle& handle, const netlink::Link& link
         if (auto v6 = first_usable_address(handle, link.index, net::Family::v6); v6 && v6->is_v6())
             underlay.ipv6_address = v6;
     }
+    for (const auto& a : handle.list_addresses(link.index)) {
+        const auto& ip = a.prefix.address();
+        if (!ip.is_usable_unicast() || ip.is_link_local()) continue;
+        underlay.prefixes.push_back(a.prefix.network());
+    }
+    std::sort(underlay.prefixes.begin(), underlay.prefixes.end());
     return underlay;
 }
 

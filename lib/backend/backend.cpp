@@ -2,9 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <array>
 #include <span>
 
+#include "twill/backend/host_gw_backend.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/backend/wireguard_backend.hpp"
 #include "twill/error.hpp"
@@ -51,6 +53,9 @@ std::unique_ptr<Backend> make_backend(const subnet::NetworkConfig& config,
     if (const auto* vxlan = std::get_if<subnet::VxlanBackend>(&config.backend)) {
         return std::make_unique<VxlanBackend>(*vxlan);
     }
+    if (std::holds_alternative<subnet::HostGwBackend>(config.backend)) {
+        return std::make_unique<HostGwBackend>();
+    }
     return std::make_unique<WireguardBackend>(std::get<subnet::WireguardBackend>(config.backend),
                                               environment);
 }
@@ -69,6 +74,27 @@ std::vector<net::Prefix> peer_subnets(const NodeContext& node, const subnet::Lea
     std::vector<net::Prefix> result{lease.subnet};
     if (node.ipv6_subnet && lease.ipv6_subnet) result.push_back(*lease.ipv6_subnet);
     return result;
+}
+
+std::optional<std::vector<netlink::Route>> direct_routes(const NodeContext& node,
+                                                         const subnet::Lease& lease) {
+    std::vector<netlink::Route> routes;
+    for (const auto& subnet : peer_subnets(node, lease)) {
+        const auto& gateway = subnet.address().is_v6() && lease.value.public_ipv6
+                                  ? *lease.value.public_ipv6
+                                  : lease.value.public_ip;
+        const bool on_link =
+            gateway.family() == subnet.family() &&
+            std::any_of(node.underlay.prefixes.begin(), node.underlay.prefixes.end(),
+                        [&](const net::Prefix& p) { return p.contains(gateway); });
+        if (!on_link) return std::nullopt;
+        netlink::Route route;
+        route.destination = subnet;
+        route.gateway = gateway;
+        route.protocol = reconcile::twill_route_protocol;
+        routes.push_back(route);
+    }
+    return routes;
 }
 
 std::uint32_t overlay_mtu(const Backend& backend, const Underlay& underlay) {

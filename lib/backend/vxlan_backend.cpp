@@ -146,6 +146,12 @@ std::optional<PeerObjects> VxlanBackend::peer(const NodeContext& node,
     const auto* data = std::get_if<subnet::VxlanLeaseData>(&lease.value.backend_data);
     if (!data) return std::nullopt;
     PeerObjects peer;
+    if (config_.direct_routing) {
+        if (auto routes = direct_routes(node, lease)) {
+            peer.underlay_objects.routes = std::move(*routes);
+            return peer;
+        }
+    }
     add_route_and_neighbour(peer.objects, lease.subnet, data->vtep_mac);
     peer.objects.fdb.push_back(fdb_entry(data->vtep_mac, lease.value.public_ip));
     const auto subnets = peer_subnets(node, lease);

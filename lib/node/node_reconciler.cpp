@@ -57,6 +57,8 @@ reconcile::Report NodeReconciler::apply(const DesiredState& desired, backend::Ba
     const auto start = std::chrono::steady_clock::now();
     reconcile::Report report;
     stage("bridge", report, [&] { apply_bridge(desired, dry_run, report); });
+    underlay_index_ = desired.context.underlay.index;
+    deviceless_ = !backend.has_device();
     stage("overlay device", report, [&] {
         overlay_index_ = 0;
         bool recreated = false;
@@ -133,6 +135,7 @@ void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
     for (const auto& [subnet, peer] : desired.peers) {
         add_bound(peer.objects.objects, overlay_index_);
         add_bound(peer.objects.ipv6_device_objects, overlay_v6_index_);
+        add_bound(peer.objects.underlay_objects, underlay_index_);
     }
     for (const auto& route : desired.unreachable) objects.routes.push_back(route);
     reconcile::Ownership owned;
@@ -197,7 +200,7 @@ reconcile::Report NodeReconciler::apply_peer_updates(const std::vector<PeerUpdat
                                                      backend::Backend& backend) {
     const auto start = std::chrono::steady_clock::now();
     reconcile::Report report;
-    if (overlay_index_ == 0) {
+    if (!devices_ready()) {
         report.errors.emplace_back("overlay device: missing since the last full run");
         return report;
     }
@@ -211,6 +214,8 @@ reconcile::Report NodeReconciler::apply_peer_updates(const std::vector<PeerUpdat
         changed_set(before ? &before->ipv6_device_objects : nullptr,
                     after ? &after->ipv6_device_objects : nullptr, overlay_v6_index_, upsert,
                     remove);
+        changed_set(before ? &before->underlay_objects : nullptr,
+                    after ? &after->underlay_objects : nullptr, underlay_index_, upsert, remove);
         const auto* old_peer = before && before->device_peer ? &*before->device_peer : nullptr;
         const auto* new_peer = after && after->device_peer ? &*after->device_peer : nullptr;
         if (new_peer && (!old_peer || *old_peer != *new_peer)) peers_set.push_back(*new_peer);
@@ -225,7 +230,7 @@ reconcile::Report NodeReconciler::apply_peer_updates(const std::vector<PeerUpdat
 }
 
 bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& report) const {
-    if (overlay_index_ == 0) return false;
+    if (!devices_ready() || peer.objects.off_link) return false;
     auto set_settled = [&](const reconcile::ObjectSet& set, int index) {
         for (const auto& r : set.routes) {
             if (report.unsettled.contains(reconcile::route_key(bound(r, index)))) return false;
@@ -239,6 +244,7 @@ bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& rep
         return true;
     };
     if (!set_settled(peer.objects.objects, overlay_index_)) return false;
+    if (!set_settled(peer.objects.underlay_objects, underlay_index_)) return false;
     if (!peer.objects.ipv6_device_objects.routes.empty() &&
         (overlay_v6_index_ == 0 ||
          !set_settled(peer.objects.ipv6_device_objects, overlay_v6_index_)))
@@ -297,7 +303,7 @@ void NodeReconciler::apply_sysctls(const DesiredState& desired, bool dry_run,
 void NodeReconciler::apply_subnet_file(const DesiredState& desired, bool dry_run,
                                        reconcile::Report& report) {
     // Written once the devices exist: its presence tells the plugin the node is ready.
-    if (overlay_index_ == 0 || bridge_index_ == 0) return;
+    if (!devices_ready() || bridge_index_ == 0) return;
     const auto path = (run_dir_ / cni::node_subnet_file_name).string();
     const auto now = cni::read_node_subnet(run_dir_);
     if (now == desired.subnet_file) return;

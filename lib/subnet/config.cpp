@@ -17,6 +17,8 @@ std::string_view to_string(BackendType type) {
             return "vxlan";
         case BackendType::wireguard:
             return "wireguard";
+        case BackendType::host_gw:
+            return "host-gw";
     }
     return "unknown";
 }
@@ -24,12 +26,14 @@ std::string_view to_string(BackendType type) {
 std::optional<BackendType> backend_type_from_string(std::string_view text) {
     if (text == "vxlan") return BackendType::vxlan;
     if (text == "wireguard") return BackendType::wireguard;
+    if (text == "host-gw") return BackendType::host_gw;
     return std::nullopt;
 }
 
 BackendType backend_type(const BackendConfig& backend) {
-    return std::holds_alternative<VxlanBackend>(backend) ? BackendType::vxlan
-                                                         : BackendType::wireguard;
+    if (std::holds_alternative<VxlanBackend>(backend)) return BackendType::vxlan;
+    if (std::holds_alternative<WireguardBackend>(backend)) return BackendType::wireguard;
+    return BackendType::host_gw;
 }
 
 namespace {
@@ -102,21 +106,28 @@ BackendConfig parse_backend(const nlohmann::json& config, std::vector<std::strin
     if (type_name == "udp") {
         throw ParseError("Backend.Type",
                          "\"udp\": flannel's udp backend is not supported by "
-                         "twill (use \"vxlan\" or \"wireguard\")");
+                         "twill (use \"vxlan\", \"wireguard\" or \"host-gw\")");
     }
     const auto type = backend_type_from_string(type_name);
     if (!type) {
         throw ParseError("Backend.Type",
-                         "unknown backend \"" + type_name + "\" (want \"vxlan\" or \"wireguard\")");
+                         "unknown backend \"" + type_name +
+                             "\" (want \"vxlan\", \"wireguard\" or \"host-gw\")");
     }
     if (*type == BackendType::vxlan) {
-        collect_ignored(backend, {"Type", "VNI", "Port"}, "Backend.", ignored);
+        collect_ignored(backend, {"Type", "VNI", "Port", "DirectRouting"}, "Backend.", ignored);
         VxlanBackend vxlan;
+        vxlan.direct_routing =
+            optional_bool(backend, "DirectRouting", "Backend.DirectRouting").value_or(false);
         vxlan.vni = static_cast<std::uint32_t>(
             optional_integer(backend, "VNI", "Backend.VNI", 0, (1 << 24) - 1).value_or(vxlan.vni));
         const auto port = optional_integer(backend, "Port", "Backend.Port", 0, 65535).value_or(0);
         if (port != 0) vxlan.port = static_cast<std::uint16_t>(port);
         return vxlan;
+    }
+    if (*type == BackendType::host_gw) {
+        collect_ignored(backend, {"Type"}, "Backend.", ignored);
+        return HostGwBackend{};
     }
     collect_ignored(backend, {"Type", "ListenPort", "PersistentKeepaliveInterval"}, "Backend.",
                     ignored);

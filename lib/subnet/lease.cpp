@@ -33,8 +33,9 @@ WireguardLeaseData WireguardLeaseData::from_base64(std::string_view text, std::s
 }
 
 BackendType backend_type(const LeaseBackendData& data) {
-    return std::holds_alternative<VxlanLeaseData>(data) ? BackendType::vxlan
-                                                        : BackendType::wireguard;
+    if (std::holds_alternative<VxlanLeaseData>(data)) return BackendType::vxlan;
+    if (std::holds_alternative<WireguardLeaseData>(data)) return BackendType::wireguard;
+    return BackendType::host_gw;
 }
 
 namespace {
@@ -114,6 +115,8 @@ nlohmann::json encode_backend_data(const LeaseBackendData& data) {
 // `field` is "BackendData" or "BackendV6Data".
 LeaseBackendData decode_backend_data(const nlohmann::json& data, BackendType type,
                                      const std::string& field) {
+    // flannel's host-gw leases carry no BackendData at all.
+    if (type == BackendType::host_gw) return HostGwLeaseData{};
     if (!data.is_object()) throw ParseError(field, "missing or not a JSON object");
     if (type == BackendType::vxlan) {
         const auto mac_field = field + ".VtepMAC";
@@ -132,8 +135,9 @@ LeaseBackendData decode_backend_data(const nlohmann::json& data, BackendType typ
 std::string encode_lease_value(const LeaseValue& value) {
     nlohmann::json json{{"PublicIP", value.public_ip.to_string()},
                         {"Node", value.node},
-                        {"BackendType", std::string(to_string(value.backend_type()))},
-                        {"BackendData", encode_backend_data(value.backend_data)}};
+                        {"BackendType", std::string(to_string(value.backend_type()))}};
+    if (value.backend_type() != BackendType::host_gw)
+        json["BackendData"] = encode_backend_data(value.backend_data);
     if (value.public_ipv6) json["PublicIPv6"] = value.public_ipv6->to_string();
     if (value.backend_v6_data) json["BackendV6Data"] = encode_backend_data(*value.backend_v6_data);
     return json.dump();
@@ -161,9 +165,10 @@ LeaseValue decode_lease_value(std::string_view json) {
     const auto type = backend_type_from_string(type_name);
     if (!type) throw ParseError("BackendType", "unknown backend \"" + type_name + "\"");
     const auto data = object.find("BackendData");
-    if (data == object.end()) throw ParseError("BackendData", "missing or not a JSON object");
-    value.backend_data = decode_backend_data(*data, *type, "BackendData");
-    if (const auto v6 = object.find("BackendV6Data"); v6 != object.end() && !v6->is_null()) {
+    value.backend_data =
+        decode_backend_data(data == object.end() ? nlohmann::json() : *data, *type, "BackendData");
+    if (const auto v6 = object.find("BackendV6Data");
+        v6 != object.end() && !v6->is_null() && *type != BackendType::host_gw) {
         value.backend_v6_data = decode_backend_data(*v6, *type, "BackendV6Data");
     }
     return value;

@@ -105,7 +105,9 @@ std::optional<Rejection> check_backend_data(const LeaseBackendData& data,
         }
         return std::nullopt;
     }
-    const auto& key = std::get<WireguardLeaseData>(data).public_key;
+    const auto* wireguard = std::get_if<WireguardLeaseData>(&data);
+    if (!wireguard) return std::nullopt;  // host-gw: nothing to check
+    const auto& key = wireguard->public_key;
     if (std::all_of(key.begin(), key.end(), [](std::uint8_t b) { return b == 0; })) {
         return Rejection{IgnoreReason::bad_backend_data, field + ".PublicKey: all zero"};
     }
@@ -240,9 +242,8 @@ std::vector<Claim> claims_of(const Lease& lease) {
         if (!data) continue;
         if (const auto* vxlan = std::get_if<VxlanLeaseData>(data))
             identities.emplace_back("VtepMAC", vxlan->vtep_mac.to_string());
-        else
-            identities.emplace_back("PublicKey",
-                                    std::get<WireguardLeaseData>(*data).public_key_base64());
+        else if (const auto* wireguard = std::get_if<WireguardLeaseData>(data))
+            identities.emplace_back("PublicKey", wireguard->public_key_base64());
     }
     // Both devices of one lease may share a key (WireGuard): not a duplicate of itself.
     std::sort(identities.begin(), identities.end());

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "test_leases.hpp"
+#include "twill/backend/host_gw_backend.hpp"
 #include "twill/backend/vxlan_backend.hpp"
 #include "twill/backend/wireguard_backend.hpp"
 #include "twill/backend/wireguard_keys.hpp"
@@ -100,6 +101,71 @@ TEST_F(DesiredStateTest, VxlanPeersKeyedBySubnetWithRouteNeighbourAndFdb) {
     EXPECT_EQ(b.objects.objects.neighbours.size(), 1u);
     EXPECT_FALSE(b.objects.device_peer);
     EXPECT_TRUE(state.peers.contains(net::Prefix::parse("10.244.9.0/24")));
+}
+
+// DirectRouting: a peer on a subnet of the underlay interface gets a route via its public
+// address and no VXLAN entry; one elsewhere keeps VXLAN.
+TEST_F(DesiredStateTest, DirectRoutingForPeersOnTheUnderlaysSubnet) {
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.0/28")};  // b (.5) and c (.9)
+    const auto far = vxlan_lease("10.244.11.0/24", "198.51.100.11", "far", 11);
+    leases_.emplace(far.subnet, far);
+    subnet::VxlanBackend config{1, 8472};
+    config.direct_routing = true;
+    const backend::VxlanBackend direct(config);
+    const auto state = node::desired_state(direct, inputs_);
+    ASSERT_EQ(state.peers.size(), 3u);
+    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    EXPECT_EQ(b.objects.size(), 0u);
+    ASSERT_EQ(b.underlay_objects.routes.size(), 1u);
+    EXPECT_EQ(b.underlay_objects.routes[0].gateway, net::Address::parse("192.0.2.5"));
+    EXPECT_EQ(b.underlay_objects.routes[0].protocol, reconcile::twill_route_protocol);
+    EXPECT_FALSE(b.underlay_objects.routes[0].onlink);
+    EXPECT_TRUE(b.underlay_objects.neighbours.empty());
+    EXPECT_TRUE(b.underlay_objects.fdb.empty());
+    const auto& f = state.peers.at(far.subnet).objects;
+    EXPECT_TRUE(f.underlay_objects.routes.empty());
+    EXPECT_EQ(f.objects.fdb.size(), 1u);
+    EXPECT_EQ(f.objects.routes.size(), 1u);
+    // One MTU per node: VXLAN's, as flannel does.
+    EXPECT_EQ(state.context.overlay_mtu, 1450u);
+    // Without DirectRouting, all VXLAN.
+    const auto plain = node::desired_state(vxlan_, inputs_);
+    EXPECT_TRUE(plain.peers.at(net::Prefix::parse("10.244.5.0/24"))
+                    .objects.underlay_objects.routes.empty());
+}
+
+// host-gw: direct routes only; an off-link peer is flagged and gets nothing; pods get the
+// underlay's MTU.
+TEST_F(DesiredStateTest, HostGwRoutesOnLinkPeersAndFlagsTheOthers) {
+    const auto host_gw_lease = [](const char* subnet, const char* ip, const char* node) {
+        auto l = vxlan_lease(subnet, ip, node, 1);
+        l.value.backend_data = subnet::HostGwLeaseData{};
+        return l;
+    };
+    leases_.clear();
+    for (const auto& l : {host_gw_lease("10.244.3.0/24", "192.0.2.3", "a"),
+                          host_gw_lease("10.244.5.0/24", "192.0.2.5", "b"),
+                          host_gw_lease("10.244.11.0/24", "198.51.100.11", "far")}) {
+        leases_.emplace(l.subnet, l);
+    }
+    inputs_.own = leases_.at(net::Prefix::parse("10.244.3.0/24"));
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.0/24")};
+    const backend::HostGwBackend host_gw;
+    const auto state = node::desired_state(host_gw, inputs_);
+    ASSERT_EQ(state.peers.size(), 2u);
+    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    EXPECT_FALSE(b.off_link);
+    ASSERT_EQ(b.underlay_objects.routes.size(), 1u);
+    EXPECT_EQ(b.underlay_objects.routes[0].gateway, net::Address::parse("192.0.2.5"));
+    const auto& f = state.peers.at(net::Prefix::parse("10.244.11.0/24")).objects;
+    EXPECT_TRUE(f.off_link);
+    EXPECT_EQ(f.underlay_objects.size() + f.objects.size(), 0u);
+    EXPECT_EQ(state.context.overlay_mtu, 1500u);
+    EXPECT_EQ(state.subnet_file.mtu, 1500);
+    // A VXLAN lease is another backend's: no peer.
+    leases_.emplace(net::Prefix::parse("10.244.9.0/24"),
+                    vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9));
+    EXPECT_EQ(node::desired_state(host_gw, inputs_).peers.size(), 2u);
 }
 
 TEST_F(DesiredStateTest, APeerIsAnotherNodeOnAnotherSubnet) {

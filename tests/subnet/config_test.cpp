@@ -76,9 +76,27 @@ TEST(NetworkConfig, Wireguard) {
 
 TEST(NetworkConfig, FlannelOnlyFieldsAreAcceptedAndListed) {
     auto config = parse_network_config(R"({"Network":"10.244.0.0/16","EnableNFTables":true,
-        "Backend":{"Type":"vxlan","DirectRouting":true}})");
-    EXPECT_EQ(config.ignored_fields,
-              (std::vector<std::string>{"EnableNFTables", "Backend.DirectRouting"}));
+        "Backend":{"Type":"vxlan","GBP":true}})");
+    EXPECT_EQ(config.ignored_fields, (std::vector<std::string>{"EnableNFTables", "Backend.GBP"}));
+}
+
+TEST(NetworkConfig, DirectRoutingAndHostGwAsFlannelHasThem) {
+    auto config = parse_network_config(
+        R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","DirectRouting":true}})");
+    EXPECT_TRUE(std::get<VxlanBackend>(config.backend).direct_routing);
+    EXPECT_TRUE(config.ignored_fields.empty());
+    config = parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})");
+    EXPECT_FALSE(std::get<VxlanBackend>(config.backend).direct_routing);
+    config = parse_network_config(R"({"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}})");
+    EXPECT_EQ(config.backend_type(), BackendType::host_gw);
+    EXPECT_EQ(to_string(config.backend_type()), "host-gw");
+    try {
+        parse_network_config(
+            R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","DirectRouting":"yes"}})");
+        FAIL() << "a DirectRouting that is not a boolean was accepted";
+    } catch (const ParseError& e) {
+        EXPECT_EQ(e.field(), "Backend.DirectRouting");
+    }
 }
 
 TEST(NetworkConfig, IPv6OnlyNetworkHasTheIPv6RangeAsItsRange) {
@@ -142,7 +160,7 @@ TEST(NetworkConfig, ErrorsNameTheField) {
         {R"({"Network":"10.244.0.0/16","SubnetMax":"10.0.0.0"})", "SubnetMax"},
         {R"({"Network":"10.244.0.0/16","SubnetMax":"bogus"})", "SubnetMax"},
         {R"({"Network":"10.244.0.0/16","Backend":"vxlan"})", "Backend"},
-        {R"({"Network":"10.244.0.0/16","Backend":{"Type":"host-gw"}})", "Backend.Type"},
+        {R"({"Network":"10.244.0.0/16","Backend":{"Type":"ipip"}})", "Backend.Type"},
         {R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":16777216}})", "Backend.VNI"},
         {R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","VNI":-1}})", "Backend.VNI"},
         {R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan","Port":65536}})", "Backend.Port"},

@@ -29,6 +29,9 @@ struct Underlay {
     // An IPv6 address of the same interface beside an IPv4 `address` (dual-stack: the IPv6
     // overlay device's local address).
     std::optional<net::Address> ipv6_address{};
+    // The subnets of the interface's addresses (both families): a peer whose public address
+    // lies in one is on-link, reachable by a direct route (DirectRouting, host-gw).
+    std::vector<net::Prefix> prefixes{};
 };
 
 struct NodeContext {
@@ -63,7 +66,18 @@ struct PeerObjects {
     // Routes, neighbours and FDB entries on the IPv6 overlay device (VXLAN over an IPv6
     // underlay in a dual-stack network), bound to it likewise.
     reconcile::ObjectSet ipv6_device_objects{};
+    // Direct routes to the peer's subnets via its public addresses on the underlay interface
+    // (DirectRouting, host-gw), bound to the underlay likewise. No neighbour or FDB entry.
+    reconcile::ObjectSet underlay_objects{};
+    // host-gw: the peer's public address is on no subnet of the underlay interface, so no
+    // route can reach it (reported, never guessed).
+    bool off_link = false;
 };
+
+// The direct routes to all of a peer's routed subnets, each via the public address of its
+// family; nullopt when one of them is not on-link (then the peer is not reached directly).
+std::optional<std::vector<netlink::Route>> direct_routes(const NodeContext& node,
+                                                         const subnet::Lease& lease);
 
 // Where a backend may keep files and which implementation it should pick (WireGuard).
 struct BackendEnvironment {
@@ -89,6 +103,9 @@ class Backend {
     // The overlay device(s) this backend owns, as plain device specs (VXLAN). A backend whose
     // device needs more than a spec (WireGuard) overrides reconcile_device instead.
     virtual std::vector<reconcile::DeviceSpec> devices(const NodeContext& node) const = 0;
+    // Whether the backend has an overlay device at all (host-gw has none: the node is ready
+    // without one).
+    virtual bool has_device() const { return true; }
     // Makes the overlay device match and returns its index (0 when it does not exist, in
     // dry-run mode). `recreated` is set when it was made anew. Drift follows `record` (scope
     // "link"). Default: reconcile devices().

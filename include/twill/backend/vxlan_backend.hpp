@@ -10,7 +10,9 @@ namespace twill::backend {
 // self permanent. Dual-stack: the IPv6 subnet's entries ride the same device, or, when this
 // node and the peer both have an IPv6 underlay (PublicIPv6), a second device
 // twill-v6.<VNI> over it (MTU underlay - 70, the peer's BackendV6Data VtepMAC, FDB to its
-// PublicIPv6), as flannel does.
+// PublicIPv6), as flannel does. With DirectRouting, a peer whose public address of each
+// routed family is on a subnet of the underlay interface gets direct routes instead (via that
+// address on the underlay, proto 137) and no VXLAN entry at all.
 class VxlanBackend final : public Backend {
   public:
     explicit VxlanBackend(subnet::VxlanBackend config) : config_(config) {}

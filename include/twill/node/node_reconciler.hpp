@@ -45,6 +45,8 @@ class NodeReconciler {
 
     // The overlay device's index as of the last run (0: it did not exist).
     int overlay_index() const { return overlay_index_; }
+    // Whether the last run left the overlay device in place (or the backend needs none).
+    bool devices_ready() const { return overlay_index_ != 0 || deviceless_; }
     netlink::Handle& handle() { return handle_; }
     // This node's subnet changed: nothing of the old per-peer objects is drift any more.
     void forget_objects() { objects_.forget(); }
@@ -75,6 +77,8 @@ class NodeReconciler {
     int bridge_index_ = 0;
     int overlay_index_ = 0;
     int overlay_v6_index_ = 0;  // twill-v6.<VNI> (dual-stack over an IPv6 underlay); 0: none
+    int underlay_index_ = 0;    // where direct routes go
+    bool deviceless_ = false;   // the backend has no overlay device (host-gw)
 };
 
 }  // namespace twill::node

@@ -1,6 +1,6 @@
 #pragma once
 // The network config at `<prefix>/config`, with flannel's field names and defaults, so a
-// flannel user's net-conf.json for the vxlan or wireguard backend works unchanged.
+// flannel user's net-conf.json for the vxlan, wireguard or host-gw backend works unchanged.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,16 +12,19 @@
 
 namespace twill::subnet {
 
-enum class BackendType { vxlan, wireguard };
+enum class BackendType { vxlan, wireguard, host_gw };
 
-std::string_view to_string(BackendType type);
-// The twill backend named `text` ("vxlan", "wireguard"); nullopt for anything else.
+std::string_view to_string(BackendType type);  // flannel's names: "vxlan", "wireguard", "host-gw"
+// The twill backend named `text`; nullopt for anything else.
 std::optional<BackendType> backend_type_from_string(std::string_view text);
 
 struct VxlanBackend {
     std::uint32_t vni = 1;
     // flannel's Port 0 means "kernel default", which is 8472 on Linux: twill's contract.
     std::uint16_t port = 8472;
+    // flannel's DirectRouting: a peer whose public address is on a subnet of this node's
+    // underlay interface is reached by a plain route via that address, without VXLAN.
+    bool direct_routing = false;
     friend bool operator==(const VxlanBackend&, const VxlanBackend&) = default;
 };
 
@@ -31,7 +34,12 @@ struct WireguardBackend {
     friend bool operator==(const WireguardBackend&, const WireguardBackend&) = default;
 };
 
-using BackendConfig = std::variant<VxlanBackend, WireguardBackend>;
+// Direct routes only: every peer must be on a subnet of this node's underlay interface.
+struct HostGwBackend {
+    friend bool operator==(const HostGwBackend&, const HostGwBackend&) = default;
+};
+
+using BackendConfig = std::variant<VxlanBackend, WireguardBackend, HostGwBackend>;
 BackendType backend_type(const BackendConfig& backend);
 
 // The IPv6 half of a dual-stack network (EnableIPv6 beside IPv4).
@@ -46,7 +54,7 @@ struct NetworkConfig {
     BackendConfig backend;
     std::optional<IPv6Config> ipv6;  // present when EnableIPv6 is true
     // Fields accepted for flannel compatibility but without effect in twill
-    // ("Backend.DirectRouting"), for the daemon to log.
+    // ("Backend.GBP"), for the daemon to log.
     std::vector<std::string> ignored_fields;
 
     const net::Prefix& network() const noexcept { return range.network(); }

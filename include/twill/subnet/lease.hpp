@@ -2,7 +2,7 @@
 // A subnet lease as stored in etcd, in flannel's format: key `<prefix>/subnets/10.244.3.0-24`
 // (dual-stack `10.244.3.0-24&fd00:10:244:3::-64`, IPv6-only `fd00:10:244:3::-64`), value
 // {"PublicIP":"…","Node":"…","BackendType":"vxlan","BackendData":{"VtepMAC":"…"}}
-// (WireGuard: "BackendData":{"PublicKey":"<base64 of 32 bytes>"}), with "PublicIPv6" and
+// (WireGuard: "BackendData":{"PublicKey":"<base64 of 32 bytes>"}; host-gw: no BackendData), with "PublicIPv6" and
 // "BackendV6Data" (the IPv6 VXLAN device's VtepMAC) where the node has an IPv6 underlay.
 #include <array>
 #include <cstdint>
@@ -31,7 +31,12 @@ struct WireguardLeaseData {
     friend bool operator==(const WireguardLeaseData&, const WireguardLeaseData&) = default;
 };
 
-using LeaseBackendData = std::variant<VxlanLeaseData, WireguardLeaseData>;
+// host-gw: nothing beyond the public address (flannel writes no BackendData).
+struct HostGwLeaseData {
+    friend bool operator==(const HostGwLeaseData&, const HostGwLeaseData&) = default;
+};
+
+using LeaseBackendData = std::variant<VxlanLeaseData, WireguardLeaseData, HostGwLeaseData>;
 BackendType backend_type(const LeaseBackendData& data);
 
 // What a node publishes about itself.
