@@ -110,9 +110,8 @@ BackendConfig parse_backend(const nlohmann::json& config, std::vector<std::strin
     }
     const auto type = backend_type_from_string(type_name);
     if (!type) {
-        throw ParseError("Backend.Type",
-                         "unknown backend \"" + type_name +
-                             "\" (want \"vxlan\", \"wireguard\" or \"host-gw\")");
+        throw ParseError("Backend.Type", "unknown backend \"" + type_name +
+                                             "\" (want \"vxlan\", \"wireguard\" or \"host-gw\")");
     }
     if (*type == BackendType::vxlan) {
         collect_ignored(backend, {"Type", "VNI", "Port", "DirectRouting"}, "Backend.", ignored);

@@ -190,9 +190,10 @@ TEST(LeaseValue, HostGwAsFlannelWritesIt) {
     const auto value =
         decode_lease_value(R"({"PublicIP":"192.0.2.5","Node":"b","BackendType":"host-gw"})");
     EXPECT_EQ(value.backend_type(), BackendType::host_gw);
-    EXPECT_EQ(decode_lease_value(
-                  R"({"PublicIP":"192.0.2.5","Node":"b","BackendType":"host-gw","BackendData":null})"),
-              value);
+    EXPECT_EQ(
+        decode_lease_value(
+            R"({"PublicIP":"192.0.2.5","Node":"b","BackendType":"host-gw","BackendData":null})"),
+        value);
     const auto text = encode_lease_value(value);
     EXPECT_EQ(text.find("BackendData"), std::string::npos) << text;
     EXPECT_EQ(decode_lease_value(text), value);

@@ -2,8 +2,9 @@
 // A subnet lease as stored in etcd, in flannel's format: key `<prefix>/subnets/10.244.3.0-24`
 // (dual-stack `10.244.3.0-24&fd00:10:244:3::-64`, IPv6-only `fd00:10:244:3::-64`), value
 // {"PublicIP":"…","Node":"…","BackendType":"vxlan","BackendData":{"VtepMAC":"…"}}
-// (WireGuard: "BackendData":{"PublicKey":"<base64 of 32 bytes>"}; host-gw: no BackendData), with "PublicIPv6" and
-// "BackendV6Data" (the IPv6 VXLAN device's VtepMAC) where the node has an IPv6 underlay.
+// (WireGuard: "BackendData":{"PublicKey":"<base64 of 32 bytes>"}; host-gw: no BackendData), with
+// "PublicIPv6" and "BackendV6Data" (the IPv6 VXLAN device's VtepMAC) where the node has an IPv6
+// underlay.
 #include <array>
 #include <cstdint>
 #include <optional>
