@@ -124,6 +124,9 @@ TEST_F(DirectTest, OnLinkPeersAreReachedWithoutVxlanAndFollowTheUnderlay) {
         EXPECT_TRUE(peer.value("in_kernel", false)) << peer;
     }
     EXPECT_EQ(cluster_->netctl("a", {"check"}).exit_code, 0);
+    // Probes to the peers' gateways go the direct way too.
+    const auto probed = cluster_->netctl("a", {"check", "--probe"});
+    EXPECT_EQ(probed.exit_code, 0) << probed.output;
 
     // Drift: a direct route deleted by hand comes back.
     ASSERT_EQ(
@@ -173,6 +176,9 @@ TEST_F(DirectTest, OnLinkPeersAreReachedWithoutVxlanAndFollowTheUnderlay) {
     EXPECT_EQ(fdb_entries("c"), 2u);
     EXPECT_TRUE(pods_reach_each_other());
     EXPECT_GT(vxlan_packets("a"), before);
+    EXPECT_TRUE(eventually([&] {
+        return cluster_->netctl("a", {"check", "--probe"}).exit_code == 0;
+    })) << cluster_->netctl("a", {"check", "--probe"}).output;
 
     // Back on the fabric's subnet: direct again, no FDB entry left.
     must("ip -n " + c.netns_name() + " route del 192.0.2.0/24 via 198.51.100.254 && ip -n " +
@@ -203,6 +209,8 @@ TEST_F(DirectTest, HostGwRoutesOnLinkPeersAndReportsTheOthers) {
     EXPECT_NE(cluster_->run_in("a", {"ip", "link", "show", "twill.1"}).exit_code, 0)
         << "host-gw made a VXLAN device";
     EXPECT_EQ(cluster_->netctl("a", {"check"}).exit_code, 0);
+    const auto probed = cluster_->netctl("a", {"check", "--probe"});
+    EXPECT_EQ(probed.exit_code, 0) << probed.output;
 
     // A peer whose public address is on no subnet of a's underlay: no route, reported.
     std::string far;
@@ -233,10 +241,17 @@ TEST_F(DirectTest, HostGwRoutesOnLinkPeersAndReportsTheOthers) {
     }
     EXPECT_TRUE(off_link_listed);
     EXPECT_NE(cluster_->log("a").find("not on a subnet of eth0"), std::string::npos);
-    // Gone again: nothing reported any more.
-    cluster_->delete_lease(far);
+    // The same node moved onto the link: a direct route; its lease gone: the route goes.
+    cluster_->etcd().etcdctl({"put", std::string(VirtualCluster::kPrefix) + "/subnets/" + key,
+                              R"({"PublicIP":"192.0.2.99","Node":"far","BackendType":"host-gw"})"});
+    EXPECT_TRUE(eventually([&] {
+        return routes("a").find(far + " via 192.0.2.99 dev eth0") != std::string::npos;
+    })) << routes("a");
     EXPECT_TRUE(
         eventually([&] { return metric().find("twill_peers_off_link 0") != std::string::npos; }));
+    cluster_->delete_lease(far);
+    EXPECT_TRUE(eventually([&] { return routes("a").find(far + " ") == std::string::npos; }))
+        << routes("a");
 }
 
 }  // namespace
