@@ -334,3 +334,36 @@ TEST_F(DualStackDesiredStateTest, IPv6UnderlayCarriesIPv6OverItsOwnDevice) {
     EXPECT_EQ(to_c.objects.routes.size(), 2u) << "IPv6 to c rides the IPv4 device";
     EXPECT_TRUE(to_c.ipv6_device_objects.routes.empty());
 }
+
+namespace {
+
+// DirectRouting in dual-stack: a peer goes direct only when each of its routed subnets has an
+// on-link public address of its family; otherwise all of it stays on VXLAN.
+TEST_F(DualStackDesiredStateTest, DirectRoutingNeedsAnOnLinkAddressPerFamily) {
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.0/24"),
+                                 net::Prefix::parse("2001:db8:2::/64")};
+    subnet::VxlanBackend config{1, 8472};
+    config.direct_routing = true;
+    const backend::VxlanBackend direct(config);
+
+    auto state = node::desired_state(direct, inputs_);
+    // b has an IPv6 subnet but no PublicIPv6: VXLAN for both families.
+    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    EXPECT_TRUE(b.underlay_objects.routes.empty());
+    EXPECT_EQ(b.objects.routes.size(), 2u);
+    // c is v4-only: one direct route.
+    const auto& c = state.peers.at(net::Prefix::parse("10.244.9.0/24")).objects;
+    ASSERT_EQ(c.underlay_objects.routes.size(), 1u);
+    EXPECT_TRUE(c.objects.routes.empty());
+
+    leases_.at(net::Prefix::parse("10.244.5.0/24")).value.public_ipv6 =
+        net::Address::parse("2001:db8:2::15");
+    state = node::desired_state(direct, inputs_);
+    const auto& b2 = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    ASSERT_EQ(b2.underlay_objects.routes.size(), 2u);
+    EXPECT_EQ(b2.underlay_objects.routes[1].destination.to_string(), "fd00:10:244:5::/64");
+    EXPECT_EQ(b2.underlay_objects.routes[1].gateway, net::Address::parse("2001:db8:2::15"));
+    EXPECT_EQ(b2.objects.size() + b2.ipv6_device_objects.size(), 0u);
+}
+
+}  // namespace
