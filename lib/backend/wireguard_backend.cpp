@@ -264,9 +264,9 @@ void WireguardBackend::reconcile_peers(const NodeContext&,
             report.unsettled.insert("wireguard-peer:" + key_to_base64(change.peer.public_key));
         }
     } else {
-        std::unordered_map<std::string, reconcile::DesiredValue> wanted;
-        for (const auto& peer : desired) wanted.emplace(key_to_base64(peer.public_key), peer);
-        record.replace("wireguard-peer", std::move(wanted));
+        record.replace("wireguard-peer", desired, [](const netlink::WireguardPeer& peer) {
+            return key_to_base64(peer.public_key);
+        });
     }
     for (auto& change : plan.changes) report.changes.push_back(std::move(change));
 }

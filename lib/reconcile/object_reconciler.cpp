@@ -135,9 +135,9 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     if (!dry_run) {
         // The objects themselves, not their printed form: printing 15,000 of them on every
         // reconcile cost more than the diff. A resync that changed nothing copies nothing.
-        record_.update("route", desired.routes, route_key);
-        record_.update("neighbour", desired.neighbours, neighbour_key);
-        record_.update("fdb", desired.fdb, fdb_key);
+        record_.replace("route", desired.routes, route_key);
+        record_.replace("neighbour", desired.neighbours, neighbour_key);
+        record_.replace("fdb", desired.fdb, fdb_key);
     }
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);

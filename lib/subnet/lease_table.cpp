@@ -227,31 +227,48 @@ struct Claim {
     std::string verb;     // "leased", "announced"
 };
 
+std::string subnet_id(const net::Prefix& subnet) {
+    const auto bytes = subnet.address().bytes();
+    std::string id(1, 's');
+    id.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    id.push_back(static_cast<char>(subnet.length()));
+    return id;
+}
+
 std::vector<Claim> claims_of(const Lease& lease) {
     std::vector<Claim> claims;
-    const auto subnet = lease.subnet.to_string();
-    claims.push_back({"s" + subnet, IgnoreReason::overlap, subnet, "leased"});
+    claims.push_back(
+        {subnet_id(lease.subnet), IgnoreReason::overlap, lease.subnet.to_string(), "leased"});
     if (lease.ipv6_subnet) {
-        const auto v6 = lease.ipv6_subnet->to_string();
-        claims.push_back({"s" + v6, IgnoreReason::overlap, v6, "leased"});
+        claims.push_back({subnet_id(*lease.ipv6_subnet), IgnoreReason::overlap,
+                          lease.ipv6_subnet->to_string(), "leased"});
     }
-    std::vector<std::pair<std::string, std::string>> identities;
+    std::vector<Claim> identities;
     for (const auto* data :
          {&lease.value.backend_data,
           lease.value.backend_v6_data ? &*lease.value.backend_v6_data : nullptr}) {
         if (!data) continue;
-        if (const auto* vxlan = std::get_if<VxlanLeaseData>(data))
-            identities.emplace_back("VtepMAC", vxlan->vtep_mac.to_string());
-        else if (const auto* wireguard = std::get_if<WireguardLeaseData>(data))
-            identities.emplace_back("PublicKey", wireguard->public_key_base64());
+        if (const auto* vxlan = std::get_if<VxlanLeaseData>(data)) {
+            const auto mac = vxlan->vtep_mac.bytes();
+            identities.push_back(
+                {"m" + std::string(reinterpret_cast<const char*>(mac.data()), mac.size()),
+                 IgnoreReason::duplicate, "BackendData.VtepMAC: " + vxlan->vtep_mac.to_string(),
+                 "announced"});
+        } else if (const auto* wireguard = std::get_if<WireguardLeaseData>(data)) {
+            const auto& key = wireguard->public_key;
+            identities.push_back(
+                {"k" + std::string(reinterpret_cast<const char*>(key.data()), key.size()),
+                 IgnoreReason::duplicate,
+                 "BackendData.PublicKey: " + wireguard->public_key_base64(), "announced"});
+        }
     }
     // Both devices of one lease may share a key (WireGuard): not a duplicate of itself.
-    std::sort(identities.begin(), identities.end());
-    identities.erase(std::unique(identities.begin(), identities.end()), identities.end());
-    for (const auto& [field, text] : identities) {
-        claims.push_back({"i" + field + text, IgnoreReason::duplicate,
-                          "BackendData." + field + ": " + text, "announced"});
-    }
+    std::sort(identities.begin(), identities.end(),
+              [](const Claim& a, const Claim& b) { return a.what < b.what; });
+    identities.erase(std::unique(identities.begin(), identities.end(),
+                                 [](const Claim& a, const Claim& b) { return a.id == b.id; }),
+                     identities.end());
+    for (auto& claim : identities) claims.push_back(std::move(claim));
     return claims;
 }
 
@@ -266,12 +283,13 @@ bool LeaseTable::apply_erase(const std::string& key) {
     auto it = entries_.find(key);
     if (it == entries_.end()) return false;
     if (const auto& lease = it->second.lease) {
-        const Rank rank{lease->create_revision, key};
+        const Rank rank{lease->create_revision, &it->first};
         for (const auto& claim : claims_of(*lease)) {
             auto claimants = claimants_.find(claim.id);
-            claimants->second.erase(rank);
-            dirty_.insert(claimants->second.begin(), claimants->second.end());
-            if (claimants->second.empty()) claimants_.erase(claimants);
+            auto& ranks = claimants->second;
+            ranks.erase(std::lower_bound(ranks.begin(), ranks.end(), rank));
+            dirty_.insert(ranks.begin(), ranks.end());
+            if (ranks.empty()) claimants_.erase(claimants);
         }
         dirty_.erase(rank);
         if (it->second.won) set_winner(*lease, false);
@@ -290,7 +308,7 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
         return false;
     }
     apply_erase(raw.key);
-    Entry entry{raw.mod_revision, value_hash, std::nullopt, std::nullopt, std::nullopt, {}, false};
+    Entry entry{raw.mod_revision, value_hash, std::nullopt, std::nullopt, std::nullopt, 0, false};
     auto result = validate_lease(config_, prefix_, raw, underlay_family_);
     if (auto* lease = std::get_if<Lease>(&result)) {
         entry.lease = std::move(*lease);
@@ -301,10 +319,14 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
         ++total_[rejection.reason];
         entry.rejection = std::move(rejection);
     }
-    auto& stored = entries_.insert_or_assign(raw.key, std::move(entry)).first->second;
+    const auto inserted = entries_.insert_or_assign(raw.key, std::move(entry)).first;
+    const auto& stored = inserted->second;
     if (stored.lease) {
-        const Rank rank{stored.lease->create_revision, raw.key};
-        for (const auto& claim : claims_of(*stored.lease)) claimants_[claim.id].insert(rank);
+        const Rank rank{stored.lease->create_revision, &inserted->first};
+        for (const auto& claim : claims_of(*stored.lease)) {
+            auto& ranks = claimants_[claim.id];
+            ranks.insert(std::upper_bound(ranks.begin(), ranks.end(), rank), rank);
+        }
         touch_claims(*stored.lease);
     }
     return true;
@@ -335,26 +357,28 @@ void LeaseTable::set_winner(const Lease& lease, bool wins) {
 // dirty leases in that order means every lease before the one at hand is decided already;
 // one that changes sides makes those after it on its claims dirty in turn.
 void LeaseTable::evaluate(const Rank& rank) {
-    auto& entry = entries_.at(rank.second);
+    auto& entry = entries_.at(*rank.key);
     const auto& lease = *entry.lease;
     const auto claims = claims_of(lease);
     std::optional<Rejection> lost;
     for (const auto& claim : claims) {
         for (const auto& other : claimants_.at(claim.id)) {
             if (!(other < rank)) break;
-            const auto& holder = entries_.at(other.second);
+            const auto& holder = entries_.at(*other.key);
             if (!holder.won) continue;
-            lost = Rejection{claim.reason, claim.what + " is " + claim.verb + " by " +
-                                               other.second + earlier(*holder.lease, rank.first)};
+            lost = Rejection{claim.reason, claim.what + " is " + claim.verb + " by " + *other.key +
+                                               earlier(*holder.lease, rank.revision)};
             break;
         }
         if (lost) break;
     }
-    if (lost && !entry.reported.contains(lost->reason)) {
-        spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", rank.second,
+    const auto bit =
+        lost ? static_cast<std::uint8_t>(1u << static_cast<unsigned>(lost->reason)) : 0;
+    if (lost && !(entry.reported & bit)) {
+        spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", *rank.key,
                      entry.mod_revision, lost->message);
         ++total_[lost->reason];
-        entry.reported.insert(lost->reason);
+        entry.reported |= bit;
     }
     const bool wins = !lost;
     entry.lost = std::move(lost);
@@ -362,8 +386,8 @@ void LeaseTable::evaluate(const Rank& rank) {
     entry.won = wins;
     set_winner(lease, wins);
     for (const auto& claim : claims) {
-        const auto& claimants = claimants_.at(claim.id);
-        dirty_.insert(claimants.upper_bound(rank), claimants.end());
+        const auto& ranks = claimants_.at(claim.id);
+        dirty_.insert(std::upper_bound(ranks.begin(), ranks.end(), rank), ranks.end());
     }
 }
 

@@ -3,10 +3,10 @@
 // neighbours, FDB entries, WireGuard peers, the nftables table): a change is drift when the
 // desired value of the object did not change since the last run that applied it, so the
 // kernel must have. A change that follows a new desired value (etcd changed) is not drift.
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "twill/netlink/objects.hpp"
@@ -15,10 +15,18 @@
 
 namespace twill::reconcile {
 
-// What can be remembered as desired. Objects without a type of their own (the nftables
-// table) are remembered by a canonical text.
-using DesiredValue = std::variant<netlink::Route, netlink::Neighbour, netlink::FdbEntry,
-                                  netlink::WireguardPeer, DeviceSpec, std::string>;
+// What is remembered of a desired value: a 64-bit hash of every field, not the object (a
+// node with thousands of peers remembers tens of thousands of them). Two values that differ
+// hash alike only by chance, and then a change is counted as drift where it was not.
+using Fingerprint = std::uint64_t;
+Fingerprint fingerprint(const netlink::Route& route);
+Fingerprint fingerprint(const netlink::Neighbour& neighbour);
+Fingerprint fingerprint(const netlink::FdbEntry& entry);
+Fingerprint fingerprint(const netlink::WireguardPeer& peer);
+Fingerprint fingerprint(const DeviceSpec& spec);
+// Objects without a type of their own (the nftables table, a sysctl, a file) by a canonical
+// text.
+Fingerprint fingerprint(std::string_view text);
 
 class DriftRecord {
   public:
@@ -27,9 +35,7 @@ class DriftRecord {
     template <class T>
     bool unchanged(std::string_view scope, const std::string& key, const T& desired) const {
         const auto* value = find(scope, key);
-        if (!value) return false;
-        const auto* before = std::get_if<T>(value);
-        return before && *before == desired;
+        return value && *value == fingerprint(desired);
     }
     // Whether anything was desired under `key` at the last applied run. An extra object that
     // was not desired then either was added behind twill's back: drift.
@@ -37,40 +43,40 @@ class DriftRecord {
         return find(scope, key) != nullptr;
     }
 
-    // What a run applied: replaces everything remembered of `scope`.
-    void replace(std::string_view scope, std::unordered_map<std::string, DesiredValue> values);
-    // The same for a run whose desired set is mostly what is remembered already (a resync):
-    // only what differs is written, nothing is copied when nothing changed.
+    template <class T>
+    void set(std::string_view scope, const std::string& key, const T& value) {
+        scopes_[std::string(scope)].insert_or_assign(key, fingerprint(value));
+    }
+    // What a run applied: everything remembered of `scope` becomes `values` (the first of
+    // values with equal keys counts). A resync whose desired set is what is remembered
+    // already writes nothing and allocates nothing.
     template <class T, class KeyFn>
-    void update(std::string_view scope, const std::vector<T>& values, KeyFn key) {
+    void replace(std::string_view scope, const std::vector<T>& values, KeyFn key) {
         auto& remembered = scopes_[std::string(scope)];
         std::size_t kept = 0;
         for (const auto& value : values) {
-            auto [it, added] = remembered.try_emplace(key(value), value);
-            if (!added) {
-                const auto* before = std::get_if<T>(&it->second);
-                if (!before || !(*before == value)) it->second = value;
-            }
+            const auto print = fingerprint(value);
+            auto [it, added] = remembered.try_emplace(key(value), print);
+            if (!added) it->second = print;
             ++kept;
         }
         // Keys no longer desired (or a desired set with duplicate keys): start over.
         if (remembered.size() != kept) {
-            std::unordered_map<std::string, DesiredValue> fresh;
+            std::unordered_map<std::string, Fingerprint> fresh;
             fresh.reserve(values.size());
-            for (const auto& value : values) fresh.try_emplace(key(value), value);
+            for (const auto& value : values) fresh.try_emplace(key(value), fingerprint(value));
             remembered = std::move(fresh);
         }
     }
-    void set(std::string_view scope, const std::string& key, DesiredValue value);
     void erase(std::string_view scope, const std::string& key);
     // Forget a scope (its objects were recreated with their device: nothing there is drift).
     void forget(std::string_view scope);
     void forget_all() { scopes_.clear(); }
 
   private:
-    const DesiredValue* find(std::string_view scope, const std::string& key) const;
+    const Fingerprint* find(std::string_view scope, const std::string& key) const;
 
-    std::unordered_map<std::string, std::unordered_map<std::string, DesiredValue>> scopes_;
+    std::unordered_map<std::string, std::unordered_map<std::string, Fingerprint>> scopes_;
 };
 
 }  // namespace twill::reconcile

@@ -103,8 +103,21 @@ class LeaseTable {
     std::size_t entry_count() const noexcept { return entries_.size(); }
 
   private:
-    // The order of precedence among valid-by-themselves leases: (create revision, key).
-    using Rank = std::pair<std::int64_t, std::string>;
+    // The order of precedence among valid-by-themselves leases: (create revision, key). The
+    // key is the entry's own (entries_ never moves its keys); a rank is dropped from every
+    // index before its entry goes.
+    struct Rank {
+        std::int64_t revision = 0;
+        const std::string* key = nullptr;
+        friend bool operator<(const Rank& a, const Rank& b) {
+            return a.revision != b.revision ? a.revision < b.revision : *a.key < *b.key;
+        }
+        friend bool operator==(const Rank& a, const Rank& b) {
+            return a.revision == b.revision && *a.key == *b.key;
+        }
+    };
+    // The valid leases claiming one thing, in order of precedence (mostly one).
+    using Claimants = std::vector<Rank>;
 
     // The value itself is not kept: the lease parsed from it is, and a hash tells a replay.
     struct Entry {
@@ -112,9 +125,9 @@ class LeaseTable {
         std::size_t value_hash = 0;
         std::optional<Lease> lease;  // set when valid by itself
         std::optional<Rejection> rejection;
-        std::optional<Rejection> lost;    // valid by itself, but an earlier lease won
-        std::set<IgnoreReason> reported;  // loss reasons logged and counted for this version
-        bool won = false;                 // in winners_
+        std::optional<Rejection> lost;  // valid by itself, but an earlier lease won
+        std::uint8_t reported = 0;      // loss reasons logged and counted for this version (bits)
+        bool won = false;               // in winners_
     };
 
     // True when the entries changed.
@@ -135,7 +148,7 @@ class LeaseTable {
     // leases claiming it in order of precedence. Range membership fixes the prefix length, so
     // two leases overlap only when their subnets are equal (two spellings of one key, such as
     // "-24" and "-024").
-    std::unordered_map<std::string, std::set<Rank>> claimants_;
+    std::unordered_map<std::string, Claimants> claimants_;
     std::set<Rank> dirty_;  // to decide again, in order of precedence
     // The winners before the batch being settled, for each subnet it changed so far.
     std::map<net::Prefix, std::optional<Lease>> before_;
