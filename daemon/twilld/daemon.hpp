@@ -103,7 +103,7 @@ class Daemon final : public api::Handler {
     void reconcile();
     void reconcile_all();
     void reconcile_peers();
-    void finish_run(const reconcile::Report& report);
+    void finish_run(const reconcile::Report& report, bool full);
     void record_changes(const reconcile::Report& report);
     void hand_peers_to_probes(const std::map<net::Prefix, subnet::Lease>& leases);
 

@@ -109,7 +109,7 @@ void Daemon::reconcile_all() {
         /*take=*/true);
     ready_ = report.errors.empty() && node_.devices_ready() && !options_.dry_run;
     if (ready_) set_startup_state("ready");
-    finish_run(report);
+    finish_run(report, /*full=*/true);
 }
 
 // Only the peers whose leases changed since the previous run, each compared with its lease
@@ -146,7 +146,7 @@ void Daemon::reconcile_peers() {
         },
         /*take=*/true);
     if (!report.errors.empty()) ready_ = false;
-    finish_run(report);
+    finish_run(report, /*full=*/false);
 }
 
 std::string off_link_warning(const std::vector<std::string>& peers, const std::string& underlay) {
@@ -160,7 +160,7 @@ std::string off_link_warning(const std::vector<std::string>& peers, const std::s
            " (host-gw needs every node on one link; use vxlan with DirectRouting)";
 }
 
-void Daemon::finish_run(const reconcile::Report& report) {
+void Daemon::finish_run(const reconcile::Report& report, bool full) {
     ++reconcile_runs_;
     last_reconcile_ = std::chrono::system_clock::now();
     metrics_.reconcile_runs.Increment();
@@ -171,8 +171,9 @@ void Daemon::finish_run(const reconcile::Report& report) {
     metrics_.ready.Set(ready_ ? 1 : 0);
     metrics_.peers.Set(static_cast<double>(peer_count_));
     metrics_.peers_off_link.Set(static_cast<double>(off_link_count_));
-    // Thousands of peers come and go in bursts: hand the freed memory back to the system.
-    if (last_change_count_ + report.changes.size() > 1000) ::malloc_trim(0);
+    // A full run's dumps and diffs are megabytes that live for milliseconds, and thousands of
+    // peers come and go in bursts: hand the freed memory back to the system after either.
+    if (full || last_change_count_ + report.changes.size() > 1000) ::malloc_trim(0);
     last_change_count_ = report.changes.size();
     if (!report.errors.empty()) {
         // A failed step (a dump, a bridge port) is looked at again in full.
