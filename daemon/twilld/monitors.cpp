@@ -28,26 +28,32 @@ void Daemon::arm_monitor() {
 }
 
 bool Daemon::concerns_twill(const netlink::Event& event) const {
-    return std::visit(
-        [&](const auto& object) -> bool {
-            using T = std::decay_t<decltype(object)>;
-            if constexpr (std::is_same_v<T, netlink::Route>) {
-                return object.protocol == reconcile::twill_route_protocol ||
-                       (node_.overlay_index() != 0 && object.oif == node_.overlay_index()) ||
-                       object.destination.length() == 0;
-            } else if constexpr (std::is_same_v<T, netlink::Neighbour> ||
-                                 std::is_same_v<T, netlink::FdbEntry>) {
-                return node_.overlay_index() != 0 && object.link_index == node_.overlay_index();
-            } else if constexpr (std::is_same_v<T, netlink::Link>) {
-                return object.name == node::kBridge || object.index == node_.overlay_index() ||
-                       object.name.starts_with("twill.") ||
-                       (underlay_ && object.index == underlay_->index);
-            } else {
-                return object.link_index == node_.overlay_index() ||
-                       (underlay_ && object.link_index == underlay_->index);
-            }
-        },
-        event.object);
+    const bool underlay = [&] {
+        if (!underlay_) return false;
+        const auto* link = std::get_if<netlink::Link>(&event.object);
+        const auto* address = std::get_if<netlink::InterfaceAddress>(&event.object);
+        return (link && link->index == underlay_->index) ||
+               (address && address->link_index == underlay_->index);
+    }();
+    return underlay ||
+           std::visit(
+               [&](const auto& object) -> bool {
+                   using T = std::decay_t<decltype(object)>;
+                   if constexpr (std::is_same_v<T, netlink::Route>) {
+                       return object.protocol == reconcile::twill_route_protocol ||
+                              node_.is_own_device(object.oif) || object.destination.length() == 0;
+                   } else if constexpr (std::is_same_v<T, netlink::Link>) {
+                       return object.name == node::kBridge || object.name.starts_with("twill") ||
+                              node_.is_own_device(object.index);
+                   } else if constexpr (std::is_same_v<T, netlink::InterfaceAddress>) {
+                       return node_.is_own_device(object.link_index);
+                   } else {
+                       // Neighbours and FDB entries on the overlay devices (twill0's come and
+                       // go with the pods' traffic and are the kernel's).
+                       return node_.is_overlay_device(object.link_index);
+                   }
+               },
+               event.object);
 }
 
 void Daemon::arm_firewall_monitor() {

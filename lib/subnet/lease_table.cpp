@@ -292,7 +292,7 @@ bool LeaseTable::apply_erase(const std::string& key) {
             if (ranks.empty()) claimants_.erase(claimants);
         }
         dirty_.erase(rank);
-        if (it->second.won) set_winner(*lease, false);
+        if (it->second.won) set_winner(it->second, false);
     }
     entries_.erase(it);
     return true;
@@ -308,10 +308,12 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
         return false;
     }
     apply_erase(raw.key);
-    Entry entry{raw.mod_revision, value_hash, std::nullopt, std::nullopt, std::nullopt, 0, false};
+    Entry entry;
+    entry.mod_revision = raw.mod_revision;
+    entry.value_hash = value_hash;
     auto result = validate_lease(config_, prefix_, raw, underlay_family_);
     if (auto* lease = std::get_if<Lease>(&result)) {
-        entry.lease = std::move(*lease);
+        entry.parked = std::move(*lease);
     } else {
         auto& rejection = std::get<Rejection>(result);
         spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", raw.key, raw.mod_revision,
@@ -320,7 +322,8 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
         entry.rejection = std::move(rejection);
     }
     const auto inserted = entries_.insert_or_assign(raw.key, std::move(entry)).first;
-    const auto& stored = inserted->second;
+    auto& stored = inserted->second;
+    if (stored.parked) stored.lease = &*stored.parked;
     if (stored.lease) {
         const Rank rank{stored.lease->create_revision, &inserted->first};
         for (const auto& claim : claims_of(*stored.lease)) {
@@ -339,18 +342,33 @@ void LeaseTable::touch_claims(const Lease& lease) {
     }
 }
 
-// A lease taking a subnet from a later one overwrites it here; the later one, decided after
-// it, then loses without touching the new winner.
-void LeaseTable::set_winner(const Lease& lease, bool wins) {
-    auto it = winners_.find(lease.subnet);
-    if (!before_.contains(lease.subnet)) {
-        before_.emplace(lease.subnet,
+// Moves the entry's lease into winners_ or back out of it. A lease taking a subnet from a
+// later one parks that one's lease with it first; the later one, decided after it, then loses
+// without touching the new winner.
+void LeaseTable::set_winner(Entry& entry, bool wins) {
+    const auto subnet = entry.lease->subnet;
+    const auto key = entry.lease->key;
+    auto it = winners_.find(subnet);
+    if (!before_.contains(subnet)) {
+        before_.emplace(subnet,
                         it == winners_.end() ? std::nullopt : std::optional<Lease>(it->second));
     }
-    if (wins)
-        winners_.insert_or_assign(lease.subnet, lease);
-    else if (it != winners_.end() && it->second.key == lease.key)
+    if (wins) {
+        if (it == winners_.end()) {
+            it = winners_.emplace(subnet, std::move(*entry.parked)).first;
+        } else {
+            auto& previous = entries_.at(it->second.key);
+            previous.parked = std::move(it->second);
+            previous.lease = &*previous.parked;
+            it->second = std::move(*entry.parked);
+        }
+        entry.parked.reset();
+        entry.lease = &it->second;
+    } else if (it != winners_.end() && it->second.key == key) {
+        entry.parked = std::move(it->second);
+        entry.lease = &*entry.parked;
         winners_.erase(it);
+    }
 }
 
 // A lease wins unless a winner before it in precedence claims one of its claims. Deciding the
@@ -384,7 +402,7 @@ void LeaseTable::evaluate(const Rank& rank) {
     entry.lost = std::move(lost);
     if (wins == entry.won) return;
     entry.won = wins;
-    set_winner(lease, wins);
+    set_winner(entry, wins);  // moves the lease: `lease` is not used after this
     for (const auto& claim : claims) {
         const auto& ranks = claimants_.at(claim.id);
         dirty_.insert(std::upper_bound(ranks.begin(), ranks.end(), rank), ranks.end());

@@ -45,6 +45,13 @@ class NodeReconciler {
 
     // The overlay device's index as of the last run (0: it did not exist).
     int overlay_index() const { return overlay_index_; }
+    // twill's devices as of the last run (the overlay devices; with the bridge, twill0).
+    bool is_overlay_device(int index) const {
+        return index != 0 && (index == overlay_index_ || index == overlay_v6_index_);
+    }
+    bool is_own_device(int index) const {
+        return is_overlay_device(index) || (index != 0 && index == bridge_index_);
+    }
     // Whether the last run left the overlay device in place (or the backend needs none).
     bool devices_ready() const { return overlay_index_ != 0 || deviceless_; }
     netlink::Handle& handle() { return handle_; }

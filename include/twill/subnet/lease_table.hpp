@@ -123,7 +123,10 @@ class LeaseTable {
     struct Entry {
         std::int64_t mod_revision = 0;
         std::size_t value_hash = 0;
-        std::optional<Lease> lease;  // set when valid by itself
+        // A valid lease is held once: in winners_ while it wins, in `parked` otherwise;
+        // `lease` points at it wherever it is (nullptr: not valid by itself).
+        std::optional<Lease> parked;
+        const Lease* lease = nullptr;
         std::optional<Rejection> rejection;
         std::optional<Rejection> lost;  // valid by itself, but an earlier lease won
         std::uint8_t reported = 0;      // loss reasons logged and counted for this version (bits)
@@ -138,7 +141,7 @@ class LeaseTable {
     // Decides the dirty leases in order of precedence and returns what that changed.
     std::vector<LeaseChange> settle();
     void evaluate(const Rank& rank);
-    void set_winner(const Lease& lease, bool wins);
+    void set_winner(Entry& entry, bool wins);
 
     NetworkConfig config_;
     std::string prefix_;
