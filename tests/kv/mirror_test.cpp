@@ -1,7 +1,6 @@
-#include "twill/kv/mirror.hpp"
-
 #include <gtest/gtest.h>
 
+#include "prefix_mirror.hpp"
 #include "twill/kv/client.hpp"  // the whole public API must compile on its own
 
 namespace twill::kv {

@@ -8,8 +8,8 @@
 
 #include "etcd_fixture.hpp"
 #include "kv_test_helpers.hpp"
+#include "prefix_mirror.hpp"
 #include "twill/kv/client.hpp"
-#include "twill/kv/mirror.hpp"
 
 namespace twill::kv {
 namespace {

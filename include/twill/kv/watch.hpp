@@ -11,8 +11,8 @@
 // Continuity: after a broken stream or an etcd restart the watch resumes at the last revision
 // it delivered + 1. When etcd has compacted that revision away, the watch relists the key or
 // prefix and delivers the complete current state through on_snapshot ("reset"): the consumer
-// replaces what it holds by that snapshot (kv::PrefixMirror does that and yields the
-// difference as events). So consumer state = last snapshot + the events after it, always.
+// replaces what it holds by that snapshot (subnet::LeaseTable::replace_all does that and
+// yields the difference). So consumer state = last snapshot + the events after it, always.
 #include <atomic>
 #include <functional>
 #include <memory>

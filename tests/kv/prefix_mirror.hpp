@@ -1,5 +1,6 @@
 #pragma once
-// A local copy of a watched key or prefix: feed it a Watch's snapshots and events; it holds
+// A test model of a watch consumer (the resilience tests compare it with a fresh Range): a
+// local copy of a watched key or prefix. Feed it a Watch's snapshots and events; it holds
 // the state at revision() and turns a snapshot ("reset") into the difference it makes, as
 // put/delete events, so a consumer can handle resets and events with one code path.
 // Not thread-safe (use it from the watch's callbacks or under the consumer's own lock).

@@ -1,4 +1,4 @@
-#include "twill/kv/mirror.hpp"
+#include "prefix_mirror.hpp"
 
 namespace twill::kv {
 
