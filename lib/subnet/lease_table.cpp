@@ -313,17 +313,17 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
     entry.value_hash = value_hash;
     auto result = validate_lease(config_, prefix_, raw, underlay_family_);
     if (auto* lease = std::get_if<Lease>(&result)) {
-        entry.parked = std::move(*lease);
+        entry.parked = std::make_unique<Lease>(std::move(*lease));
     } else {
         auto& rejection = std::get<Rejection>(result);
         spdlog::warn("ignoring subnet lease {} (mod revision {}): {}", raw.key, raw.mod_revision,
                      rejection.message);
         ++total_[rejection.reason];
-        entry.rejection = std::move(rejection);
+        entry.rejection = std::make_unique<Rejection>(std::move(rejection));
     }
     const auto inserted = entries_.insert_or_assign(raw.key, std::move(entry)).first;
     auto& stored = inserted->second;
-    if (stored.parked) stored.lease = &*stored.parked;
+    stored.lease = stored.parked.get();
     if (stored.lease) {
         const Rank rank{stored.lease->create_revision, &inserted->first};
         for (const auto& claim : claims_of(*stored.lease)) {
@@ -358,15 +358,15 @@ void LeaseTable::set_winner(Entry& entry, bool wins) {
             it = winners_.emplace(subnet, std::move(*entry.parked)).first;
         } else {
             auto& previous = entries_.at(it->second.key);
-            previous.parked = std::move(it->second);
-            previous.lease = &*previous.parked;
+            previous.parked = std::make_unique<Lease>(std::move(it->second));
+            previous.lease = previous.parked.get();
             it->second = std::move(*entry.parked);
         }
         entry.parked.reset();
         entry.lease = &it->second;
     } else if (it != winners_.end() && it->second.key == key) {
-        entry.parked = std::move(it->second);
-        entry.lease = &*entry.parked;
+        entry.parked = std::make_unique<Lease>(std::move(it->second));
+        entry.lease = entry.parked.get();
         winners_.erase(it);
     }
 }
@@ -399,7 +399,7 @@ void LeaseTable::evaluate(const Rank& rank) {
         entry.reported |= bit;
     }
     const bool wins = !lost;
-    entry.lost = std::move(lost);
+    entry.lost = lost ? std::make_unique<Rejection>(std::move(*lost)) : nullptr;
     if (wins == entry.won) return;
     entry.won = wins;
     set_winner(entry, wins);  // moves the lease: `lease` is not used after this

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -120,17 +121,19 @@ class LeaseTable {
     using Claimants = std::vector<Rank>;
 
     // The value itself is not kept: the lease parsed from it is, and a hash tells a replay.
+    // Kept small: thousands of them. What most entries lack (a lease that does not win, a
+    // rejection) lives on the heap.
     struct Entry {
         std::int64_t mod_revision = 0;
         std::size_t value_hash = 0;
         // A valid lease is held once: in winners_ while it wins, in `parked` otherwise;
         // `lease` points at it wherever it is (nullptr: not valid by itself).
-        std::optional<Lease> parked;
+        std::unique_ptr<Lease> parked;
         const Lease* lease = nullptr;
-        std::optional<Rejection> rejection;
-        std::optional<Rejection> lost;  // valid by itself, but an earlier lease won
-        std::uint8_t reported = 0;      // loss reasons logged and counted for this version (bits)
-        bool won = false;               // in winners_
+        std::unique_ptr<Rejection> rejection;
+        std::unique_ptr<Rejection> lost;  // valid by itself, but an earlier lease won
+        std::uint8_t reported = 0;        // loss reasons logged and counted for this version (bits)
+        bool won = false;                 // in winners_
     };
 
     // True when the entries changed.
