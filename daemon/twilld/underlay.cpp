@@ -100,7 +100,7 @@ backend::Underlay underlay_of(netlink::Handle& handle, const netlink::Link& link
     for (const auto& a : handle.list_addresses(link.index)) {
         const auto& ip = a.prefix.address();
         if (!ip.is_usable_unicast() || ip.is_link_local()) continue;
-        underlay.prefixes.push_back(a.prefix.network());
+        underlay.prefixes.push_back(a.prefix);
     }
     std::sort(underlay.prefixes.begin(), underlay.prefixes.end());
     return underlay;

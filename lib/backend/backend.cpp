@@ -76,6 +76,19 @@ std::vector<net::Prefix> peer_subnets(const NodeContext& node, const subnet::Lea
     return result;
 }
 
+namespace {
+
+// Whether `gateway`, which a peer's lease names, can be the next hop of a route over the
+// interface address `own`: on its subnet, and neither this node's own address nor (IPv4)
+// the subnet's network or broadcast address, which the kernel refuses as a gateway.
+bool usable_gateway(const net::Prefix& own, const net::Address& gateway) {
+    if (!own.contains(gateway) || gateway == own.address()) return false;
+    const bool ends_count = gateway.is_v4() && own.length() < 31;
+    return !(ends_count && (gateway == own.first() || gateway == own.last()));
+}
+
+}  // namespace
+
 std::optional<std::vector<netlink::Route>> direct_routes(const NodeContext& node,
                                                          const subnet::Lease& lease) {
     std::vector<netlink::Route> routes;
@@ -86,7 +99,7 @@ std::optional<std::vector<netlink::Route>> direct_routes(const NodeContext& node
         const bool on_link =
             gateway.family() == subnet.family() &&
             std::any_of(node.underlay.prefixes.begin(), node.underlay.prefixes.end(),
-                        [&](const net::Prefix& p) { return p.contains(gateway); });
+                        [&](const net::Prefix& p) { return usable_gateway(p, gateway); });
         if (!on_link) return std::nullopt;
         netlink::Route route;
         route.destination = subnet;

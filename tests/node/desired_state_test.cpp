@@ -106,7 +106,7 @@ TEST_F(DesiredStateTest, VxlanPeersKeyedBySubnetWithRouteNeighbourAndFdb) {
 // DirectRouting: a peer on a subnet of the underlay interface gets a route via its public
 // address and no VXLAN entry; one elsewhere keeps VXLAN.
 TEST_F(DesiredStateTest, DirectRoutingForPeersOnTheUnderlaysSubnet) {
-    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.0/28")};  // b (.5) and c (.9)
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.3/28")};  // b (.5) and c (.9)
     const auto far = vxlan_lease("10.244.11.0/24", "198.51.100.11", "far", 11);
     leases_.emplace(far.subnet, far);
     subnet::VxlanBackend config{1, 8472};
@@ -149,7 +149,7 @@ TEST_F(DesiredStateTest, HostGwRoutesOnLinkPeersAndFlagsTheOthers) {
         leases_.emplace(l.subnet, l);
     }
     inputs_.own = leases_.at(net::Prefix::parse("10.244.3.0/24"));
-    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.0/24")};
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.3/24")};
     const backend::HostGwBackend host_gw;
     const auto state = node::desired_state(host_gw, inputs_);
     ASSERT_EQ(state.peers.size(), 2u);
@@ -166,6 +166,34 @@ TEST_F(DesiredStateTest, HostGwRoutesOnLinkPeersAndFlagsTheOthers) {
     leases_.emplace(net::Prefix::parse("10.244.9.0/24"),
                     vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9));
     EXPECT_EQ(node::desired_state(host_gw, inputs_).peers.size(), 2u);
+}
+
+// A lease that parses but lies: a PublicIP that is this node's own address, or the
+// broadcast address of the underlay's subnet, is on the subnet yet no gateway (the kernel
+// refuses such a route, and one refused route would keep the node from being ready).
+TEST_F(DesiredStateTest, APublicIPNoRouteCanUseIsNeverADirectGateway) {
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.3/24")};
+    leases_.clear();
+    leases_.emplace(own_.subnet, own_);
+    for (const auto& l : {vxlan_lease("10.244.5.0/24", "192.0.2.3", "liar", 5),
+                          vxlan_lease("10.244.9.0/24", "192.0.2.255", "broadcast", 9)}) {
+        leases_.emplace(l.subnet, l);
+    }
+    subnet::VxlanBackend config{1, 8472};
+    config.direct_routing = true;
+    const auto direct = node::desired_state(backend::VxlanBackend(config), inputs_);
+    for (const auto& [subnet, peer] : direct.peers) {
+        EXPECT_TRUE(peer.objects.underlay_objects.routes.empty()) << subnet.to_string();
+        EXPECT_EQ(peer.objects.objects.fdb.size(), 1u) << subnet.to_string();
+    }
+    for (auto& [subnet, lease] : leases_) lease.value.backend_data = subnet::HostGwLeaseData{};
+    inputs_.own = leases_.at(own_.subnet);
+    const auto host_gw = node::desired_state(backend::HostGwBackend(), inputs_);
+    ASSERT_EQ(host_gw.peers.size(), 2u);
+    for (const auto& [subnet, peer] : host_gw.peers) {
+        EXPECT_TRUE(peer.objects.off_link) << subnet.to_string();
+        EXPECT_TRUE(peer.objects.underlay_objects.routes.empty()) << subnet.to_string();
+    }
 }
 
 TEST_F(DesiredStateTest, APeerIsAnotherNodeOnAnotherSubnet) {
@@ -340,7 +368,7 @@ namespace {
 // DirectRouting in dual-stack: a peer goes direct only when each of its routed subnets has an
 // on-link public address of its family; otherwise all of it stays on VXLAN.
 TEST_F(DualStackDesiredStateTest, DirectRoutingNeedsAnOnLinkAddressPerFamily) {
-    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.0/24"),
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.3/24"),
                                  net::Prefix::parse("2001:db8:2::/64")};
     subnet::VxlanBackend config{1, 8472};
     config.direct_routing = true;

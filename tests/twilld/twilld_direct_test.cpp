@@ -249,6 +249,16 @@ TEST_F(DirectTest, HostGwRoutesOnLinkPeersAndReportsTheOthers) {
     })) << routes("a");
     EXPECT_TRUE(
         eventually([&] { return metric().find("twill_peers_off_link 0") != std::string::npos; }));
+    // A lease that lies: a's own address as its PublicIP. No route can use it; a stays ready.
+    cluster_->etcd().etcdctl({"put", std::string(VirtualCluster::kPrefix) + "/subnets/" + key,
+                              R"({"PublicIP":")" + cluster_->node("a").address().to_string() +
+                                  R"(","Node":"far","BackendType":"host-gw"})"});
+    EXPECT_TRUE(eventually([&] {
+        return metric().find("twill_peers_off_link 1") != std::string::npos;
+    })) << metric();
+    EXPECT_EQ(routes("a").find(far + " "), std::string::npos) << routes("a");
+    EXPECT_NE(metric().find("twill_ready 1"), std::string::npos) << metric();
+    EXPECT_EQ(cluster_->netctl("a", {"check"}).exit_code, 0);
     cluster_->delete_lease(far);
     EXPECT_TRUE(eventually([&] { return routes("a").find(far + " ") == std::string::npos; }))
         << routes("a");

@@ -29,8 +29,9 @@ struct Underlay {
     // An IPv6 address of the same interface beside an IPv4 `address` (dual-stack: the IPv6
     // overlay device's local address).
     std::optional<net::Address> ipv6_address{};
-    // The subnets of the interface's addresses (both families): a peer whose public address
-    // lies in one is on-link, reachable by a direct route (DirectRouting, host-gw).
+    // The interface's addresses with their prefix lengths (both families): a peer whose
+    // public address lies on one of their subnets is on-link, reachable by a direct route
+    // (DirectRouting, host-gw).
     std::vector<net::Prefix> prefixes{};
 };
 
