@@ -418,3 +418,27 @@ TEST_F(NodeReconcilerTest, OwnWritesAreEchoesOthersAreNot) {
         }
     });
 }
+
+// The overlay device deleted under a change (before the full run that the kernel's
+// notification asks for): the change reports errors, never throws, and the full run after it
+// makes the device and every peer's objects anew.
+TEST_F(NodeReconcilerTest, AChangeOnADeletedDeviceIsAnErrorAndTheFullRunRepairs) {
+    ASSERT_TRUE(apply().errors.empty());
+    in_ns([] {
+        netlink::Handle handle;
+        handle.delete_link(handle.get_link("twill.1").index);
+    });
+    const auto before = leases_;
+    const auto d = vxlan_lease("10.244.12.0/24", "192.0.2.12", "d", 12);
+    leases_.emplace(d.subnet, d);
+    const auto updates = updates_between(backend_, desired(), before, leases_);
+    const auto change = in_ns([&] { return node_->apply_peer_updates(updates, backend_); });
+    EXPECT_FALSE(change.errors.empty()) << describe(change);
+    const auto full = apply();
+    EXPECT_TRUE(full.errors.empty()) << describe(full);
+    EXPECT_TRUE(has_change(full, "link", reconcile::Action::added, true)) << describe(full);
+    const auto check = apply({}, true);
+    EXPECT_TRUE(check.changes.empty()) << describe(check);
+    const auto state = desired();
+    EXPECT_TRUE(node_->settled(state.peers.at(d.subnet), check));
+}
