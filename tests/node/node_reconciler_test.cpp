@@ -43,6 +43,24 @@ std::string describe(const reconcile::Report& report) {
     return text;
 }
 
+// Tampering in the node's namespace, as someone else would.
+netlink::Route twill_route(const char* destination, int oif = 0) {
+    netlink::Route route;
+    route.destination = net::Prefix::parse(destination);
+    route.protocol = reconcile::twill_route_protocol;
+    route.oif = oif;
+    return route;
+}
+void delete_route_of_c(netlink::Handle& handle) {
+    handle.delete_route(twill_route("10.244.9.0/24"));
+}
+// A route of twill's protocol that no lease asks for.
+netlink::Route add_stray_route(netlink::Handle& handle) {
+    const auto stray = twill_route("10.244.77.0/24", handle.get_link("twill0").index);
+    handle.replace_route(stray);
+    return stray;
+}
+
 class NodeReconcilerTest : public ::testing::Test {
   protected:
     template <class Fn>
@@ -169,10 +187,7 @@ TEST_F(NodeReconcilerTest, AChangeFromEtcdIsNotDriftButTamperingIs) {
     // The kernel: someone deletes c's route and changes the bridge's MTU.
     in_ns([] {
         netlink::Handle handle;
-        netlink::Route route;
-        route.destination = net::Prefix::parse("10.244.9.0/24");
-        route.protocol = reconcile::twill_route_protocol;
-        handle.delete_route(route);
+        delete_route_of_c(handle);
         handle.set_mtu(handle.get_link("twill0").index, 1400);
     });
     const auto tampered = apply();
@@ -192,10 +207,7 @@ TEST_F(NodeReconcilerTest, AFailingDumpIsAReportedErrorAndTheNextRunConverges) {
     ASSERT_TRUE(apply().errors.empty());
     in_ns([] {
         netlink::Handle handle;
-        netlink::Route route;
-        route.destination = net::Prefix::parse("10.244.9.0/24");
-        route.protocol = reconcile::twill_route_protocol;
-        handle.delete_route(route);
+        delete_route_of_c(handle);
     });
     for (const char* failpoint :
          {"dump_routes=1", "dump_fdb=1", "dump_links=1", "dump_addresses=1", "dump_neighbours=1"}) {
@@ -256,12 +268,15 @@ std::vector<node::PeerUpdate> updates_between(const backend::Backend& backend,
                                               const node::DesiredState& state,
                                               const std::map<net::Prefix, subnet::Lease>& before,
                                               const std::map<net::Prefix, subnet::Lease>& after) {
+    // A subnet whose lease differs, counting "none" as a lease.
+    const auto lease_of = [](const auto& leases, const net::Prefix& subnet) {
+        const auto it = leases.find(subnet);
+        return it == leases.end() ? std::nullopt : std::optional(it->second);
+    };
     std::set<net::Prefix> subnets;
     for (const auto* leases : {&before, &after}) {
         for (const auto& [subnet, lease] : *leases) {
-            const auto other = leases == &before ? after.find(subnet) : before.find(subnet);
-            const auto& other_map = leases == &before ? after : before;
-            if (other == other_map.end() || !(other->second == lease)) subnets.insert(subnet);
+            if (lease_of(before, subnet) != lease_of(after, subnet)) subnets.insert(subnet);
         }
     }
     std::vector<node::PeerUpdate> updates;
@@ -329,15 +344,8 @@ TEST_F(NodeReconcilerTest, DriftBetweenChangesIsFoundByTheNextFullRun) {
     ASSERT_TRUE(apply().errors.empty());
     in_ns([] {
         netlink::Handle handle;
-        netlink::Route route;
-        route.destination = net::Prefix::parse("10.244.9.0/24");
-        route.protocol = reconcile::twill_route_protocol;
-        handle.delete_route(route);
-        netlink::Route stray;
-        stray.destination = net::Prefix::parse("10.244.77.0/24");
-        stray.protocol = reconcile::twill_route_protocol;
-        stray.oif = handle.get_link("twill0").index;
-        handle.replace_route(stray);
+        delete_route_of_c(handle);
+        add_stray_route(handle);
         const auto overlay = handle.get_link("twill.1").index;
         for (auto entry : handle.dump_fdb(overlay)) {
             if (!entry.is_self() || entry.dst != net::Address::parse("192.0.2.5")) continue;
@@ -378,11 +386,7 @@ TEST_F(NodeReconcilerTest, OwnWritesAreEchoesOthersAreNot) {
             updates_between(backend_, desired(), before, leases_), backend_);
         ASSERT_TRUE(change.errors.empty()) << describe(change);
         netlink::Handle handle;
-        netlink::Route stray;
-        stray.destination = net::Prefix::parse("10.244.77.0/24");
-        stray.protocol = reconcile::twill_route_protocol;
-        stray.oif = handle.get_link("twill0").index;
-        handle.replace_route(stray);
+        const auto stray = add_stray_route(handle);
         std::size_t echoes = 0, others = 0;
         for (const auto& event : monitor.drain().events) {
             if (node_->is_echo(event))
