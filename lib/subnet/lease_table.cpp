@@ -325,21 +325,16 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
     auto& stored = inserted->second;
     stored.lease = stored.parked.get();
     if (stored.lease) {
+        // Every lease claiming what it claims is looked at again (it may take a claim from a
+        // later one), itself included.
         const Rank rank{stored.lease->create_revision, &inserted->first};
         for (const auto& claim : claims_of(*stored.lease)) {
             auto& ranks = claimants_[claim.id];
             ranks.insert(std::upper_bound(ranks.begin(), ranks.end(), rank), rank);
+            dirty_.insert(ranks.begin(), ranks.end());
         }
-        touch_claims(*stored.lease);
     }
     return true;
-}
-
-void LeaseTable::touch_claims(const Lease& lease) {
-    for (const auto& claim : claims_of(lease)) {
-        const auto& claimants = claimants_.at(claim.id);
-        dirty_.insert(claimants.begin(), claimants.end());
-    }
 }
 
 // Moves the entry's lease into winners_ or back out of it. A lease taking a subnet from a

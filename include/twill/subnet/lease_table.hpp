@@ -139,8 +139,6 @@ class LeaseTable {
     // True when the entries changed.
     bool apply_put(const RawEntry& entry);
     bool apply_erase(const std::string& key);
-    // Looks again at every lease claiming what `lease` claims (`lease` itself included).
-    void touch_claims(const Lease& lease);
     // Decides the dirty leases in order of precedence and returns what that changed.
     std::vector<LeaseChange> settle();
     void evaluate(const Rank& rank);
