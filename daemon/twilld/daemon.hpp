@@ -42,7 +42,8 @@ namespace twill::daemon {
 class Cluster;
 
 // The warning (log and `netctl status`) for host-gw peers that no route can reach.
-std::string off_link_warning(const std::vector<std::string>& peers, const std::string& underlay);
+std::string off_link_warning(const std::vector<const subnet::Lease*>& peers,
+                             const std::string& underlay);
 
 class Daemon final : public api::Handler {
   public:

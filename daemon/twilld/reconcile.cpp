@@ -94,11 +94,9 @@ void Daemon::reconcile_all() {
             const auto state = desired(leases, pods ? &*pods : nullptr);
             report = node_.apply(state, *backend_, options_.dry_run);
             peer_count_ = state.peers.size();
-            std::vector<std::string> off_link;
+            std::vector<const subnet::Lease*> off_link;
             for (const auto& [subnet, peer] : state.peers) {
-                if (peer.objects.off_link)
-                    off_link.push_back(peer.lease->value.node + " (" +
-                                       peer.lease->value.public_ip.to_string() + ")");
+                if (peer.objects.off_link) off_link.push_back(peer.lease);
             }
             if (off_link.size() != off_link_count_ && !off_link.empty())
                 spdlog::warn("{}", off_link_warning(off_link, underlay_->name));
@@ -133,10 +131,7 @@ void Daemon::reconcile_peers() {
                 if (update.before && update.before->off_link) --off_link_count_;
                 if (update.after && update.after->off_link) {
                     ++off_link_count_;
-                    const auto& lease = leases.at(subnet);
-                    spdlog::warn("{}", off_link_warning({lease.value.node + " (" +
-                                                         lease.value.public_ip.to_string() + ")"},
-                                                        underlay_->name));
+                    spdlog::warn("{}", off_link_warning({&leases.at(subnet)}, underlay_->name));
                 }
                 if (update.before || update.after) updates.push_back(std::move(update));
             }
@@ -149,11 +144,14 @@ void Daemon::reconcile_peers() {
     finish_run(report, /*full=*/false);
 }
 
-std::string off_link_warning(const std::vector<std::string>& peers, const std::string& underlay) {
+std::string off_link_warning(const std::vector<const subnet::Lease*>& peers,
+                             const std::string& underlay) {
     constexpr std::size_t kNamed = 5;
     std::string names;
-    for (std::size_t i = 0; i < peers.size() && i < kNamed; ++i)
-        names += (i ? ", " : "") + peers[i];
+    for (std::size_t i = 0; i < peers.size() && i < kNamed; ++i) {
+        names += (i ? ", " : "") + peers[i]->value.node + " (" +
+                 peers[i]->value.public_ip.to_string() + ")";
+    }
     if (peers.size() > kNamed) names += " and " + std::to_string(peers.size() - kNamed) + " more";
     return "host-gw: " + std::to_string(peers.size()) + " peer(s) not on a subnet of " + underlay +
            ", so no route reaches their pods: " + names +

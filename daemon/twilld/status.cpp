@@ -164,7 +164,7 @@ void Daemon::add_lost_pods(api::v1::StatusReply& s,
 
 void Daemon::add_peers(api::v1::StatusReply& s, const node::DesiredState& desired,
                        const reconcile::Report& report) {
-    std::vector<std::string> off_link;
+    std::vector<const subnet::Lease*> off_link;
     for (const auto& [subnet, peer] : desired.peers) {
         const auto& lease = *peer.lease;
         auto* p = s.add_peers();
@@ -187,8 +187,7 @@ void Daemon::add_peers(api::v1::StatusReply& s, const node::DesiredState& desire
                     : !peer.objects.underlay_objects.routes.empty() ? "direct"
                     : peer.objects.device_peer                      ? "wireguard"
                                                                     : "vxlan");
-        if (peer.objects.off_link)
-            off_link.push_back(lease.value.node + " (" + lease.value.public_ip.to_string() + ")");
+        if (peer.objects.off_link) off_link.push_back(&lease);
         if (probes_) {
             if (auto health = probes_->health(subnet)) *p->mutable_health() = std::move(*health);
             if (lease.ipv6_subnet) {
