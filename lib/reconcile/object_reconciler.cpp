@@ -151,44 +151,41 @@ bool already_gone(const Error& e) {
     return system && (system->code() == ENOENT || system->code() == ESRCH);
 }
 
-// Writes or deletes one kind's objects of a change, recording each.
-template <class Object, class KeyFn, class PrintFn, class WriteFn, class DeleteFn>
-void update_kind(std::string_view kind, const std::vector<Object>& upsert,
-                 const std::vector<Object>& remove, KeyFn key, PrintFn print, WriteFn write,
-                 DeleteFn erase, DriftRecord& record,
-                 const std::function<void(const std::string&, bool)>& expect, Report& report,
-                 bool removing) {
-    if (!removing) {
-        for (const auto& object : upsert) {
-            const auto k = key(object);
-            const auto action = record.was_desired(kind, k) ? Action::replaced : Action::added;
-            try {
-                write(object);
-                expect(k, false);
-                record.set(kind, k, object);
-                report.changes.push_back({std::string(kind), action, print(object), "", false});
-            } catch (const Error& e) {
-                report.unsettled.insert(k);
-                report.errors.emplace_back(e.what());
-            }
-        }
-        return;
-    }
-    // What one peer gives up another may take in the same change (a MAC moving between
-    // leases): what was just written under that key stays.
-    // Routes are removed before anything is written (see update()).
-    std::unordered_set<std::string> written;
-    if (kind != "route") {
-        for (const auto& object : upsert) written.insert(key(object));
-    }
-    for (const auto& object : remove) {
+// The objects of a change, one kind at a time, each recorded as desired or not.
+using Expect = std::function<void(const std::string& key, bool removed)>;
+
+template <class Object, class KeyFn, class WriteFn>
+void write_all(std::string_view kind, const std::vector<Object>& objects, KeyFn key, WriteFn write,
+               DriftRecord& record, const Expect& expect, Report& report) {
+    for (const auto& object : objects) {
         const auto k = key(object);
-        if (written.contains(k)) continue;
+        const auto action = record.was_desired(kind, k) ? Action::replaced : Action::added;
+        try {
+            write(object);
+            expect(k, false);
+            record.set(kind, k, object);
+            report.changes.push_back(
+                {std::string(kind), action, netlink::to_string(object), "", false});
+        } catch (const Error& e) {
+            report.unsettled.insert(k);
+            report.errors.emplace_back(e.what());
+        }
+    }
+}
+
+// `kept`: keys another object was just written under, which stay.
+template <class Object, class KeyFn, class EraseFn>
+void remove_all(std::string_view kind, const std::vector<Object>& objects,
+                const std::unordered_set<std::string>& kept, KeyFn key, EraseFn erase,
+                DriftRecord& record, const Expect& expect, Report& report) {
+    for (const auto& object : objects) {
+        const auto k = key(object);
+        if (kept.contains(k)) continue;
         try {
             erase(object);
             expect(k, true);
             report.changes.push_back(
-                {std::string(kind), Action::deleted, print(object), "", false});
+                {std::string(kind), Action::deleted, netlink::to_string(object), "", false});
         } catch (const Error& e) {
             if (!already_gone(e)) {
                 report.unsettled.insert(k);
@@ -200,47 +197,46 @@ void update_kind(std::string_view kind, const std::vector<Object>& upsert,
     }
 }
 
+template <class Object, class KeyFn>
+std::unordered_set<std::string> keys_of(const std::vector<Object>& objects, KeyFn key) {
+    std::unordered_set<std::string> keys;
+    for (const auto& object : objects) keys.insert(key(object));
+    return keys;
+}
+
 }  // namespace
 
 Report ObjectReconciler::update(const ObjectSet& upsert, const ObjectSet& remove) {
     const auto start = std::chrono::steady_clock::now();
     Report report;
     report.desired = upsert.size();
-    const auto expect = [this](const std::string& key, bool removed) {
+    const Expect expect = [this](const std::string& key, bool removed) {
         this->expect(key, removed);
     };
-    auto print_route = [](const netlink::Route& r) { return netlink::to_string(r); };
-    auto print_neighbour = [](const netlink::Neighbour& n) { return netlink::to_string(n); };
-    auto print_fdb = [](const netlink::FdbEntry& e) { return netlink::to_string(e); };
     // As in the full run: a route's next hop is resolvable before the route is written, and
-    // a route is gone before its next hop goes.
-    auto fdb = [&](bool removing) {
-        update_kind(
-            "fdb", upsert.fdb, remove.fdb, fdb_key, print_fdb,
-            [&](const auto& e) { handle_.replace_fdb(e); },
-            [&](const auto& e) { handle_.delete_fdb(e); }, record_, expect, report, removing);
-    };
-    auto neighbours = [&](bool removing) {
-        update_kind(
-            "neighbour", upsert.neighbours, remove.neighbours, neighbour_key, print_neighbour,
-            [&](const auto& n) { handle_.replace_neighbour(n); },
-            [&](const auto& n) { handle_.delete_neighbour(n); }, record_, expect, report, removing);
-    };
-    auto routes = [&](bool removing) {
-        update_kind(
-            "route", upsert.routes, remove.routes, route_key, print_route,
-            [&](const auto& r) { handle_.replace_route(r); },
-            [&](const auto& r) { handle_.delete_route(r); }, record_, expect, report, removing);
-    };
-    // Routes that move to another device go first (IPv6 refuses to replace them in place);
-    // no other route is written under a key another one gives up (a route's key is its
-    // destination: one subnet, one peer).
-    routes(true);
-    fdb(false);
-    neighbours(false);
-    routes(false);
-    neighbours(true);
-    fdb(true);
+    // a route is gone before its next hop goes. Routes that move to another device go first
+    // (IPv6 refuses to replace them in place); no other route is written under a key another
+    // one gives up (a route's key is its destination: one subnet, one peer). A MAC or a
+    // neighbour address one peer gives up another may take in the same change: what was just
+    // written under that key stays.
+    remove_all(
+        "route", remove.routes, {}, route_key, [&](const auto& r) { handle_.delete_route(r); },
+        record_, expect, report);
+    write_all(
+        "fdb", upsert.fdb, fdb_key, [&](const auto& e) { handle_.replace_fdb(e); }, record_, expect,
+        report);
+    write_all(
+        "neighbour", upsert.neighbours, neighbour_key,
+        [&](const auto& n) { handle_.replace_neighbour(n); }, record_, expect, report);
+    write_all(
+        "route", upsert.routes, route_key, [&](const auto& r) { handle_.replace_route(r); },
+        record_, expect, report);
+    remove_all(
+        "neighbour", remove.neighbours, keys_of(upsert.neighbours, neighbour_key), neighbour_key,
+        [&](const auto& n) { handle_.delete_neighbour(n); }, record_, expect, report);
+    remove_all(
+        "fdb", remove.fdb, keys_of(upsert.fdb, fdb_key), fdb_key,
+        [&](const auto& e) { handle_.delete_fdb(e); }, record_, expect, report);
     for (const auto& e : report.errors) spdlog::warn("reconcile: {}", e);
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
