@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
 #include <string>
 
 using twill::reconcile::compute_diff;
@@ -59,4 +62,65 @@ TEST(Diff, EmptyDesiredRemovesEverything) {
     std::vector<Entry> actual{{"a", "1"}, {"b", "2"}};
     auto d = compute_diff(std::vector<Entry>{}, actual, key, same);
     EXPECT_EQ(d.remove.size(), 2u);
+}
+
+TEST(Diff, AmongDesiredEntriesWithOneKeyTheFirstCounts) {
+    std::vector<Entry> desired{{"k", "first"}, {"a", "1"}, {"k", "second"}};
+    std::vector<Entry> actual{{"k", "second"}};
+    auto d = compute_diff(desired, actual, key, same);
+    ASSERT_EQ(d.replace.size(), 1u);
+    EXPECT_EQ(d.replace[0].desired.value, "first");
+    ASSERT_EQ(d.add.size(), 1u);
+    EXPECT_EQ(d.add[0].key, "a");
+    EXPECT_TRUE(d.remove.empty());
+}
+
+// Applied to the actual entries, any diff leaves exactly the desired ones (the first of each
+// key), and touches no actual entry that is already as desired.
+TEST(Diff, RandomSetsConvergeWithTheLeastChange) {
+    std::mt19937 random(20261202);
+    for (int round = 0; round < 2000; ++round) {
+        auto draw = [&](int count) {
+            std::vector<Entry> entries;
+            for (int i = 0; i < count; ++i) {
+                entries.push_back({std::string(1, static_cast<char>('a' + random() % 8)),
+                                   std::to_string(random() % 3)});
+            }
+            return entries;
+        };
+        const auto desired = draw(static_cast<int>(random() % 10));
+        const auto actual = draw(static_cast<int>(random() % 10));
+        const auto d = compute_diff(desired, actual, key, same);
+
+        std::map<std::string, std::string> wanted;
+        for (const auto& e : desired) wanted.try_emplace(e.key, e.value);
+        std::multimap<std::string, std::string> result;
+        for (const auto& e : actual) result.emplace(e.key, e.value);
+        auto take_out = [&](const Entry& e) {
+            auto [begin, end] = result.equal_range(e.key);
+            auto it = std::find_if(begin, end, [&](const auto& kv) { return kv.second == e.value; });
+            ASSERT_NE(it, end) << "removes " << e.key << "=" << e.value << " it does not have";
+            result.erase(it);
+        };
+        for (const auto& e : d.remove) take_out(e);
+        for (const auto& r : d.replace) {
+            take_out(r.actual);
+            result.emplace(r.desired.key, r.desired.value);
+        }
+        for (const auto& e : d.add) result.emplace(e.key, e.value);
+        EXPECT_EQ(result, (std::multimap<std::string, std::string>(wanted.begin(), wanted.end())))
+            << "round " << round;
+
+        // Least change: one write per key that has no matching actual entry, and a removal
+        // only for entries that are not kept.
+        std::size_t writes = 0;
+        for (const auto& [k, v] : wanted) {
+            const bool kept = std::any_of(actual.begin(), actual.end(),
+                                          [&](const Entry& e) { return e.key == k && e.value == v; });
+            if (!kept) ++writes;
+        }
+        EXPECT_EQ(d.add.size() + d.replace.size(), writes) << "round " << round;
+        EXPECT_EQ(d.remove.size() + d.replace.size() + wanted.size() - writes, actual.size())
+            << "round " << round;
+    }
 }

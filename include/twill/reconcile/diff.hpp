@@ -6,8 +6,6 @@
 // with no actual counterpart is added. Nothing else is touched, so applying the diff to a
 // kernel that already matches changes nothing.
 #include <algorithm>
-#include <functional>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -29,42 +27,56 @@ struct Diff {
     std::size_t size() const { return add.size() + replace.size() + remove.size(); }
 };
 
-// `key(o)` returns a hashable key; `same(a, b)` says whether two objects with equal keys need
+// `key(o)` returns an ordered key; `same(a, b)` says whether two objects with equal keys need
 // no change. Duplicate keys among the actual objects (the kernel can hold several FDB entries
 // for one MAC) are all kept in view: the first that is `same` as the desired object is kept
-// and the others are removed.
+// and the others are removed. Among desired objects with equal keys the first counts.
+//
+// Both sides are sorted by key and walked side by side: at 10,000 peers a resync diffs 60,000
+// objects, and a hash map's node per object cost more in malloc than the comparison itself.
 template <class Object, class KeyFn, class SameFn>
 Diff<Object> compute_diff(const std::vector<Object>& desired, const std::vector<Object>& actual,
                           KeyFn key, SameFn same) {
     using Key = std::decay_t<decltype(key(std::declval<const Object&>()))>;
-    std::unordered_multimap<Key, const Object*> actual_by_key;
-    actual_by_key.reserve(actual.size());
-    for (const auto& a : actual) actual_by_key.emplace(key(a), &a);
+    struct Keyed {
+        Key key;
+        const Object* object;  // within one key, in the order of its vector
+    };
+    auto sorted = [&](const std::vector<Object>& objects) {
+        std::vector<Keyed> keyed;
+        keyed.reserve(objects.size());
+        for (const auto& o : objects) keyed.push_back({key(o), &o});
+        std::stable_sort(keyed.begin(), keyed.end(),
+                         [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+        return keyed;
+    };
+    const auto want = sorted(desired);
+    const auto have = sorted(actual);
 
     Diff<Object> diff;
-    std::unordered_map<Key, bool> desired_keys;
-    desired_keys.reserve(desired.size());
-    for (const auto& d : desired) {
-        auto k = key(d);
-        if (!desired_keys.emplace(k, true).second) continue;  // first desired object wins
-        auto [begin, end] = actual_by_key.equal_range(k);
-        if (begin == end) {
+    std::size_t h = 0;
+    for (std::size_t w = 0; w < want.size();) {
+        const auto& k = want[w].key;
+        const Object& d = *want[w].object;
+        while (w < want.size() && want[w].key == k) ++w;
+        while (h < have.size() && have[h].key < k) diff.remove.push_back(*have[h++].object);
+        const std::size_t first = h;
+        while (h < have.size() && have[h].key == k) ++h;
+        if (first == h) {
             diff.add.push_back(d);
             continue;
         }
-        auto match =
-            std::find_if(begin, end, [&](const auto& entry) { return same(*entry.second, d); });
-        if (match == end) {
-            diff.replace.push_back({*begin->second, d});
-            match = begin;
+        std::size_t match = first;
+        while (match < h && !same(*have[match].object, d)) ++match;
+        if (match == h) {
+            diff.replace.push_back({*have[first].object, d});
+            match = first;
         }
-        for (auto it = begin; it != end; ++it) {
-            if (it != match) diff.remove.push_back(*it->second);
+        for (std::size_t i = first; i < h; ++i) {
+            if (i != match) diff.remove.push_back(*have[i].object);
         }
     }
-    for (const auto& a : actual) {
-        if (!desired_keys.contains(key(a))) diff.remove.push_back(a);
-    }
+    while (h < have.size()) diff.remove.push_back(*have[h++].object);
     return diff;
 }
 
