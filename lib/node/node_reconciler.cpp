@@ -126,6 +126,9 @@ void NodeReconciler::apply_bridge(const DesiredState& desired, bool dry_run,
 void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
                                    reconcile::Report& report) {
     reconcile::ObjectSet objects;
+    objects.routes.reserve(desired.peers.size() + desired.unreachable.size());
+    objects.neighbours.reserve(desired.peers.size());
+    objects.fdb.reserve(desired.peers.size());
     auto add_bound = [&](const reconcile::ObjectSet& set, int index) {
         if (index == 0) return;
         for (const auto& r : set.routes) objects.routes.push_back(bound(r, index));

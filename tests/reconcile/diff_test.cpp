@@ -98,7 +98,8 @@ TEST(Diff, RandomSetsConvergeWithTheLeastChange) {
         for (const auto& e : actual) result.emplace(e.key, e.value);
         auto take_out = [&](const Entry& e) {
             auto [begin, end] = result.equal_range(e.key);
-            auto it = std::find_if(begin, end, [&](const auto& kv) { return kv.second == e.value; });
+            auto it =
+                std::find_if(begin, end, [&](const auto& kv) { return kv.second == e.value; });
             ASSERT_NE(it, end) << "removes " << e.key << "=" << e.value << " it does not have";
             result.erase(it);
         };
@@ -115,8 +116,9 @@ TEST(Diff, RandomSetsConvergeWithTheLeastChange) {
         // only for entries that are not kept.
         std::size_t writes = 0;
         for (const auto& [k, v] : wanted) {
-            const bool kept = std::any_of(actual.begin(), actual.end(),
-                                          [&](const Entry& e) { return e.key == k && e.value == v; });
+            const bool kept = std::any_of(actual.begin(), actual.end(), [&](const Entry& e) {
+                return e.key == k && e.value == v;
+            });
             if (!kept) ++writes;
         }
         EXPECT_EQ(d.add.size() + d.replace.size(), writes) << "round " << round;
