@@ -21,9 +21,9 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
-#include <unordered_set>
 
 #include "twill/kv/client.hpp"
 #include "twill/netlink/handle.hpp"
@@ -67,15 +67,23 @@ double percentile(std::vector<double> v, double p) {
     return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// The route an event is about when it is one of twill's peer routes, else null.
+const netlink::Route* twill_route(const netlink::Event& e) {
+    const auto* r = std::get_if<netlink::Route>(&e.object);
+    if (!r || r->protocol != reconcile::twill_route_protocol ||
+        r->type != netlink::RouteType::unicast)
+        return nullptr;
+    return r;
+}
+
 // Waits until the monitor reports a twill route for `subnet` being added (or removed).
 double wait_route(netlink::Monitor& monitor, const net::Prefix& subnet, bool added,
                   Clock::time_point since) {
     for (;;) {
         auto result = monitor.drain();
         for (const auto& e : result.events) {
-            const auto* r = std::get_if<netlink::Route>(&e.object);
-            if (!r || r->protocol != reconcile::twill_route_protocol || r->destination != subnet)
-                continue;
+            const auto* r = twill_route(e);
+            if (!r || r->destination != subnet) continue;
             if ((e.action == netlink::Event::Action::added) == added) {
                 return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
             }
@@ -85,23 +93,15 @@ double wait_route(netlink::Monitor& monitor, const net::Prefix& subnet, bool add
     }
 }
 
-std::vector<netlink::Route> twill_routes(netlink::Handle& handle) {
-    netlink::RouteFilter f;
-    f.protocol = reconcile::twill_route_protocol;
-    f.type = netlink::RouteType::unicast;
-    return handle.dump_routes(f);
-}
-
 // The destinations of twill's routes in the kernel, kept by following the monitor. Dumping
 // in a loop instead would time the benchmark's own dumps: each holds the kernel's rtnl lock,
-// which every route twilld writes has to take too (at 10,000 peers a dump every 2 ms
-// held it for about a third of the time). One dump starts the count, taken while twilld is
-// stopped; another one after a monitor overrun, and one confirms the end.
+// which every route twilld writes has to take too (a profile at 10,000 peers showed twilld
+// spinning on it while the benchmark dumped). One dump starts the count, taken while twilld
+// is stopped; another one after a monitor overrun, and one confirms the end.
 class RouteCount {
   public:
     RouteCount(netlink::Monitor& monitor, netlink::Handle& handle)
         : monitor_(monitor), handle_(handle) {
-        monitor_.drain();
         recount();
     }
 
@@ -124,26 +124,28 @@ class RouteCount {
     }
 
   private:
+    // The drain first: what the dump already shows need not be followed again.
     void recount() {
         monitor_.drain();
+        netlink::RouteFilter f;
+        f.protocol = reconcile::twill_route_protocol;
+        f.type = netlink::RouteType::unicast;
         present_.clear();
-        for (const auto& r : twill_routes(handle_)) present_.insert(r.destination.to_string());
+        for (const auto& r : handle_.dump_routes(f)) present_.insert(r.destination);
     }
     void follow(const netlink::Event& e) {
-        const auto* r = std::get_if<netlink::Route>(&e.object);
-        if (!r || r->protocol != reconcile::twill_route_protocol ||
-            r->type != netlink::RouteType::unicast)
-            return;
+        const auto* r = twill_route(e);
+        if (!r) return;
         if (e.action == netlink::Event::Action::added) {
-            present_.insert(r->destination.to_string());
+            present_.insert(r->destination);
         } else {
-            present_.erase(r->destination.to_string());
+            present_.erase(r->destination);
         }
     }
 
     netlink::Monitor& monitor_;
     netlink::Handle& handle_;
-    std::unordered_set<std::string> present_;
+    std::set<net::Prefix> present_;
 };
 
 // A field of /proc/<pid>/status in KiB: "VmRSS", "RssAnon" (heap and stacks) or "RssFile"
