@@ -92,13 +92,13 @@ Fingerprint fingerprint(std::string_view text) {
 const Fingerprint* DriftRecord::find(std::string_view scope, const std::string& key) const {
     const auto values = scopes_.find(std::string(scope));
     if (values == scopes_.end()) return nullptr;
-    const auto it = values->second.find(key);
+    const auto it = values->second.find(hashed(key));
     return it == values->second.end() ? nullptr : &it->second;
 }
 
 void DriftRecord::erase(std::string_view scope, const std::string& key) {
     if (auto values = scopes_.find(std::string(scope)); values != scopes_.end()) {
-        values->second.erase(key);
+        values->second.erase(hashed(key));
     }
 }
 
