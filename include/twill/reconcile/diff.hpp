@@ -46,8 +46,11 @@ Diff<Object> compute_diff(const std::vector<Object>& desired, const std::vector<
         std::vector<Keyed> keyed;
         keyed.reserve(objects.size());
         for (const auto& o : objects) keyed.push_back({key(o), &o});
-        std::stable_sort(keyed.begin(), keyed.end(),
-                         [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+        // Within one key, the vector's order is the objects' addresses' order: an unstable
+        // sort on both is a stable sort on the key, without the merge buffer.
+        std::sort(keyed.begin(), keyed.end(), [](const Keyed& a, const Keyed& b) {
+            return a.key < b.key || (!(b.key < a.key) && a.object < b.object);
+        });
         return keyed;
     };
     const auto want = sorted(desired);
