@@ -7,6 +7,7 @@
 
 #include "cluster.hpp"
 #include "leave_marker.hpp"
+#include "resync_timing.hpp"
 #include "retry.hpp"
 #include "twill/api/server.hpp"
 #include "twill/error.hpp"
@@ -201,6 +202,7 @@ void Daemon::on_cluster_ready() {
 }
 
 void Daemon::on_peers_changed() {
+    last_lease_change_ = std::chrono::steady_clock::now();
     if (!config_) return;
     // The watcher may call once per event: the run takes every change since the previous.
     schedule_reconcile("leases changed", /*full=*/false);
@@ -255,10 +257,24 @@ void Daemon::arm_retry(std::chrono::milliseconds delay, const char* reason) {
 }
 
 void Daemon::arm_resync() {
+    arm_resync_in(options_.resync_interval);
+}
+
+void Daemon::arm_resync_in(std::chrono::steady_clock::duration delay) {
     if (options_.resync_interval.count() == 0 || stopping_) return;
-    resync_timer_.expires_after(options_.resync_interval);
+    resync_timer_.expires_after(delay);
     resync_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (ec) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (!resync_due_) resync_due_ = now;
+        ResyncTiming timing;
+        timing.max_delay = std::min(timing.max_delay, options_.resync_interval);
+        if (const auto wait = timing.wait(*resync_due_, last_lease_change_, now);
+            wait > std::chrono::steady_clock::duration::zero()) {
+            arm_resync_in(wait);
+            return;
+        }
+        resync_due_.reset();
         refresh_underlay();
         update_oversized_gauge();
         ports_due_ = true;
