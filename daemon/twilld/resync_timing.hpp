@@ -11,7 +11,7 @@ namespace twill::daemon {
 
 struct ResyncTiming {
     using Clock = std::chrono::steady_clock;
-    std::chrono::milliseconds quiet{20};      // no lease change for this long
+    std::chrono::milliseconds quiet{20};  // no lease change for this long
     std::chrono::milliseconds max_delay{5000};
 
     // How much longer a resync that fell due at `due` waits at `now`, the last lease change
