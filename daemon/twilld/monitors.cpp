@@ -87,6 +87,12 @@ void Daemon::on_monitor_readable() {
     for (const auto& event : result.events) {
         // The notifications of our own writes say nothing new.
         if (!concerns_twill(event) || node_.is_echo(event)) continue;
+        if (!relevant && spdlog::should_log(spdlog::level::debug)) {
+            spdlog::debug(
+                "full run: the kernel {} {}",
+                event.action == netlink::Event::Action::removed ? "removed" : "changed",
+                std::visit([](const auto& o) { return netlink::to_string(o); }, event.object));
+        }
         relevant = true;
         if (event.kind == netlink::Event::Kind::link ||
             event.kind == netlink::Event::Kind::address) {
