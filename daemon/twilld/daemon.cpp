@@ -257,24 +257,24 @@ void Daemon::arm_retry(std::chrono::milliseconds delay, const char* reason) {
 }
 
 void Daemon::arm_resync() {
-    arm_resync_in(options_.resync_interval);
+    arm_resync(options_.resync_interval, std::nullopt);
 }
 
-void Daemon::arm_resync_in(std::chrono::steady_clock::duration delay) {
+void Daemon::arm_resync(std::chrono::steady_clock::duration delay,
+                        std::optional<std::chrono::steady_clock::time_point> due) {
     if (options_.resync_interval.count() == 0 || stopping_) return;
     resync_timer_.expires_after(delay);
-    resync_timer_.async_wait([this](const boost::system::error_code& ec) {
+    resync_timer_.async_wait([this, due](const boost::system::error_code& ec) {
         if (ec) return;
         const auto now = std::chrono::steady_clock::now();
-        if (!resync_due_) resync_due_ = now;
         ResyncTiming timing;
         timing.max_delay = std::min(timing.max_delay, options_.resync_interval);
-        if (const auto wait = timing.wait(*resync_due_, last_lease_change_, now);
+        const auto fell_due = due.value_or(now);
+        if (const auto wait = timing.wait(fell_due, last_lease_change_, now);
             wait > std::chrono::steady_clock::duration::zero()) {
-            arm_resync_in(wait);
+            arm_resync(wait, fell_due);
             return;
         }
-        resync_due_.reset();
         refresh_underlay();
         update_oversized_gauge();
         ports_due_ = true;

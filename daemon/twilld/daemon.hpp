@@ -80,7 +80,9 @@ class Daemon final : public api::Handler {
     // a full run is due anyway).
     void schedule_reconcile(const char* reason, bool full = true);
     void arm_resync();
-    void arm_resync_in(std::chrono::steady_clock::duration delay);
+    // `due`: when the resync fell due, while it waits for a pause in lease changes.
+    void arm_resync(std::chrono::steady_clock::duration delay,
+                    std::optional<std::chrono::steady_clock::time_point> due);
     void arm_retry(std::chrono::milliseconds delay, const char* reason);
 
     // ---- reconcile (reconcile.cpp) ----
@@ -163,7 +165,6 @@ class Daemon final : public api::Handler {
     std::optional<backend::Underlay> underlay_;
     std::optional<subnet::Lease> own_lease_;
     // The periodic resync waits for a pause in lease changes (resync_timing.hpp).
-    std::optional<std::chrono::steady_clock::time_point> resync_due_;
     std::chrono::steady_clock::time_point last_lease_change_;
     bool full_due_ = true;    // the next run compares everything (else: changed peers only)
     bool ports_due_ = true;   // look at the pods' bridge ports in the next full run

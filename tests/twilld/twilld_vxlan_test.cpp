@@ -357,7 +357,8 @@ TEST_F(TwilldTest, PeriodicResyncRunsDuringAStormOfLeaseChanges) {
     for (int n = 65; storm == subnets["a"]; --n)
         storm = net::Prefix::parse("10.244." + std::to_string(n) + ".0/24");
 
-    // Two writers: a change every few milliseconds, never 20 ms without one.
+    // Two writers (each put is an etcdctl process): a change every 12 ms or so, so that the
+    // resync keeps finding a change within its 20 ms of quiet.
     std::atomic<bool> stop{false};
     std::atomic<int> puts{0};
     auto churn = [&](int writer) {
