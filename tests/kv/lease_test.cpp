@@ -4,14 +4,14 @@
 #include <atomic>
 
 #include "etcd_fixture.hpp"
-#include "kv_test_helpers.hpp"
+#include "process_helpers.hpp"
 #include "twill/kv/client.hpp"
 
 namespace twill::kv {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
+using twill::testing::eventually;
 
 class Lease : public ::testing::Test {
   protected:

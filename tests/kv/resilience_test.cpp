@@ -7,16 +7,16 @@
 #include <thread>
 
 #include "etcd_fixture.hpp"
-#include "kv_test_helpers.hpp"
 #include "prefix_mirror.hpp"
+#include "process_helpers.hpp"
 #include "twill/kv/client.hpp"
 
 namespace twill::kv {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
 using twill::testing::EtcdServer;
+using twill::testing::eventually;
 using twill::testing::free_tcp_port;
 
 // A consumer's view of a prefix, built only from what a Watch delivers.

@@ -2,14 +2,14 @@
 #include <gtest/gtest.h>
 
 #include "etcd_fixture.hpp"
-#include "kv_test_helpers.hpp"
+#include "process_helpers.hpp"
 #include "twill/kv/client.hpp"
 
 namespace twill::kv {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
+using twill::testing::eventually;
 
 class Tls : public ::testing::Test {
   protected:

@@ -4,15 +4,15 @@
 #include <mutex>
 
 #include "etcd_fixture.hpp"
-#include "kv_test_helpers.hpp"
 #include "prefix_mirror.hpp"
+#include "process_helpers.hpp"
 #include "twill/kv/client.hpp"
 
 namespace twill::kv {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::eventually;
+using twill::testing::eventually;
 
 // What a watch delivered, in order, guarded for the test thread.
 struct Recorder {
