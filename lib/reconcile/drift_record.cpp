@@ -112,13 +112,14 @@ Fingerprint fingerprint(std::string_view text) {
 const Fingerprint* DriftRecord::find(std::string_view scope, const std::string& key) const {
     const auto values = scopes_.find(std::string(scope));
     if (values == scopes_.end()) return nullptr;
-    const auto it = values->second.find(hashed(key));
-    return it == values->second.end() ? nullptr : &it->second;
+    const auto it = values->second.remembered.find(hashed(key));
+    return it == values->second.remembered.end() ? nullptr : &it->second;
 }
 
 void DriftRecord::erase(std::string_view scope, const std::string& key) {
     if (auto values = scopes_.find(std::string(scope)); values != scopes_.end()) {
-        values->second.erase(hashed(key));
+        values->second.replaced_with.reset();
+        values->second.remembered.erase(hashed(key));
     }
 }
 

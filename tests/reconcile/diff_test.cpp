@@ -16,6 +16,21 @@ struct Entry {
 };
 auto key = [](const Entry& e) { return e.key; };
 auto same = [](const Entry& a, const Entry& b) { return a.value == b.value; };
+
+// A key whose hashes all collide: the diff must then tell keys apart by the key itself.
+struct CollidingKey {
+    std::string text;
+    auto operator<=>(const CollidingKey&) const = default;
+};
+}  // namespace
+
+template <>
+struct std::hash<CollidingKey> {
+    std::size_t operator()(const CollidingKey&) const noexcept { return 42; }
+};
+
+namespace {
+auto colliding_key = [](const Entry& e) { return CollidingKey{e.key}; };
 }  // namespace
 
 TEST(Diff, MatchingStateNeedsNoChange) {
@@ -77,7 +92,8 @@ TEST(Diff, AmongDesiredEntriesWithOneKeyTheFirstCounts) {
 
 // Applied to the actual entries, any diff leaves exactly the desired ones (the first of each
 // key), and touches no actual entry that is already as desired.
-TEST(Diff, RandomSetsConvergeWithTheLeastChange) {
+template <class KeyFn>
+void expect_random_sets_converge_with_the_least_change(KeyFn key) {
     std::mt19937 random(20261202);
     for (int round = 0; round < 2000; ++round) {
         auto draw = [&](int count) {
@@ -125,4 +141,12 @@ TEST(Diff, RandomSetsConvergeWithTheLeastChange) {
         EXPECT_EQ(d.remove.size() + d.replace.size() + wanted.size() - writes, actual.size())
             << "round " << round;
     }
+}
+
+TEST(Diff, RandomSetsConvergeWithTheLeastChange) {
+    expect_random_sets_converge_with_the_least_change(key);
+}
+
+TEST(Diff, RandomSetsConvergeWhenEveryKeyHashesAlike) {
+    expect_random_sets_converge_with_the_least_change(colliding_key);
 }

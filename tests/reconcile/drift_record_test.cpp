@@ -60,5 +60,30 @@ TEST(DriftRecord, ReplaceKeepsExactlyTheGivenValues) {
     EXPECT_FALSE(record.was_desired("route", key_of(half[0])));
 }
 
+// A replace with the set the last one was given may skip its work only while nothing else
+// changed the record: after a set or an erase in between, the same set must count again.
+TEST(DriftRecord, ASecondReplaceWithTheSameSetStillUndoesSetsAndErasesInBetween) {
+    DriftRecord record;
+    const std::vector<netlink::Route> routes{route("10.244.1.0/24", "10.244.1.0"),
+                                             route("10.244.2.0/24", "10.244.2.0")};
+    record.replace("route", routes, key_of);
+    record.replace("route", routes, key_of);
+    EXPECT_TRUE(record.unchanged("route", key_of(routes[0]), routes[0]));
+
+    const auto moved = route("10.244.1.0/24", "10.244.9.0");
+    record.set("route", key_of(moved), moved);
+    record.replace("route", routes, key_of);
+    EXPECT_TRUE(record.unchanged("route", key_of(routes[0]), routes[0]));
+    EXPECT_FALSE(record.unchanged("route", key_of(moved), moved));
+
+    record.erase("route", key_of(routes[1]));
+    record.replace("route", routes, key_of);
+    EXPECT_TRUE(record.was_desired("route", key_of(routes[1])));
+
+    record.forget("route");
+    record.replace("route", routes, key_of);
+    EXPECT_TRUE(record.was_desired("route", key_of(routes[0])));
+}
+
 }  // namespace
 }  // namespace twill::reconcile

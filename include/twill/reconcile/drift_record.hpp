@@ -5,6 +5,7 @@
 // kernel must have. A change that follows a new desired value (etcd changed) is not drift.
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,14 +47,23 @@ class DriftRecord {
 
     template <class T>
     void set(std::string_view scope, const std::string& key, const T& value) {
-        scopes_[std::string(scope)].insert_or_assign(hashed(key), fingerprint(value));
+        auto& entry = scopes_[std::string(scope)];
+        entry.replaced_with.reset();
+        entry.remembered.insert_or_assign(hashed(key), fingerprint(value));
     }
     // What a run applied: everything remembered of `scope` becomes `values` (the first of
     // values with equal keys counts). A resync whose desired set is what is remembered
-    // already writes nothing and allocates nothing.
+    // already writes nothing and allocates nothing; one whose desired set is, in the same
+    // order, the one the last replace was given, with no set or erase since, does not even
+    // look its keys up (an idle resync at 10,000 peers spent a tenth of its time here).
     template <class T, class KeyFn>
     void replace(std::string_view scope, const std::vector<T>& values, KeyFn key) {
-        auto& remembered = scopes_[std::string(scope)];
+        auto& entry = scopes_[std::string(scope)];
+        Fingerprint digest = values.size();
+        for (const auto& value : values) digest = (digest ^ fingerprint(value)) * kDigestPrime;
+        if (entry.replaced_with == digest) return;
+        entry.replaced_with = digest;
+        auto& remembered = entry.remembered;
         std::size_t kept = 0;
         for (const auto& value : values) {
             const auto print = fingerprint(value);
@@ -84,7 +94,14 @@ class DriftRecord {
     static KeyHash hashed(std::string_view key) { return std::hash<std::string_view>{}(key); }
     const Fingerprint* find(std::string_view scope, const std::string& key) const;
 
-    std::unordered_map<std::string, Remembered> scopes_;
+    static constexpr Fingerprint kDigestPrime = 0x100000001b3ULL;
+    struct Scope {
+        Remembered remembered;
+        // The digest of the values the last replace was given, while nothing else changed
+        // `remembered` since.
+        std::optional<Fingerprint> replaced_with;
+    };
+    std::unordered_map<std::string, Scope> scopes_;
 };
 
 }  // namespace twill::reconcile
