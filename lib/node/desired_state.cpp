@@ -52,9 +52,11 @@ DesiredState desired_state(const backend::Backend& backend, const NodeInputs& in
     state.bridge_ports = inputs.bridge_ports;
 
     if (inputs.leases) {
+        // Both maps are ordered by subnet: each peer goes at the end, with no search.
         for (const auto& [subnet, lease] : *inputs.leases) {
             if (auto objects = peer_objects(backend, context, lease)) {
-                state.peers.emplace(subnet, PeerState{&lease, std::move(*objects)});
+                state.peers.emplace_hint(state.peers.end(), subnet,
+                                         PeerState{&lease, std::move(*objects)});
             }
         }
     }
