@@ -68,7 +68,7 @@ class Hasher {
     }
     void flush() {
         const auto block = std::hash<std::string_view>{}(std::string_view(buffer_.data(), used_));
-        hash_ = (hash_ ^ block) * 0x9e3779b97f4a7c15ULL;
+        hash_ = combined(hash_, block);
         used_ = 0;
     }
 
@@ -107,6 +107,10 @@ Fingerprint fingerprint(const DeviceSpec& s) {
 
 Fingerprint fingerprint(std::string_view text) {
     return of(text);
+}
+
+Fingerprint combined(Fingerprint so_far, Fingerprint next) {
+    return (so_far ^ next) * 0x9e3779b97f4a7c15ULL;
 }
 
 const Fingerprint* DriftRecord::find(std::string_view scope, const std::string& key) const {

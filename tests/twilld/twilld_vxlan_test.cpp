@@ -359,27 +359,24 @@ TEST_F(TwilldTest, PeriodicResyncRunsDuringAStormOfLeaseChanges) {
 
     // Two writers (each put is an etcdctl process): a change every 12 ms or so, so that the
     // resync keeps finding a change within its 20 ms of quiet.
-    std::atomic<bool> stop{false};
+    // std::jthread: stopped and joined on every way out of the test, a failing one included.
     std::atomic<int> puts{0};
-    auto churn = [&](int writer) {
-        for (int i = 0; !stop; ++i) {
+    auto churn = [&](const std::stop_token& stop, int writer) {
+        for (int i = 0; !stop.stop_requested(); ++i) {
             cluster_->put_lease(storm.to_string(),
                                 "192.0.2." + std::to_string(100 + writer * 50 + i % 50),
                                 "02:00:00:00:66:01", "storm");
             ++puts;
         }
     };
-    std::thread first(churn, 0);
-    std::thread second(churn, 1);
+    std::jthread first(churn, 0);
+    std::jthread second(churn, 1);
     std::this_thread::sleep_for(1s);
     std::filesystem::remove(subnet_file);
     const auto removed_at = std::chrono::steady_clock::now();
     const bool restored = eventually([&] { return std::filesystem::exists(subnet_file); }, 20s);
     const auto waited = std::chrono::steady_clock::now() - removed_at;
     const int during = puts.load();
-    stop = true;
-    first.join();
-    second.join();
     EXPECT_TRUE(restored) << "no full run within 20 s of lease changes (" << during << " puts)";
     std::cout << "subnet.json back after "
               << std::chrono::duration_cast<std::chrono::milliseconds>(waited).count() << " ms; "

@@ -29,6 +29,9 @@ Fingerprint fingerprint(const DeviceSpec& spec);
 // Objects without a type of their own (the nftables table, a sysctl, a file) by a canonical
 // text.
 Fingerprint fingerprint(std::string_view text);
+// Folds `next` into `so_far`: the one way fingerprints are combined (fields' blocks into an
+// object's, objects' into a set's).
+Fingerprint combined(Fingerprint so_far, Fingerprint next);
 
 class DriftRecord {
   public:
@@ -60,7 +63,7 @@ class DriftRecord {
     void replace(std::string_view scope, const std::vector<T>& values, KeyFn key) {
         auto& entry = scopes_[std::string(scope)];
         Fingerprint digest = values.size();
-        for (const auto& value : values) digest = (digest ^ fingerprint(value)) * kDigestPrime;
+        for (const auto& value : values) digest = combined(digest, fingerprint(value));
         if (entry.replaced_with == digest) return;
         entry.replaced_with = digest;
         auto& remembered = entry.remembered;
@@ -94,7 +97,6 @@ class DriftRecord {
     static KeyHash hashed(std::string_view key) { return std::hash<std::string_view>{}(key); }
     const Fingerprint* find(std::string_view scope, const std::string& key) const;
 
-    static constexpr Fingerprint kDigestPrime = 0x100000001b3ULL;
     struct Scope {
         Remembered remembered;
         // The digest of the values the last replace was given, while nothing else changed
