@@ -69,6 +69,23 @@ void apply(std::string_view kind, const Diff<Object>& diff, KeyFn key, PrintFn p
     }
 }
 
+// The diff of one kind, unless both sets are those of the last run whose diff was empty: an
+// idle resync at 10,000 peers spent a seventh of its time sorting 60,000 objects to learn
+// again that nothing differs, where fingerprinting them costs a tenth of that.
+template <class Object, class KeyFn, class SameFn>
+Diff<Object> diff_unless_settled(const std::vector<Object>& desired, Fingerprint desired_digest,
+                                 const std::vector<Object>& actual, KeyFn key, SameFn same,
+                                 std::optional<ObjectReconciler::Settled>& settled) {
+    const ObjectReconciler::Settled now{desired_digest, digest(actual)};
+    if (settled == now) return {};
+    auto diff = compute_diff(desired, actual, key, same);
+    if (diff.empty())
+        settled = now;
+    else
+        settled.reset();
+    return diff;
+}
+
 }  // namespace
 
 Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& owned, bool dry_run) {
@@ -98,10 +115,15 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     report.desired = desired.size();
     report.actual = routes.size() + neighbours.size() + fdb.size();
 
-    auto route_diff = compute_diff(desired.routes, routes, route_key, same_route);
-    auto neighbour_diff =
-        compute_diff(desired.neighbours, neighbours, neighbour_key, same_neighbour);
-    auto fdb_diff = compute_diff(desired.fdb, fdb, fdb_key, same_fdb);
+    const auto desired_routes = digest(desired.routes);
+    const auto desired_neighbours = digest(desired.neighbours);
+    const auto desired_fdb = digest(desired.fdb);
+    auto route_diff = diff_unless_settled(desired.routes, desired_routes, routes, route_key,
+                                          same_route, settled_routes_);
+    auto neighbour_diff = diff_unless_settled(desired.neighbours, desired_neighbours, neighbours,
+                                              neighbour_key, same_neighbour, settled_neighbours_);
+    auto fdb_diff =
+        diff_unless_settled(desired.fdb, desired_fdb, fdb, fdb_key, same_fdb, settled_fdb_);
 
     auto print_route = [](const netlink::Route& r) { return netlink::to_string(r); };
     auto print_neighbour = [](const netlink::Neighbour& n) { return netlink::to_string(n); };
@@ -135,9 +157,9 @@ Report ObjectReconciler::reconcile(const ObjectSet& desired, const Ownership& ow
     if (!dry_run) {
         // The objects themselves, not their printed form: printing 15,000 of them on every
         // reconcile cost more than the diff. A resync that changed nothing copies nothing.
-        record_.replace("route", desired.routes, route_key);
-        record_.replace("neighbour", desired.neighbours, neighbour_key);
-        record_.replace("fdb", desired.fdb, fdb_key);
+        record_.replace("route", desired.routes, route_key, desired_routes);
+        record_.replace("neighbour", desired.neighbours, neighbour_key, desired_neighbours);
+        record_.replace("fdb", desired.fdb, fdb_key, desired_fdb);
     }
     report.duration = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::steady_clock::now() - start);
@@ -273,6 +295,9 @@ bool ObjectReconciler::is_echo(const netlink::Event& event) {
 }
 
 void ObjectReconciler::forget() {
+    settled_routes_.reset();
+    settled_neighbours_.reset();
+    settled_fdb_.reset();
     record_.forget("route");
     record_.forget("neighbour");
     record_.forget("fdb");

@@ -200,6 +200,58 @@ TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {
                             [&](const auto& r) { return r.destination == foreign.destination; }));
 }
 
+// A run that found nothing to change remembers what it saw; the next one still dumps and
+// must still see any field of any object that changed since, and any change of what is
+// desired, however idle the runs before were.
+TEST_F(ReconcilerTest, TamperingAfterIdleRunsIsStillRepaired) {
+    reconcile::Report devices;
+    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
+    ASSERT_TRUE(link);
+    reconcile::ObjectReconciler reconciler(*handle_);
+    const auto want = desired(link->index, 3);
+    reconciler.reconcile(want, owned(link->index), false);
+    ASSERT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+    ASSERT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+
+    // Each object keeps its key; one field of each differs.
+    auto route = want.routes[0];
+    route.gateway = net::Address::parse("10.244.10.7");
+    handle_->replace_route(route);
+    auto neighbour = want.neighbours[1];
+    neighbour.lladdr = net::MacAddress::parse("02:de:ad:00:00:02");
+    handle_->replace_neighbour(neighbour);
+    auto entry = want.fdb[2];
+    entry.dst = net::Address::parse("192.0.2.250");
+    handle_->replace_fdb(entry);
+
+    auto repair = reconciler.reconcile(want, owned(link->index), false);
+    EXPECT_TRUE(repair.errors.empty());
+    ASSERT_EQ(repair.changes.size(), 3u);
+    for (const auto& c : repair.changes) {
+        EXPECT_EQ(c.action, reconcile::Action::replaced) << c.kind << " " << c.object;
+        EXPECT_TRUE(c.drift) << c.kind << " " << c.object;
+    }
+    ASSERT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+
+    // The kernel as it was, a desired set that is not: one value changes (sets of the same
+    // size), then a peer goes.
+    auto next = want;
+    next.fdb[0].dst = net::Address::parse("192.0.2.240");
+    auto moved = reconciler.reconcile(next, owned(link->index), false);
+    EXPECT_TRUE(moved.errors.empty());
+    ASSERT_EQ(moved.changes.size(), 1u);
+    EXPECT_EQ(moved.changes[0].action, reconcile::Action::replaced);
+    EXPECT_FALSE(moved.changes[0].drift);
+    ASSERT_TRUE(reconciler.reconcile(next, owned(link->index), false).changes.empty());
+    auto fewer = desired(link->index, 2);
+    fewer.fdb[0].dst = next.fdb[0].dst;
+    auto gone = reconciler.reconcile(fewer, owned(link->index), false);
+    EXPECT_TRUE(gone.errors.empty());
+    EXPECT_EQ(gone.changes.size(), 3u);
+    for (const auto& c : gone.changes) EXPECT_EQ(c.action, reconcile::Action::deleted);
+    EXPECT_TRUE(reconciler.reconcile(fewer, owned(link->index), false).changes.empty());
+}
+
 TEST_F(ReconcilerTest, PeerRemovalDeletesExactlyItsObjects) {
     reconcile::Report devices;
     auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);

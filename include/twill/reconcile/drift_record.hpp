@@ -32,6 +32,13 @@ Fingerprint fingerprint(std::string_view text);
 // Folds `next` into `so_far`: the one way fingerprints are combined (fields' blocks into an
 // object's, objects' into a set's).
 Fingerprint combined(Fingerprint so_far, Fingerprint next);
+// A set's digest: its size and its values' fingerprints, in order.
+template <class T>
+Fingerprint digest(const std::vector<T>& values) {
+    Fingerprint so_far = values.size();
+    for (const auto& value : values) so_far = combined(so_far, fingerprint(value));
+    return so_far;
+}
 
 class DriftRecord {
   public:
@@ -61,11 +68,15 @@ class DriftRecord {
     // look its keys up (an idle resync at 10,000 peers spent a tenth of its time here).
     template <class T, class KeyFn>
     void replace(std::string_view scope, const std::vector<T>& values, KeyFn key) {
+        replace(scope, values, key, digest(values));
+    }
+    // The same, given the set's digest (a caller that has it already).
+    template <class T, class KeyFn>
+    void replace(std::string_view scope, const std::vector<T>& values, KeyFn key,
+                 Fingerprint values_digest) {
         auto& entry = scopes_[std::string(scope)];
-        Fingerprint digest = values.size();
-        for (const auto& value : values) digest = combined(digest, fingerprint(value));
-        if (entry.replaced_with == digest) return;
-        entry.replaced_with = digest;
+        if (entry.replaced_with == values_digest) return;
+        entry.replaced_with = values_digest;
         auto& remembered = entry.remembered;
         std::size_t kept = 0;
         for (const auto& value : values) {

@@ -49,6 +49,13 @@ class ObjectReconciler {
     // last second (each change's notification is consumed once): such an event needs no run.
     bool is_echo(const netlink::Event& event);
 
+    // The digests of one kind's desired and dumped sets in a full run whose diff was empty.
+    struct Settled {
+        Fingerprint desired = 0;
+        Fingerprint actual = 0;
+        friend bool operator==(const Settled&, const Settled&) = default;
+    };
+
   private:
     void expect(const std::string& key, bool removed);
 
@@ -62,6 +69,9 @@ class ObjectReconciler {
         std::chrono::steady_clock::time_point written;
     };
     std::unordered_map<std::string, Expected> echoes_;
+    // A full run whose two sets of a kind are those of the last one that found nothing to
+    // change finds nothing again: the diff is a function of the two sets alone.
+    std::optional<Settled> settled_routes_, settled_neighbours_, settled_fdb_;
 };
 
 }  // namespace twill::reconcile
