@@ -96,7 +96,7 @@ void Daemon::reconcile_all() {
             peer_count_ = state.peers.size();
             std::vector<const subnet::Lease*> off_link;
             for (const auto& [subnet, peer] : state.peers) {
-                if (peer.objects.off_link) off_link.push_back(peer.lease);
+                if (peer.off_link) off_link.push_back(peer.lease);
             }
             if (off_link.size() != off_link_count_ && !off_link.empty())
                 spdlog::warn("{}", off_link_warning(off_link, underlay_->name));

@@ -182,12 +182,13 @@ void Daemon::add_peers(api::v1::StatusReply& s, const node::DesiredState& desire
         }
         p->set_create_revision(lease.create_revision);
         p->set_mod_revision(lease.mod_revision);
-        p->set_in_kernel(node_.settled(peer, report));
-        p->set_path(peer.objects.off_link                           ? "off-link"
-                    : !peer.objects.underlay_objects.routes.empty() ? "direct"
-                    : peer.objects.device_peer                      ? "wireguard"
-                                                                    : "vxlan");
-        if (peer.objects.off_link) off_link.push_back(&lease);
+        const auto objects = desired.objects_of(subnet);
+        p->set_in_kernel(node_.settled(objects, report));
+        p->set_path(objects.off_link                           ? "off-link"
+                    : !objects.underlay_objects.routes.empty() ? "direct"
+                    : objects.device_peer                      ? "wireguard"
+                                                               : "vxlan");
+        if (objects.off_link) off_link.push_back(&lease);
         if (probes_) {
             if (auto health = probes_->health(subnet)) *p->mutable_health() = std::move(*health);
             if (lease.ipv6_subnet) {

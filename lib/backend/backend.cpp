@@ -70,8 +70,8 @@ net::MacAddress derived_mac(const std::string& seed) {
     return net::MacAddress::from_bytes(std::span<const std::uint8_t>(digest.data(), 6));
 }
 
-std::vector<net::Prefix> peer_subnets(const NodeContext& node, const subnet::Lease& lease) {
-    std::vector<net::Prefix> result{lease.subnet};
+PeerSubnets peer_subnets(const NodeContext& node, const subnet::Lease& lease) {
+    PeerSubnets result{lease.subnet};
     if (node.ipv6_subnet && lease.ipv6_subnet) result.push_back(*lease.ipv6_subnet);
     return result;
 }

@@ -1,5 +1,8 @@
 #include "twill/node/desired_state.hpp"
 
+#include <iterator>
+#include <stdexcept>
+
 #include "twill/reconcile/object_sets.hpp"
 
 namespace twill::node {
@@ -32,6 +35,58 @@ backend::NodeContext node_context(const backend::Backend& backend, const NodeInp
     return context;
 }
 
+namespace {
+
+// Calls fn(i, to, from) for the i-th vector of PeerSets and the same vector of a peer's
+// objects, in the order the vectors are declared.
+template <class Sets, class Peer, class Fn>
+void each_vector(Sets& sets, Peer& peer, Fn fn) {
+    std::size_t i = 0;
+    auto set = [&](auto& to, auto& from) {
+        fn(i++, to.routes, from.routes);
+        fn(i++, to.neighbours, from.neighbours);
+        fn(i++, to.fdb, from.fdb);
+    };
+    set(sets.objects, peer.objects);
+    set(sets.ipv6_device_objects, peer.ipv6_device_objects);
+    set(sets.underlay_objects, peer.underlay_objects);
+    fn(i++, sets.device_peers, peer.device_peer);
+}
+
+template <class T>
+void append(std::vector<T>& to, std::vector<T>& from) {
+    to.insert(to.end(), from.begin(), from.end());
+}
+template <class T>
+void append(std::vector<T>& to, std::optional<T>& from) {
+    if (from) to.push_back(std::move(*from));
+}
+
+template <class T>
+void take(const std::vector<T>& from, std::size_t first, std::size_t end, std::vector<T>& to) {
+    to.assign(from.begin() + static_cast<std::ptrdiff_t>(first),
+              from.begin() + static_cast<std::ptrdiff_t>(end));
+}
+template <class T>
+void take(const std::vector<T>& from, std::size_t first, std::size_t end, std::optional<T>& to) {
+    if (first < end) to = from[first];
+}
+
+}  // namespace
+
+backend::PeerObjects DesiredState::objects_of(const net::Prefix& subnet) const {
+    const auto it = peers.find(subnet);
+    if (it == peers.end()) throw std::out_of_range("no peer on " + subnet.to_string());
+    const auto next = std::next(it);
+    backend::PeerObjects objects;
+    objects.off_link = it->second.off_link;
+    each_vector(peer_sets, objects, [&](std::size_t i, const auto& from, auto& to) {
+        const std::size_t end = next == peers.end() ? from.size() : next->second.first[i];
+        take(from, it->second.first[i], end, to);
+    });
+    return objects;
+}
+
 DesiredState desired_state(const backend::Backend& backend, const NodeInputs& inputs) {
     DesiredState state;
     state.context = node_context(backend, inputs);
@@ -53,11 +108,20 @@ DesiredState desired_state(const backend::Backend& backend, const NodeInputs& in
 
     if (inputs.leases) {
         // Both maps are ordered by subnet: each peer goes at the end, with no search.
+        state.peers.reserve(inputs.leases->size());
+        auto& sets = state.peer_sets.objects;
+        sets.routes.reserve(inputs.leases->size());
+        sets.neighbours.reserve(inputs.leases->size());
+        sets.fdb.reserve(inputs.leases->size());
         for (const auto& [subnet, lease] : *inputs.leases) {
-            if (auto objects = peer_objects(backend, context, lease)) {
-                state.peers.emplace_hint(state.peers.end(), subnet,
-                                         PeerState{&lease, std::move(*objects)});
-            }
+            auto objects = peer_objects(backend, context, lease);
+            if (!objects) continue;
+            PeerState peer{&lease, objects->off_link, {}};
+            each_vector(state.peer_sets, *objects, [&](std::size_t i, auto& to, auto& from) {
+                peer.first[i] = static_cast<std::uint32_t>(to.size());
+                append(to, from);
+            });
+            state.peers.emplace_hint(state.peers.end(), subnet, peer);
         }
     }
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <exception>
 #include <unordered_map>
@@ -76,11 +77,8 @@ reconcile::Report NodeReconciler::apply(const DesiredState& desired, backend::Ba
     });
     stage("objects", report, [&] { apply_objects(desired, dry_run, report); });
     stage("device peers", report, [&] {
-        std::vector<netlink::WireguardPeer> device_peers;
-        for (const auto& [subnet, peer] : desired.peers) {
-            if (peer.objects.device_peer) device_peers.push_back(*peer.objects.device_peer);
-        }
-        backend.reconcile_peers(desired.context, device_peers, dry_run, record_, report);
+        backend.reconcile_peers(desired.context, desired.peer_sets.device_peers, dry_run, record_,
+                                report);
     });
     stage("nftables", report, [&] { apply_firewall(desired, dry_run, report); });
     stage("sysctl", report, [&] { apply_sysctls(desired, dry_run, report); });
@@ -125,20 +123,27 @@ void NodeReconciler::apply_bridge(const DesiredState& desired, bool dry_run,
 
 void NodeReconciler::apply_objects(const DesiredState& desired, bool dry_run,
                                    reconcile::Report& report) {
+    const auto& sets = desired.peer_sets;
+    const std::array<std::pair<const reconcile::ObjectSet*, int>, 3> on_devices{
+        {{&sets.objects, overlay_index_},
+         {&sets.ipv6_device_objects, overlay_v6_index_},
+         {&sets.underlay_objects, underlay_index_}}};
     reconcile::ObjectSet objects;
-    objects.routes.reserve(desired.peers.size() + desired.unreachable.size());
-    objects.neighbours.reserve(desired.peers.size());
-    objects.fdb.reserve(desired.peers.size());
-    auto add_bound = [&](const reconcile::ObjectSet& set, int index) {
-        if (index == 0) return;
-        for (const auto& r : set.routes) objects.routes.push_back(bound(r, index));
-        for (const auto& n : set.neighbours) objects.neighbours.push_back(bound(n, index));
-        for (const auto& f : set.fdb) objects.fdb.push_back(bound(f, index));
-    };
-    for (const auto& [subnet, peer] : desired.peers) {
-        add_bound(peer.objects.objects, overlay_index_);
-        add_bound(peer.objects.ipv6_device_objects, overlay_v6_index_);
-        add_bound(peer.objects.underlay_objects, underlay_index_);
+    std::size_t routes = desired.unreachable.size(), neighbours = 0, fdb = 0;
+    for (const auto& [set, index] : on_devices) {
+        if (index == 0) continue;
+        routes += set->routes.size();
+        neighbours += set->neighbours.size();
+        fdb += set->fdb.size();
+    }
+    objects.routes.reserve(routes);
+    objects.neighbours.reserve(neighbours);
+    objects.fdb.reserve(fdb);
+    for (const auto& [set, index] : on_devices) {
+        if (index == 0) continue;
+        for (const auto& r : set->routes) objects.routes.push_back(bound(r, index));
+        for (const auto& n : set->neighbours) objects.neighbours.push_back(bound(n, index));
+        for (const auto& f : set->fdb) objects.fdb.push_back(bound(f, index));
     }
     for (const auto& route : desired.unreachable) objects.routes.push_back(route);
     reconcile::Ownership owned;
@@ -232,8 +237,9 @@ reconcile::Report NodeReconciler::apply_peer_updates(const std::vector<PeerUpdat
     return report;
 }
 
-bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& report) const {
-    if (!devices_ready() || peer.objects.off_link) return false;
+bool NodeReconciler::settled(const backend::PeerObjects& peer,
+                             const reconcile::Report& report) const {
+    if (!devices_ready() || peer.off_link) return false;
     auto set_settled = [&](const reconcile::ObjectSet& set, int index) {
         for (const auto& r : set.routes) {
             if (report.unsettled.contains(reconcile::route_key(bound(r, index)))) return false;
@@ -246,15 +252,14 @@ bool NodeReconciler::settled(const PeerState& peer, const reconcile::Report& rep
         }
         return true;
     };
-    if (!set_settled(peer.objects.objects, overlay_index_)) return false;
-    if (!set_settled(peer.objects.underlay_objects, underlay_index_)) return false;
-    if (!peer.objects.ipv6_device_objects.routes.empty() &&
-        (overlay_v6_index_ == 0 ||
-         !set_settled(peer.objects.ipv6_device_objects, overlay_v6_index_)))
+    if (!set_settled(peer.objects, overlay_index_)) return false;
+    if (!set_settled(peer.underlay_objects, underlay_index_)) return false;
+    if (!peer.ipv6_device_objects.routes.empty() &&
+        (overlay_v6_index_ == 0 || !set_settled(peer.ipv6_device_objects, overlay_v6_index_)))
         return false;
-    if (peer.objects.device_peer &&
+    if (peer.device_peer &&
         report.unsettled.contains("wireguard-peer:" +
-                                  backend::key_to_base64(peer.objects.device_peer->public_key))) {
+                                  backend::key_to_base64(peer.device_peer->public_key))) {
         return false;
     }
     return true;

@@ -38,6 +38,43 @@ class DesiredStateTest : public ::testing::Test {
     backend::VxlanBackend vxlan_{subnet::VxlanBackend{1, 8472}};
 };
 
+namespace {
+
+void expect_same(const reconcile::ObjectSet& a, const reconcile::ObjectSet& b,
+                 const std::string& what) {
+    EXPECT_EQ(a.routes, b.routes) << what;
+    EXPECT_EQ(a.neighbours, b.neighbours) << what;
+    EXPECT_EQ(a.fdb, b.fdb) << what;
+}
+
+// The flat sets hold every peer's objects, each peer's exactly what the backend gives for its
+// lease, and nothing else.
+void expect_each_peer_as_the_backend_gives_it(const node::DesiredState& state,
+                                              const backend::Backend& backend) {
+    std::size_t objects = 0, device_peers = 0;
+    for (const auto& [subnet, peer] : state.peers) {
+        const auto want = node::peer_objects(backend, state.context, *peer.lease);
+        ASSERT_TRUE(want) << subnet.to_string();
+        const auto got = state.objects_of(subnet);
+        const auto name = subnet.to_string();
+        expect_same(got.objects, want->objects, name);
+        expect_same(got.ipv6_device_objects, want->ipv6_device_objects, name);
+        expect_same(got.underlay_objects, want->underlay_objects, name);
+        EXPECT_EQ(got.device_peer, want->device_peer) << name;
+        EXPECT_EQ(got.off_link, want->off_link) << name;
+        EXPECT_EQ(peer.off_link, want->off_link) << name;
+        objects +=
+            want->objects.size() + want->ipv6_device_objects.size() + want->underlay_objects.size();
+        device_peers += want->device_peer ? 1 : 0;
+    }
+    const auto& sets = state.peer_sets;
+    EXPECT_EQ(sets.objects.size() + sets.ipv6_device_objects.size() + sets.underlay_objects.size(),
+              objects);
+    EXPECT_EQ(sets.device_peers.size(), device_peers);
+}
+
+}  // namespace
+
 TEST_F(DesiredStateTest, BridgeHoldsTheGatewayAndSubnetJsonMatches) {
     const auto state = node::desired_state(vxlan_, inputs_);
     EXPECT_EQ(state.bridge.name, "twill0");
@@ -92,14 +129,14 @@ TEST_F(DesiredStateTest, ForwardingIsTheOneSysctl) {
 TEST_F(DesiredStateTest, VxlanPeersKeyedBySubnetWithRouteNeighbourAndFdb) {
     const auto state = node::desired_state(vxlan_, inputs_);
     ASSERT_EQ(state.peers.size(), 2u);  // the own lease is no peer
-    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24"));
-    EXPECT_EQ(b.lease->value.node, "b");
-    ASSERT_EQ(b.objects.objects.routes.size(), 1u);
-    EXPECT_EQ(b.objects.objects.routes[0].gateway, net::Address::parse("10.244.5.0"));
-    ASSERT_EQ(b.objects.objects.fdb.size(), 1u);
-    EXPECT_EQ(b.objects.objects.fdb[0].dst, net::Address::parse("192.0.2.5"));
-    EXPECT_EQ(b.objects.objects.neighbours.size(), 1u);
-    EXPECT_FALSE(b.objects.device_peer);
+    EXPECT_EQ(state.peers.at(net::Prefix::parse("10.244.5.0/24")).lease->value.node, "b");
+    const auto b = state.objects_of(net::Prefix::parse("10.244.5.0/24"));
+    ASSERT_EQ(b.objects.routes.size(), 1u);
+    EXPECT_EQ(b.objects.routes[0].gateway, net::Address::parse("10.244.5.0"));
+    ASSERT_EQ(b.objects.fdb.size(), 1u);
+    EXPECT_EQ(b.objects.fdb[0].dst, net::Address::parse("192.0.2.5"));
+    EXPECT_EQ(b.objects.neighbours.size(), 1u);
+    EXPECT_FALSE(b.device_peer);
     EXPECT_TRUE(state.peers.contains(net::Prefix::parse("10.244.9.0/24")));
 }
 
@@ -114,7 +151,7 @@ TEST_F(DesiredStateTest, DirectRoutingForPeersOnTheUnderlaysSubnet) {
     const backend::VxlanBackend direct(config);
     const auto state = node::desired_state(direct, inputs_);
     ASSERT_EQ(state.peers.size(), 3u);
-    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    const auto b = state.objects_of(net::Prefix::parse("10.244.5.0/24"));
     EXPECT_EQ(b.objects.size(), 0u);
     ASSERT_EQ(b.underlay_objects.routes.size(), 1u);
     EXPECT_EQ(b.underlay_objects.routes[0].gateway, net::Address::parse("192.0.2.5"));
@@ -122,7 +159,7 @@ TEST_F(DesiredStateTest, DirectRoutingForPeersOnTheUnderlaysSubnet) {
     EXPECT_FALSE(b.underlay_objects.routes[0].onlink);
     EXPECT_TRUE(b.underlay_objects.neighbours.empty());
     EXPECT_TRUE(b.underlay_objects.fdb.empty());
-    const auto& f = state.peers.at(far.subnet).objects;
+    const auto f = state.objects_of(far.subnet);
     EXPECT_TRUE(f.underlay_objects.routes.empty());
     EXPECT_EQ(f.objects.fdb.size(), 1u);
     EXPECT_EQ(f.objects.routes.size(), 1u);
@@ -130,8 +167,8 @@ TEST_F(DesiredStateTest, DirectRoutingForPeersOnTheUnderlaysSubnet) {
     EXPECT_EQ(state.context.overlay_mtu, 1450u);
     // Without DirectRouting, all VXLAN.
     const auto plain = node::desired_state(vxlan_, inputs_);
-    EXPECT_TRUE(plain.peers.at(net::Prefix::parse("10.244.5.0/24"))
-                    .objects.underlay_objects.routes.empty());
+    EXPECT_TRUE(
+        plain.objects_of(net::Prefix::parse("10.244.5.0/24")).underlay_objects.routes.empty());
 }
 
 // host-gw: direct routes only; an off-link peer is flagged and gets nothing; pods get the
@@ -153,11 +190,11 @@ TEST_F(DesiredStateTest, HostGwRoutesOnLinkPeersAndFlagsTheOthers) {
     const backend::HostGwBackend host_gw;
     const auto state = node::desired_state(host_gw, inputs_);
     ASSERT_EQ(state.peers.size(), 2u);
-    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    const auto b = state.objects_of(net::Prefix::parse("10.244.5.0/24"));
     EXPECT_FALSE(b.off_link);
     ASSERT_EQ(b.underlay_objects.routes.size(), 1u);
     EXPECT_EQ(b.underlay_objects.routes[0].gateway, net::Address::parse("192.0.2.5"));
-    const auto& f = state.peers.at(net::Prefix::parse("10.244.11.0/24")).objects;
+    const auto f = state.objects_of(net::Prefix::parse("10.244.11.0/24"));
     EXPECT_TRUE(f.off_link);
     EXPECT_EQ(f.underlay_objects.size() + f.objects.size(), 0u);
     EXPECT_EQ(state.context.overlay_mtu, 1500u);
@@ -183,16 +220,19 @@ TEST_F(DesiredStateTest, APublicIPNoRouteCanUseIsNeverADirectGateway) {
     config.direct_routing = true;
     const auto direct = node::desired_state(backend::VxlanBackend(config), inputs_);
     for (const auto& [subnet, peer] : direct.peers) {
-        EXPECT_TRUE(peer.objects.underlay_objects.routes.empty()) << subnet.to_string();
-        EXPECT_EQ(peer.objects.objects.fdb.size(), 1u) << subnet.to_string();
+        const auto objects = direct.objects_of(subnet);
+        EXPECT_TRUE(objects.underlay_objects.routes.empty()) << subnet.to_string();
+        EXPECT_EQ(objects.objects.fdb.size(), 1u) << subnet.to_string();
     }
     for (auto& [subnet, lease] : leases_) lease.value.backend_data = subnet::HostGwLeaseData{};
     inputs_.own = leases_.at(own_.subnet);
     const auto host_gw = node::desired_state(backend::HostGwBackend(), inputs_);
     ASSERT_EQ(host_gw.peers.size(), 2u);
     for (const auto& [subnet, peer] : host_gw.peers) {
-        EXPECT_TRUE(peer.objects.off_link) << subnet.to_string();
-        EXPECT_TRUE(peer.objects.underlay_objects.routes.empty()) << subnet.to_string();
+        EXPECT_TRUE(peer.off_link) << subnet.to_string();
+        const auto objects = host_gw.objects_of(subnet);
+        EXPECT_TRUE(objects.off_link) << subnet.to_string();
+        EXPECT_TRUE(objects.underlay_objects.routes.empty()) << subnet.to_string();
     }
 }
 
@@ -227,7 +267,7 @@ TEST_F(DesiredStateTest, WireguardPeersCarryTheDevicePeerAndALinkRoute) {
     const auto state = node::desired_state(wireguard, inputs_);
     EXPECT_EQ(state.context.overlay_mtu, 1440u);
     ASSERT_EQ(state.peers.size(), 1u);
-    const auto& peer = state.peers.begin()->second.objects;
+    const auto peer = state.objects_of(state.peers.begin()->first);
     ASSERT_TRUE(peer.device_peer);
     EXPECT_EQ(peer.device_peer->endpoint->to_string(), "192.0.2.5:51820");
     ASSERT_EQ(peer.device_peer->allowed_ips.size(), 1u);
@@ -284,7 +324,7 @@ TEST_F(DualStackDesiredStateTest, EveryObjectHasItsIPv6Twin) {
     ASSERT_TRUE(state.firewall && state.firewall->ipv6);
     EXPECT_EQ(state.firewall->ipv6->subnet.to_string(), "fd00:10:244:3::/64");
 
-    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects.objects;
+    const auto b = state.objects_of(net::Prefix::parse("10.244.5.0/24")).objects;
     ASSERT_EQ(b.routes.size(), 2u);
     EXPECT_EQ(b.routes[1].destination.to_string(), "fd00:10:244:5::/64");
     EXPECT_EQ(b.routes[1].gateway, net::Address::parse("fd00:10:244:5::"));
@@ -293,7 +333,7 @@ TEST_F(DualStackDesiredStateTest, EveryObjectHasItsIPv6Twin) {
     EXPECT_EQ(b.neighbours[1].lladdr, b.neighbours[0].lladdr);
     EXPECT_EQ(b.fdb.size(), 1u);  // one VTEP, both families
 
-    const auto& c = state.peers.at(net::Prefix::parse("10.244.9.0/24")).objects.objects;
+    const auto c = state.objects_of(net::Prefix::parse("10.244.9.0/24")).objects;
     EXPECT_EQ(c.routes.size(), 1u);
     EXPECT_EQ(c.neighbours.size(), 1u);
 }
@@ -310,7 +350,7 @@ TEST_F(DualStackDesiredStateTest, WireguardAllowsBothSubnets) {
     backend::WireguardBackend wireguard(subnet::WireguardBackend{}, backend::generate_key_pair(),
                                         std::make_unique<twill::testing::NoWireguardDevice>());
     const auto state = node::desired_state(wireguard, inputs_);
-    const auto& peer = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    const auto peer = state.objects_of(net::Prefix::parse("10.244.5.0/24"));
     ASSERT_TRUE(peer.device_peer);
     EXPECT_EQ(peer.device_peer->allowed_ips,
               (std::vector<net::Prefix>{net::Prefix::parse("10.244.5.0/24"),
@@ -324,8 +364,7 @@ TEST_F(DualStackDesiredStateTest, AnOwnLeaseWithoutItsIPv6HalfIsIPv4Only) {
     EXPECT_EQ(state.bridge.addresses.size(), 1u);
     EXPECT_FALSE(state.subnet_file.ipv6);
     EXPECT_EQ(state.unreachable.size(), 1u);
-    EXPECT_EQ(state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects.objects.routes.size(),
-              1u);
+    EXPECT_EQ(state.objects_of(net::Prefix::parse("10.244.5.0/24")).objects.routes.size(), 1u);
 }
 
 // With an IPv6 underlay address beside the IPv4 one, IPv6 rides twill-v6.<VNI> towards peers
@@ -349,7 +388,7 @@ TEST_F(DualStackDesiredStateTest, IPv6UnderlayCarriesIPv6OverItsOwnDevice) {
     EXPECT_EQ(std::get<subnet::VxlanLeaseData>(*v6_data).vtep_mac,
               backend::VxlanBackend::vtep_mac_v6("a", 1));
 
-    const auto& to_b = state.peers.at(b.subnet).objects;
+    const auto to_b = state.objects_of(b.subnet);
     EXPECT_EQ(to_b.objects.routes.size(), 1u);
     ASSERT_EQ(to_b.ipv6_device_objects.routes.size(), 1u);
     EXPECT_EQ(to_b.ipv6_device_objects.routes[0].destination.to_string(), "fd00:10:244:5::/64");
@@ -358,7 +397,7 @@ TEST_F(DualStackDesiredStateTest, IPv6UnderlayCarriesIPv6OverItsOwnDevice) {
     EXPECT_EQ(to_b.ipv6_device_objects.neighbours[0].lladdr,
               net::MacAddress::parse("02:00:00:00:66:05"));
 
-    const auto& to_c = state.peers.at(c.subnet).objects;
+    const auto to_c = state.objects_of(c.subnet);
     EXPECT_EQ(to_c.objects.routes.size(), 2u) << "IPv6 to c rides the IPv4 device";
     EXPECT_TRUE(to_c.ipv6_device_objects.routes.empty());
 }
@@ -376,18 +415,18 @@ TEST_F(DualStackDesiredStateTest, DirectRoutingNeedsAnOnLinkAddressPerFamily) {
 
     auto state = node::desired_state(direct, inputs_);
     // b has an IPv6 subnet but no PublicIPv6: VXLAN for both families.
-    const auto& b = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    const auto b = state.objects_of(net::Prefix::parse("10.244.5.0/24"));
     EXPECT_TRUE(b.underlay_objects.routes.empty());
     EXPECT_EQ(b.objects.routes.size(), 2u);
     // c is v4-only: one direct route.
-    const auto& c = state.peers.at(net::Prefix::parse("10.244.9.0/24")).objects;
+    const auto c = state.objects_of(net::Prefix::parse("10.244.9.0/24"));
     ASSERT_EQ(c.underlay_objects.routes.size(), 1u);
     EXPECT_TRUE(c.objects.routes.empty());
 
     leases_.at(net::Prefix::parse("10.244.5.0/24")).value.public_ipv6 =
         net::Address::parse("2001:db8:2::15");
     state = node::desired_state(direct, inputs_);
-    const auto& b2 = state.peers.at(net::Prefix::parse("10.244.5.0/24")).objects;
+    const auto b2 = state.objects_of(net::Prefix::parse("10.244.5.0/24"));
     ASSERT_EQ(b2.underlay_objects.routes.size(), 2u);
     EXPECT_EQ(b2.underlay_objects.routes[1].destination.to_string(), "fd00:10:244:5::/64");
     EXPECT_EQ(b2.underlay_objects.routes[1].gateway, net::Address::parse("2001:db8:2::15"));
@@ -395,3 +434,58 @@ TEST_F(DualStackDesiredStateTest, DirectRoutingNeedsAnOnLinkAddressPerFamily) {
 }
 
 }  // namespace
+
+// Peers of every shape side by side (IPv6 over its own device, IPv6 over the IPv4 device,
+// IPv4 only, direct, over VXLAN, first and last in subnet order): each gets back exactly its
+// own objects from the desired state's flat sets.
+TEST_F(DualStackDesiredStateTest, EachPeerGetsBackExactlyItsOwnObjects) {
+    inputs_.underlay.ipv6_address = net::Address::parse("2001:db8::3");
+    auto& b = leases_.at(net::Prefix::parse("10.244.5.0/24"));
+    b.value.public_ipv6 = net::Address::parse("2001:db8::5");
+    b.value.backend_v6_data = subnet::VxlanLeaseData{net::MacAddress::parse("02:00:00:00:66:05")};
+    auto c = vxlan_lease("10.244.9.0/24", "192.0.2.9", "c", 9);
+    c.ipv6_subnet = net::Prefix::parse("fd00:10:244:9::/64");
+    leases_.insert_or_assign(c.subnet, c);
+    for (const auto& l : {vxlan_lease("10.244.1.0/24", "192.0.2.1", "d", 1),
+                          vxlan_lease("10.244.12.0/24", "198.51.100.12", "e", 12)}) {
+        leases_.emplace(l.subnet, l);
+    }
+    const auto vxlan = node::desired_state(vxlan_, inputs_);
+    ASSERT_EQ(vxlan.peers.size(), 4u);
+    expect_each_peer_as_the_backend_gives_it(vxlan, vxlan_);
+    EXPECT_FALSE(vxlan.objects_of(b.subnet).ipv6_device_objects.fdb.empty());
+
+    inputs_.underlay.prefixes = {net::Prefix::parse("192.0.2.3/24"),
+                                 net::Prefix::parse("2001:db8::/64")};
+    subnet::VxlanBackend config{1, 8472};
+    config.direct_routing = true;
+    const backend::VxlanBackend direct_backend(config);
+    const auto direct = node::desired_state(direct_backend, inputs_);
+    expect_each_peer_as_the_backend_gives_it(direct, direct_backend);
+    EXPECT_EQ(direct.objects_of(b.subnet).underlay_objects.routes.size(), 2u);
+    EXPECT_FALSE(direct.objects_of(net::Prefix::parse("10.244.12.0/24")).objects.fdb.empty());
+
+    EXPECT_THROW(direct.objects_of(own_.subnet), std::out_of_range);
+}
+
+TEST_F(DesiredStateTest, EveryWireguardPeerGetsBackItsOwnDevicePeer) {
+    leases_.clear();
+    own_ = wireguard_lease("10.244.3.0/24", "192.0.2.3", "a", 3);
+    inputs_.own = own_;
+    leases_.emplace(own_.subnet, own_);
+    for (int i : {1, 5, 9}) {
+        const auto n = std::to_string(i);
+        const auto subnet = "10.244." + n + ".0/24", ip = "192.0.2." + n, node = "n" + n;
+        const auto l =
+            wireguard_lease(subnet.c_str(), ip.c_str(), node.c_str(), static_cast<std::uint8_t>(i));
+        leases_.emplace(l.subnet, l);
+    }
+    subnet::WireguardBackend config;
+    config.listen_port = 51820;
+    backend::WireguardBackend wireguard(config, backend::generate_key_pair(),
+                                        std::make_unique<twill::testing::NoWireguardDevice>());
+    const auto state = node::desired_state(wireguard, inputs_);
+    ASSERT_EQ(state.peers.size(), 3u);
+    expect_each_peer_as_the_backend_gives_it(state, wireguard);
+    EXPECT_EQ(state.peer_sets.device_peers.size(), 3u);
+}

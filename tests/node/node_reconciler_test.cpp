@@ -142,7 +142,7 @@ TEST_F(NodeReconcilerTest, ProgramsTheNodeThenChangesNothing) {
     EXPECT_TRUE(check.changes.empty()) << describe(check);
     const auto state = desired();
     for (const auto& [subnet, peer] : state.peers) {
-        EXPECT_TRUE(node_->settled(peer, check)) << subnet.to_string();
+        EXPECT_TRUE(node_->settled(state.objects_of(subnet), check)) << subnet.to_string();
     }
 }
 
@@ -444,5 +444,5 @@ TEST_F(NodeReconcilerTest, AChangeOnADeletedDeviceIsAnErrorAndTheFullRunRepairs)
     const auto check = apply({}, true);
     EXPECT_TRUE(check.changes.empty()) << describe(check);
     const auto state = desired();
-    EXPECT_TRUE(node_->settled(state.peers.at(d.subnet), check));
+    EXPECT_TRUE(node_->settled(state.objects_of(d.subnet), check));
 }

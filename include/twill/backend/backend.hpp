@@ -2,6 +2,7 @@
 // A backend turns (network config, this node, valid peer leases) into the kernel objects that
 // carry traffic between nodes. Backends differ only here; the bridge, subnet.json, the
 // reconciler loop, netctl and metrics are common (flannel's pkg/backend shape).
+#include <boost/container/static_vector.hpp>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -54,8 +55,9 @@ struct NodeContext {
 };
 
 // The subnets of a peer's lease this node routes: its IPv6 one only when this node is
-// dual-stack too.
-std::vector<net::Prefix> peer_subnets(const NodeContext& node, const subnet::Lease& lease);
+// dual-stack too. At most two, kept in place: every resync asks this of every peer.
+using PeerSubnets = boost::container::static_vector<net::Prefix, 2>;
+PeerSubnets peer_subnets(const NodeContext& node, const subnet::Lease& lease);
 
 // One peer's share of the node's desired state.
 struct PeerObjects {

@@ -40,8 +40,9 @@ class NodeReconciler {
     // Whether a kernel notification only reports a write of ours (no run needed for it).
     bool is_echo(const netlink::Event& event) { return objects_.is_echo(event); }
 
-    // After a dry run: whether every object of `peer` matched the kernel.
-    bool settled(const PeerState& peer, const reconcile::Report& report) const;
+    // After a dry run: whether every object of a peer (DesiredState::objects_of) matched the
+    // kernel.
+    bool settled(const backend::PeerObjects& peer, const reconcile::Report& report) const;
 
     // The overlay device's index as of the last run (0: it did not exist).
     int overlay_index() const { return overlay_index_; }
