@@ -118,21 +118,34 @@ bool Address::is_usable_unicast() const noexcept {
            !is_broadcast();
 }
 
+namespace {
+
+// Applies `op(byte, host_mask)` to every byte holding host bits past `prefix_len`, a byte at a
+// time: every resync asks, of each of thousands of neighbours, whether the Network holds it.
+template <class Op>
+void host_bytes(std::uint8_t* bytes, int total_bits, int prefix_len, Op op) {
+    const int prefix = std::clamp(prefix_len, 0, total_bits);
+    int byte = prefix / 8;
+    if (prefix % 8 != 0) {
+        op(bytes[byte], static_cast<std::uint8_t>(0xffu >> (prefix % 8)));
+        ++byte;
+    }
+    for (; byte < total_bits / 8; ++byte) op(bytes[byte], std::uint8_t{0xff});
+}
+
+}  // namespace
+
 Address Address::masked(int prefix_len) const {
     Address a = *this;
-    const int total = bits();
-    for (int bit = std::max(prefix_len, 0); bit < total; ++bit) {
-        a.bytes_[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
-    }
+    host_bytes(a.bytes_.data(), bits(), prefix_len,
+               [](std::uint8_t& b, std::uint8_t host) { b &= static_cast<std::uint8_t>(~host); });
     return a;
 }
 
 Address Address::with_host_bits_set(int prefix_len) const {
     Address a = *this;
-    const int total = bits();
-    for (int bit = std::max(prefix_len, 0); bit < total; ++bit) {
-        a.bytes_[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
-    }
+    host_bytes(a.bytes_.data(), bits(), prefix_len,
+               [](std::uint8_t& b, std::uint8_t host) { b |= host; });
     return a;
 }
 

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
 #include "twill/error.hpp"
 
 using namespace twill::net;
@@ -62,6 +66,27 @@ TEST(Address, MasksAndAdds) {
     EXPECT_EQ(Address::parse("fd00::ffff").plus(1).to_string(), "fd00::1:0");
     EXPECT_EQ(a.host_index(24), 77u);
     EXPECT_EQ(Address::parse("fd00::1:2").host_index(64), 0x10002u);
+}
+
+// Masking a byte at a time is masking a bit at a time, for every prefix length of both
+// families (lengths out of range included), to nothing and to all ones.
+TEST(Address, MaskingMatchesBitByBitAtEveryLength) {
+    for (const char* text : {"10.244.3.77", "255.255.255.255", "fd00:10:244:5:a1b2:c3d4:e5f6:789a",
+                             "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}) {
+        const auto a = Address::parse(text);
+        const auto bytes = [](const Address& x) {
+            return std::vector<std::uint8_t>(x.bytes().begin(), x.bytes().end());
+        };
+        for (int length = -1; length <= a.bits() + 1; ++length) {
+            auto low = bytes(a), high = bytes(a);
+            for (int bit = std::max(length, 0); bit < a.bits(); ++bit) {
+                low[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+                high[bit / 8] |= static_cast<std::uint8_t>(0x80u >> (bit % 8));
+            }
+            EXPECT_EQ(bytes(a.masked(length)), low) << text << "/" << length;
+            EXPECT_EQ(bytes(a.with_host_bits_set(length)), high) << text << "/" << length;
+        }
+    }
 }
 
 TEST(Address, OrdersAndHashes) {
