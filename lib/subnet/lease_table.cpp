@@ -294,6 +294,7 @@ bool LeaseTable::apply_erase(const std::string& key) {
         dirty_.erase(rank);
         if (it->second.won) set_winner(it->second, false);
     }
+    count_ignored(it->second, -1);
     entries_.erase(it);
     return true;
 }
@@ -323,6 +324,7 @@ bool LeaseTable::apply_put(const RawEntry& raw) {
     }
     const auto inserted = entries_.insert_or_assign(raw.key, std::move(entry)).first;
     auto& stored = inserted->second;
+    count_ignored(stored, +1);
     stored.lease = stored.parked.get();
     if (stored.lease) {
         // Every lease claiming what it claims is looked at again (it may take a claim from a
@@ -394,7 +396,9 @@ void LeaseTable::evaluate(const Rank& rank) {
         entry.reported |= bit;
     }
     const bool wins = !lost;
+    count_ignored(entry, -1);
     entry.lost = lost ? std::make_unique<Rejection>(std::move(*lost)) : nullptr;
+    count_ignored(entry, +1);
     if (wins == entry.won) return;
     entry.won = wins;
     set_winner(entry, wins);  // moves the lease: `lease` is not used after this
@@ -423,15 +427,23 @@ std::vector<LeaseChange> LeaseTable::settle() {
     return changes;
 }
 
+namespace {
+
+std::size_t index_of(IgnoreReason reason) {
+    return static_cast<std::size_t>(
+        std::find(kIgnoreReasons.begin(), kIgnoreReasons.end(), reason) - kIgnoreReasons.begin());
+}
+
+}  // namespace
+
+void LeaseTable::count_ignored(const Entry& entry, int delta) {
+    const auto* why = entry.rejection ? entry.rejection.get() : entry.lost.get();
+    if (why) ignored_[index_of(why->reason)] += static_cast<std::size_t>(delta);
+}
+
 std::map<IgnoreReason, std::size_t> LeaseTable::ignored_now() const {
     std::map<IgnoreReason, std::size_t> counts;
-    for (auto reason : kIgnoreReasons) counts[reason] = 0;
-    for (const auto& [key, entry] : entries_) {
-        if (entry.rejection)
-            ++counts[entry.rejection->reason];
-        else if (entry.lost)
-            ++counts[entry.lost->reason];
-    }
+    for (auto reason : kIgnoreReasons) counts[reason] = ignored_[index_of(reason)];
     return counts;
 }
 

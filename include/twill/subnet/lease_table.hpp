@@ -136,6 +136,9 @@ class LeaseTable {
         bool won = false;                 // in winners_
     };
 
+    // Adds `delta` to the gauge of the reason `entry` is ignored for, if it is.
+    void count_ignored(const Entry& entry, int delta);
+
     // True when the entries changed.
     bool apply_put(const RawEntry& entry);
     bool apply_erase(const std::string& key);
@@ -158,6 +161,10 @@ class LeaseTable {
     std::map<net::Prefix, std::optional<Lease>> before_;
     std::map<net::Prefix, Lease> winners_;
     std::map<IgnoreReason, std::uint64_t> total_;
+    // Entries ignored right now, by reason (in the order of kIgnoreReasons), kept as entries
+    // change: the gauge is read after every run, and counting thousands of entries each time
+    // cost more than the run's own look at the leases.
+    std::array<std::size_t, kIgnoreReasons.size()> ignored_{};
 };
 
 }  // namespace twill::subnet
