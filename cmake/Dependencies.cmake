@@ -14,6 +14,7 @@ find_package(nlohmann_json 3 REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(Boost 1.74 REQUIRED)
+find_package(absl REQUIRED)
 find_package(OpenSSL REQUIRED)
 
 find_program(PROTOC protoc REQUIRED)
