@@ -3,7 +3,8 @@
 //   - latency from an etcd put of a peer lease to its route in the kernel, and from the
 //     delete to the route gone (p50/p99 over --changes changes, one at a time);
 //   - for each --peers count: time to program that many peers (the daemon is paused with
-//     SIGSTOP while the leases are written, then resumed), its RSS, the CPU one idle
+//     SIGSTOP while the leases are written, then resumed), its RSS (the median of five
+//     samples across the idle window), the CPU one idle
 //     resync costs, and the time to remove them all again (one etcd lease revoked);
 //   - with --loaded-changes K: right after programming each count, K more put/delete
 //     latencies with those peers present (what scripts/bench-probe compares with probing on
@@ -24,6 +25,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "twill/kv/client.hpp"
 #include "twill/netlink/handle.hpp"
@@ -271,7 +273,17 @@ int main(int argc, char** argv) {
         const double window = cpu_window > 0 ? cpu_window : std::max(5.0, resync_seconds * 10);
         const double cpu0 = cpu_seconds(pid);
         const double probes0 = probes_sent();
-        std::this_thread::sleep_for(std::chrono::duration<double>(window));
+        // Memory is sampled five times across the window and the median kept: one sample
+        // lands inside a resync (its dumps and desired state alive) now and then, and then
+        // says more about that moment than about what the daemon holds.
+        constexpr int kSamples = 5;
+        std::vector<long> rss_samples, anon_samples, file_samples;
+        for (int i = 0; i < kSamples; ++i) {
+            std::this_thread::sleep_for(std::chrono::duration<double>(window / kSamples));
+            rss_samples.push_back(status_kib(pid, "VmRSS"));
+            anon_samples.push_back(status_kib(pid, "RssAnon"));
+            file_samples.push_back(status_kib(pid, "RssFile"));
+        }
         const double cpu_used = cpu_seconds(pid) - cpu0;
         const double probes = probes0 < 0 ? 0 : probes_sent() - probes0;
         // The floor of a probe: one echo through the tunnel to each peer's gateway, sent by
@@ -284,9 +296,14 @@ int main(int argc, char** argv) {
                 socket.send(subnet_of(i).first().plus(1), static_cast<std::uint64_t>(i));
             floor_us = (own_cpu_seconds() - c0) * 1e6 / peers;
         }
-        const long rss = status_kib(pid, "VmRSS");
-        const long anon = status_kib(pid, "RssAnon");
-        const long file = status_kib(pid, "RssFile");
+        const auto median = [](std::vector<long> v) {
+            std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2),
+                             v.end());
+            return v[v.size() / 2];
+        };
+        const long rss = median(rss_samples);
+        const long anon = median(anon_samples);
+        const long file = median(file_samples);
         RouteCount removed(monitor, handle);
         t0 = Clock::now();
         client.lease_revoke(lease);
