@@ -37,7 +37,7 @@ backend::NodeContext node_context(const backend::Backend& backend, const NodeInp
 
 namespace {
 
-// Calls fn(i, to, from) for the i-th vector of PeerSets and the same vector of a peer's
+// Calls fn(i, set, field) with the i-th vector of PeerSets and the same field of one peer's
 // objects, in the order the vectors are declared.
 template <class Sets, class Peer, class Fn>
 void each_vector(Sets& sets, Peer& peer, Fn fn) {
@@ -81,8 +81,8 @@ backend::PeerObjects DesiredState::objects_of(const net::Prefix& subnet) const {
     backend::PeerObjects objects;
     objects.off_link = it->second.off_link;
     each_vector(peer_sets, objects, [&](std::size_t i, const auto& from, auto& to) {
-        const std::size_t end = next == peers.end() ? from.size() : next->second.first[i];
-        take(from, it->second.first[i], end, to);
+        const std::size_t end = next == peers.end() ? from.size() : next->second.first.at(i);
+        take(from, it->second.first.at(i), end, to);
     });
     return objects;
 }
@@ -118,7 +118,7 @@ DesiredState desired_state(const backend::Backend& backend, const NodeInputs& in
             if (!objects) continue;
             PeerState peer{&lease, objects->off_link, {}};
             each_vector(state.peer_sets, *objects, [&](std::size_t i, auto& to, auto& from) {
-                peer.first[i] = static_cast<std::uint32_t>(to.size());
+                peer.first.at(i) = static_cast<std::uint32_t>(to.size());
                 append(to, from);
             });
             state.peers.emplace_hint(state.peers.end(), subnet, peer);
