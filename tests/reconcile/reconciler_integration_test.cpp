@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <stdexcept>
+#include <string>
+
 #include "require_root.hpp"
 #include "twill/netlink/handle.hpp"
 #include "twill/netlink/netns.hpp"
@@ -70,6 +73,17 @@ class ReconcilerTest : public ::testing::Test {
         unreachable.priority = 65535;
         set.routes.push_back(unreachable);
         return set;
+    }
+
+    // The VXLAN device as the reconciler makes it; its index.
+    int make_device() {
+        reconcile::Report report;
+        const auto link = reconcile::reconcile_device(*handle_, spec_, false, report);
+        if (!link) {
+            throw std::runtime_error("twill.1 was not made: " +
+                                     (report.errors.empty() ? "" : report.errors.front()));
+        }
+        return link->index;
     }
 
     reconcile::Ownership owned(int device) {
@@ -152,17 +166,15 @@ TEST_F(ReconcilerTest, IPv6RoutesConvergeAsTheKernelStoresThem) {
 }
 
 TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {
-    reconcile::Report devices;
-    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
-    ASSERT_TRUE(link);
+    const int device = make_device();
     reconcile::ObjectReconciler reconciler(*handle_);
-    const auto want = desired(link->index, 2);
-    reconciler.reconcile(want, owned(link->index), false);
+    const auto want = desired(device, 2);
+    reconciler.reconcile(want, owned(device), false);
 
     // Foreign route (another protocol) on twill's device and elsewhere.
     netlink::Route foreign;
     foreign.destination = net::Prefix::parse("10.99.0.0/24");
-    foreign.oif = link->index;
+    foreign.oif = device;
     foreign.protocol = netlink::route_protocol_boot;
     handle_->add_route(foreign);
     // Tamper: delete a route, replace an FDB dst, add a bogus FDB entry and a bogus twill route.
@@ -171,27 +183,27 @@ TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {
     wrong.dst = net::Address::parse("192.0.2.250");
     handle_->replace_fdb(wrong);
     netlink::FdbEntry bogus;
-    bogus.link_index = link->index;
+    bogus.link_index = device;
     bogus.mac = net::MacAddress::parse("02:de:ad:00:00:01");
     bogus.dst = net::Address::parse("192.0.2.251");
     handle_->add_fdb(bogus);
     netlink::Route bogus_route;
     bogus_route.destination = net::Prefix::parse("10.244.200.0/24");
     bogus_route.gateway = net::Address::parse("10.244.200.0");
-    bogus_route.oif = link->index;
+    bogus_route.oif = device;
     bogus_route.onlink = true;
     bogus_route.protocol = reconcile::twill_route_protocol;
     handle_->add_route(bogus_route);
 
-    auto dry = reconciler.reconcile(want, owned(link->index), true);
+    auto dry = reconciler.reconcile(want, owned(device), true);
     EXPECT_EQ(dry.changes.size(), 4u);
     EXPECT_FALSE(dry.unsettled.empty());
 
-    auto repair = reconciler.reconcile(want, owned(link->index), false);
+    auto repair = reconciler.reconcile(want, owned(device), false);
     EXPECT_TRUE(repair.errors.empty());
     ASSERT_EQ(repair.changes.size(), 4u);
     for (const auto& c : repair.changes) EXPECT_TRUE(c.drift) << c.kind << " " << c.object;
-    EXPECT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+    EXPECT_TRUE(reconciler.reconcile(want, owned(device), false).changes.empty());
 
     netlink::RouteFilter boot;
     boot.protocol = netlink::route_protocol_boot;
@@ -204,14 +216,12 @@ TEST_F(ReconcilerTest, RepairsTamperingAndLeavesForeignRoutesAlone) {
 // must still see any field of any object that changed since, and any change of what is
 // desired, however idle the runs before were.
 TEST_F(ReconcilerTest, TamperingAfterIdleRunsIsStillRepaired) {
-    reconcile::Report devices;
-    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
-    ASSERT_TRUE(link);
+    const int device = make_device();
     reconcile::ObjectReconciler reconciler(*handle_);
-    const auto want = desired(link->index, 3);
-    reconciler.reconcile(want, owned(link->index), false);
-    ASSERT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
-    ASSERT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+    const auto want = desired(device, 3);
+    reconciler.reconcile(want, owned(device), false);
+    ASSERT_TRUE(reconciler.reconcile(want, owned(device), false).changes.empty());
+    ASSERT_TRUE(reconciler.reconcile(want, owned(device), false).changes.empty());
 
     // Each object keeps its key; one field of each differs.
     auto route = want.routes[0];
@@ -224,47 +234,45 @@ TEST_F(ReconcilerTest, TamperingAfterIdleRunsIsStillRepaired) {
     entry.dst = net::Address::parse("192.0.2.250");
     handle_->replace_fdb(entry);
 
-    auto repair = reconciler.reconcile(want, owned(link->index), false);
+    auto repair = reconciler.reconcile(want, owned(device), false);
     EXPECT_TRUE(repair.errors.empty());
     ASSERT_EQ(repair.changes.size(), 3u);
     for (const auto& c : repair.changes) {
         EXPECT_EQ(c.action, reconcile::Action::replaced) << c.kind << " " << c.object;
         EXPECT_TRUE(c.drift) << c.kind << " " << c.object;
     }
-    ASSERT_TRUE(reconciler.reconcile(want, owned(link->index), false).changes.empty());
+    ASSERT_TRUE(reconciler.reconcile(want, owned(device), false).changes.empty());
 
     // The kernel as it was, a desired set that is not: one value changes (sets of the same
     // size), then a peer goes.
     auto next = want;
     next.fdb[0].dst = net::Address::parse("192.0.2.240");
-    auto moved = reconciler.reconcile(next, owned(link->index), false);
+    auto moved = reconciler.reconcile(next, owned(device), false);
     EXPECT_TRUE(moved.errors.empty());
     ASSERT_EQ(moved.changes.size(), 1u);
     EXPECT_EQ(moved.changes[0].action, reconcile::Action::replaced);
     EXPECT_FALSE(moved.changes[0].drift);
-    ASSERT_TRUE(reconciler.reconcile(next, owned(link->index), false).changes.empty());
-    auto fewer = desired(link->index, 2);
+    ASSERT_TRUE(reconciler.reconcile(next, owned(device), false).changes.empty());
+    auto fewer = desired(device, 2);
     fewer.fdb[0].dst = next.fdb[0].dst;
-    auto gone = reconciler.reconcile(fewer, owned(link->index), false);
+    auto gone = reconciler.reconcile(fewer, owned(device), false);
     EXPECT_TRUE(gone.errors.empty());
     EXPECT_EQ(gone.changes.size(), 3u);
     for (const auto& c : gone.changes) EXPECT_EQ(c.action, reconcile::Action::deleted);
-    EXPECT_TRUE(reconciler.reconcile(fewer, owned(link->index), false).changes.empty());
+    EXPECT_TRUE(reconciler.reconcile(fewer, owned(device), false).changes.empty());
 }
 
 TEST_F(ReconcilerTest, PeerRemovalDeletesExactlyItsObjects) {
-    reconcile::Report devices;
-    auto link = reconcile::reconcile_device(*handle_, spec_, false, devices);
-    ASSERT_TRUE(link);
+    const int device = make_device();
     reconcile::ObjectReconciler reconciler(*handle_);
-    reconciler.reconcile(desired(link->index, 3), owned(link->index), false);
-    auto shrink = reconciler.reconcile(desired(link->index, 2), owned(link->index), false);
+    reconciler.reconcile(desired(device, 3), owned(device), false);
+    auto shrink = reconciler.reconcile(desired(device, 2), owned(device), false);
     ASSERT_EQ(shrink.changes.size(), 3u);
     for (const auto& c : shrink.changes) {
         EXPECT_EQ(c.action, reconcile::Action::deleted);
         EXPECT_FALSE(c.drift);
     }
-    EXPECT_EQ(handle_->dump_fdb(link->index).size() >= 2u, true);
+    EXPECT_EQ(handle_->dump_fdb(device).size() >= 2u, true);
 }
 
 TEST_F(ReconcilerTest, RecreatesDeviceWhenVxlanParametersChange) {
