@@ -4,8 +4,9 @@
 //     delete to the route gone (p50/p99 over --changes changes, one at a time);
 //   - for each --peers count: time to program that many peers (the daemon is paused with
 //     SIGSTOP while the leases are written, then resumed), its RSS (the median of five
-//     samples across the idle window), the CPU one idle
-//     resync costs, and the time to remove them all again (one etcd lease revoked);
+//     samples across the idle window), the CPU one idle resync costs beside its floor (this
+//     process dumping the same objects right after, ten times), and the time to remove them
+//     all again (one etcd lease revoked);
 //   - with --loaded-changes K: right after programming each count, K more put/delete
 //     latencies with those peers present (what scripts/bench-probe compares with probing on
 //     and off), and with --cpu-window S the daemon's CPU over S seconds from then on, the
@@ -186,6 +187,31 @@ double own_cpu_seconds() {
     return seconds(usage.ru_utime) + seconds(usage.ru_stime);
 }
 
+// The floor of an idle resync, measured beside it on the same objects: the CPU this process
+// needs for the dumps a resync makes (twill's routes, and the neighbours and FDB entries of
+// the device they leave by), the mean of ten.
+double dump_floor_ms(netlink::Handle& handle) {
+    netlink::RouteFilter routes;
+    routes.protocol = reconcile::twill_route_protocol;
+    int device = 0;
+    for (const auto& r : handle.dump_routes(routes)) {
+        if (r.oif != 0) {
+            device = r.oif;
+            break;
+        }
+    }
+    netlink::NeighbourFilter neighbours;
+    neighbours.link_index = device;
+    constexpr int kDumps = 10;
+    const double c0 = own_cpu_seconds();
+    for (int i = 0; i < kDumps; ++i) {
+        handle.dump_routes(routes);
+        handle.dump_neighbours(neighbours);
+        handle.dump_fdb(device);
+    }
+    return (own_cpu_seconds() - c0) * 1000 / kDumps;
+}
+
 // twill_probes_sent_total from twilld's /metrics (-1 when probes are off or unreadable).
 double probes_sent() {
     FILE* pipe = ::popen("busybox wget -qO- http://127.0.0.1:9474/metrics 2>/dev/null", "r");
@@ -285,6 +311,7 @@ int main(int argc, char** argv) {
             file_samples.push_back(status_kib(pid, "RssFile"));
         }
         const double cpu_used = cpu_seconds(pid) - cpu0;
+        const double dump_ms = dump_floor_ms(handle);
         const double probes = probes0 < 0 ? 0 : probes_sent() - probes0;
         // The floor of a probe: one echo through the tunnel to each peer's gateway, sent by
         // this process with nothing else around it.
@@ -313,8 +340,14 @@ int main(int argc, char** argv) {
                     remove_s);
         std::printf("    idle CPU %.1f ms/s (%.2f%% of a core) over %.0f s",
                     cpu_used * 1000 / window, cpu_used * 100 / window, window);
-        if (resync_seconds > 0 && window >= resync_seconds)
-            std::printf(", %.1f ms per resync", cpu_used * 1000 / (window / resync_seconds));
+        if (resync_seconds > 0 && window >= resync_seconds) {
+            const double per_resync = cpu_used * 1000 / (window / resync_seconds);
+            std::printf(", %.1f ms per resync", per_resync);
+            std::printf(
+                "\n    floor: the same objects dumped by this process: %.1f ms CPU (mean of "
+                "10); resync / dump %.2fx",
+                dump_ms, dump_ms > 0 ? per_resync / dump_ms : 0.0);
+        }
         if (probes > 0) {
             std::printf(
                 "\n    probes sent %.0f (%.0f/s), CPU per probe if all of it were probing: %.1f us",
