@@ -5,8 +5,8 @@
 //   - for each --peers count: time to program that many peers (the daemon is paused with
 //     SIGSTOP while the leases are written, then resumed), its RSS (the median of five
 //     samples across the idle window), the CPU one idle resync costs beside its floor (this
-//     process dumping the same objects right after, ten times), and the time to remove them
-//     all again (one etcd lease revoked);
+//     process dumping the same objects once at each of those moments, and ten times back to
+//     back after), and the time to remove them all again (one etcd lease revoked);
 //   - with --loaded-changes K: right after programming each count, K more put/delete
 //     latencies with those peers present (what scripts/bench-probe compares with probing on
 //     and off), and with --cpu-window S the daemon's CPU over S seconds from then on, the
@@ -189,8 +189,8 @@ double own_cpu_seconds() {
 
 // The floor of an idle resync, measured beside it on the same objects: the CPU this process
 // needs for the dumps a resync makes (twill's routes, and the neighbours and FDB entries of
-// the device they leave by), the mean of ten.
-double dump_floor_ms(netlink::Handle& handle) {
+// the device they leave by), the mean of `times`.
+double dump_floor_ms(netlink::Handle& handle, int times) {
     netlink::RouteFilter routes;
     routes.protocol = reconcile::twill_route_protocol;
     int device = 0;
@@ -202,14 +202,13 @@ double dump_floor_ms(netlink::Handle& handle) {
     }
     netlink::NeighbourFilter neighbours;
     neighbours.link_index = device;
-    constexpr int kDumps = 10;
     const double c0 = own_cpu_seconds();
-    for (int i = 0; i < kDumps; ++i) {
+    for (int i = 0; i < times; ++i) {
         handle.dump_routes(routes);
         handle.dump_neighbours(neighbours);
         handle.dump_fdb(device);
     }
-    return (own_cpu_seconds() - c0) * 1000 / kDumps;
+    return (own_cpu_seconds() - c0) * 1000 / times;
 }
 
 // twill_probes_sent_total from twilld's /metrics (-1 when probes are off or unreadable).
@@ -303,15 +302,19 @@ int main(int argc, char** argv) {
         // lands inside a resync (its dumps and desired state alive) now and then, and then
         // says more about that moment than about what the daemon holds.
         constexpr int kSamples = 5;
+        // The floor is dumped once at each of those moments too, as a resync dumps once in
+        // a while with the kernel's tables gone cold, and ten times back to back after.
         std::vector<long> rss_samples, anon_samples, file_samples;
+        double spaced_dump_ms = 0;
         for (int i = 0; i < kSamples; ++i) {
             std::this_thread::sleep_for(std::chrono::duration<double>(window / kSamples));
             rss_samples.push_back(status_kib(pid, "VmRSS"));
             anon_samples.push_back(status_kib(pid, "RssAnon"));
             file_samples.push_back(status_kib(pid, "RssFile"));
+            spaced_dump_ms += dump_floor_ms(handle, 1) / kSamples;
         }
         const double cpu_used = cpu_seconds(pid) - cpu0;
-        const double dump_ms = dump_floor_ms(handle);
+        const double dump_ms = dump_floor_ms(handle, 10);
         const double probes = probes0 < 0 ? 0 : probes_sent() - probes0;
         // The floor of a probe: one echo through the tunnel to each peer's gateway, sent by
         // this process with nothing else around it.
@@ -344,9 +347,11 @@ int main(int argc, char** argv) {
             const double per_resync = cpu_used * 1000 / (window / resync_seconds);
             std::printf(", %.1f ms per resync", per_resync);
             std::printf(
-                "\n    floor: the same objects dumped by this process: %.1f ms CPU (mean of "
-                "10); resync / dump %.2fx",
-                dump_ms, dump_ms > 0 ? per_resync / dump_ms : 0.0);
+                "\n    floor: the same objects dumped by this process: %.1f ms CPU (mean of 10 "
+                "back to back; resync / dump %.2fx), %.1f ms (mean of 5 across the window; "
+                "%.2fx)",
+                dump_ms, dump_ms > 0 ? per_resync / dump_ms : 0.0, spaced_dump_ms,
+                spaced_dump_ms > 0 ? per_resync / spaced_dump_ms : 0.0);
         }
         if (probes > 0) {
             std::printf(
