@@ -10,6 +10,7 @@
 #include "twill/net/prefix.hpp"
 #include "twill/netlink/handle.hpp"
 #include "twill/netlink/monitor.hpp"
+#include "twill/reconcile/diff.hpp"
 #include "twill/reconcile/drift_record.hpp"
 #include "twill/reconcile/object_sets.hpp"
 #include "twill/reconcile/report.hpp"
@@ -49,14 +50,20 @@ class ObjectReconciler {
     // last second (each change's notification is consumed once): such an event needs no run.
     bool is_echo(const netlink::Event& event);
 
+  private:
     // The digests of one kind's desired and dumped sets in a full run whose diff was empty.
     struct Settled {
         Fingerprint desired = 0;
         Fingerprint actual = 0;
         friend bool operator==(const Settled&, const Settled&) = default;
     };
+    // One kind's diff, unless both sets are `settled`'s again; `settled` follows the result.
+    template <class Object, class KeyFn, class SameFn>
+    static Diff<Object> diff_unless_settled(const std::vector<Object>& desired,
+                                            Fingerprint desired_digest,
+                                            const std::vector<Object>& actual, KeyFn key,
+                                            SameFn same, std::optional<Settled>& settled);
 
-  private:
     void expect(const std::string& key, bool removed);
 
     netlink::Handle& handle_;
@@ -71,7 +78,9 @@ class ObjectReconciler {
     std::unordered_map<std::string, Expected> echoes_;
     // A full run whose two sets of a kind are those of the last one that found nothing to
     // change finds nothing again: the diff is a function of the two sets alone.
-    std::optional<Settled> settled_routes_, settled_neighbours_, settled_fdb_;
+    struct {
+        std::optional<Settled> routes, neighbours, fdb;
+    } settled_;
 };
 
 }  // namespace twill::reconcile
