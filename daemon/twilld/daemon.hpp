@@ -164,7 +164,8 @@ class Daemon final : public api::Handler {
     std::unique_ptr<backend::Backend> backend_;
     std::optional<backend::Underlay> underlay_;
     std::optional<subnet::Lease> own_lease_;
-    // The periodic resync waits for a pause in lease changes (resync_timing.hpp).
+    // The periodic resync waits for a pause in lease changes (resync_timing.hpp): the last
+    // time one arrived, or a run finished applying some.
     std::chrono::steady_clock::time_point last_lease_change_;
     bool full_due_ = true;    // the next run compares everything (else: changed peers only)
     bool ports_due_ = true;   // look at the pods' bridge ports in the next full run

@@ -88,9 +88,13 @@ void Daemon::reconcile_all() {
     if (ports_due_) pods = pod_reservations(options_.cni_data_dir);
     ports_due_ = false;
     reconcile::Report report;
+    bool applied_changes = false;
     cluster_->read_leases(
         [&](const std::map<net::Prefix, subnet::Lease>& leases, auto changed) {
-            if (!changed.empty()) probes_due_ = true;
+            if (!changed.empty()) {
+                probes_due_ = true;
+                applied_changes = true;
+            }
             const auto state = desired(leases, pods ? &*pods : nullptr);
             report = node_.apply(state, *backend_, options_.dry_run);
             peer_count_ = state.peers.size();
@@ -108,6 +112,7 @@ void Daemon::reconcile_all() {
     ready_ = report.errors.empty() && node_.devices_ready() && !options_.dry_run;
     if (ready_) set_startup_state("ready");
     finish_run(report, /*full=*/true);
+    if (applied_changes) last_lease_change_ = std::chrono::steady_clock::now();
 }
 
 // Only the peers whose leases changed since the previous run, each compared with its lease
@@ -142,6 +147,9 @@ void Daemon::reconcile_peers() {
         /*take=*/true);
     if (!report.errors.empty()) ready_ = false;
     finish_run(report, /*full=*/false);
+    // A burst of changes the loop took seconds to program ends when it is programmed: a
+    // resync due meanwhile would otherwise start at once and hold whatever change follows.
+    last_lease_change_ = std::chrono::steady_clock::now();
 }
 
 std::string off_link_warning(const std::vector<const subnet::Lease*>& peers,

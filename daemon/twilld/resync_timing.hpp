@@ -14,8 +14,9 @@ struct ResyncTiming {
     std::chrono::milliseconds quiet{20};  // no lease change for this long
     std::chrono::milliseconds max_delay{5000};
 
-    // How much longer a resync that fell due at `due` waits at `now`, the last lease change
-    // having arrived at `last_change`: zero to run now.
+    // How much longer a resync that fell due at `due` waits at `now`, a lease change having
+    // last arrived, or a run having last finished applying some, at `last_change`: zero to
+    // run now.
     Clock::duration wait(Clock::time_point due, Clock::time_point last_change,
                          Clock::time_point now) const {
         const auto deadline = due + max_delay;

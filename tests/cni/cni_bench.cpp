@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "percentile.hpp"
 #include "twill/cni/node_subnet.hpp"
 #include "twill/error.hpp"
 #include "twill/netlink/netlink.hpp"
@@ -37,6 +38,7 @@
 namespace {
 
 using namespace twill;
+using test::percentile;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
 
@@ -44,12 +46,6 @@ struct Samples {
     std::vector<double> add_us;
     std::vector<double> del_us;
 };
-
-double percentile(std::vector<double> values, double p) {
-    std::sort(values.begin(), values.end());
-    const auto rank = static_cast<std::size_t>(p * static_cast<double>(values.size()) + 0.999999);
-    return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
-}
 
 double elapsed_us(Clock::time_point start) {
     return std::chrono::duration<double, std::micro>(Clock::now() - start).count();

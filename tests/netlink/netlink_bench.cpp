@@ -1,5 +1,6 @@
 // Benchmark (not a test): program N peers (route + neighbour + FDB entry each) into a
-// throwaway namespace, dump them, replace them, delete them, and print the times.
+// throwaway namespace, add and remove one peer more a hundred times, dump them, replace them,
+// delete them, and print the times.
 //   build/bin/netlink_bench [N]      (root; default N = 5000)
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "percentile.hpp"
 #include "twill/netlink/netlink.hpp"
 
 using namespace twill;
@@ -59,11 +61,13 @@ int main(int argc, char** argv) {
     const auto vxlan = handle.create_vxlan(spec);
     handle.set_link_up(vxlan.index);
 
-    std::vector<Route> routes;
-    std::vector<Neighbour> neighbours;
-    std::vector<FdbEntry> fdb;
+    struct Peer {
+        Route route;
+        Neighbour neighbour;
+        FdbEntry fdb;
+    };
     const auto base = net::Address::parse("10.0.0.0");
-    for (int i = 0; i < peers; ++i) {
+    const auto make_peer = [&](int i) {
         const auto network = base.plus(static_cast<std::uint64_t>(i + 1) << 8);
         const std::uint8_t mac_bytes[6] = {0x0e,
                                            0,
@@ -72,23 +76,28 @@ int main(int argc, char** argv) {
                                            static_cast<std::uint8_t>(i >> 8),
                                            static_cast<std::uint8_t>(i)};
         const auto mac = net::MacAddress::from_bytes(mac_bytes);
-        Route route;
-        route.destination = net::Prefix(network, 24);
-        route.gateway = network;
-        route.oif = vxlan.index;
-        route.protocol = 137;
-        route.onlink = true;
-        routes.push_back(route);
-        Neighbour neighbour;
-        neighbour.link_index = vxlan.index;
-        neighbour.address = network;
-        neighbour.lladdr = mac;
-        neighbours.push_back(neighbour);
-        FdbEntry entry;
-        entry.link_index = vxlan.index;
-        entry.mac = mac;
-        entry.dst = net::Address::parse("192.0.0.0").plus(static_cast<std::uint64_t>(i + 2));
-        fdb.push_back(entry);
+        Peer peer;
+        peer.route.destination = net::Prefix(network, 24);
+        peer.route.gateway = network;
+        peer.route.oif = vxlan.index;
+        peer.route.protocol = 137;
+        peer.route.onlink = true;
+        peer.neighbour.link_index = vxlan.index;
+        peer.neighbour.address = network;
+        peer.neighbour.lladdr = mac;
+        peer.fdb.link_index = vxlan.index;
+        peer.fdb.mac = mac;
+        peer.fdb.dst = net::Address::parse("192.0.0.0").plus(static_cast<std::uint64_t>(i + 2));
+        return peer;
+    };
+    std::vector<Route> routes;
+    std::vector<Neighbour> neighbours;
+    std::vector<FdbEntry> fdb;
+    for (int i = 0; i < peers; ++i) {
+        auto peer = make_peer(i);
+        routes.push_back(peer.route);
+        neighbours.push_back(peer.neighbour);
+        fdb.push_back(peer.fdb);
     }
 
     RouteFilter owned;
@@ -105,6 +114,24 @@ int main(int argc, char** argv) {
             handle.add_fdb(fdb[i]);
         }
     });
+    // One peer more with all of them present, as a lease event adds it: what the kernel
+    // charges for one change at this scale (the route's insertion grows with the routes of
+    // its shape already there), the floor beside twilld's etcd put -> route latency.
+    constexpr int kOneMore = 100;
+    std::vector<double> one_more_us;
+    for (int j = 0; j < kOneMore; ++j) {
+        const auto peer = make_peer(peers + j);
+        const auto start = std::chrono::steady_clock::now();
+        handle.add_route(peer.route);
+        handle.add_neighbour(peer.neighbour);
+        handle.add_fdb(peer.fdb);
+        one_more_us.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                .count());
+        handle.delete_route(peer.route);
+        handle.delete_neighbour(peer.neighbour);
+        handle.delete_fdb(peer.fdb);
+    }
     const double dump = timed_ms([&] {
         dumped = handle.dump_routes(owned).size() + handle.dump_neighbours(on_vxlan).size() +
                  handle.dump_fdb(vxlan.index).size();
@@ -134,6 +161,11 @@ int main(int argc, char** argv) {
     });
     std::printf("peers %d (%d objects each step)\n", peers, 3 * peers);
     std::printf("add      %8.1f ms\n", add);
+    std::printf(
+        "one more %8.3f ms p50, %.3f ms p99 (route + neighbour + fdb entry of one peer "
+        "added with %d present; %d times)\n",
+        test::percentile(one_more_us, 0.5) / 1000, test::percentile(one_more_us, 0.99) / 1000,
+        peers, kOneMore);
     std::printf("dump     %8.1f ms (%zu objects: routes + neighbours + fdb incl. kernel's own)\n",
                 dump, dumped);
     std::printf("dump CPU %8.1f ms (mean of %d dumps)\n", dump_cpu, kDumps);

@@ -12,11 +12,13 @@
 #include <mutex>
 #include <thread>
 
+#include "percentile.hpp"
 #include "twill/subnet/allocator.hpp"
 #include "twill/subnet/watcher.hpp"
 
 using namespace twill;
 using namespace twill::subnet;
+using test::percentile;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -30,13 +32,6 @@ LeaseValue node_value(int n) {
                       VxlanLeaseData{net::MacAddress::from_bytes(std::array<std::uint8_t, 6>{
                           0x0a, 0x58, 0, static_cast<std::uint8_t>(n >> 16),
                           static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)})}};
-}
-
-double percentile(std::vector<double> values, double p) {
-    std::sort(values.begin(), values.end());
-    const auto index =
-        static_cast<std::size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
-    return values[std::min(index, values.size() - 1)];
 }
 
 void bench_allocations(kv::Client& client, const NetworkConfig& config, const std::string& prefix,
@@ -103,7 +98,7 @@ void bench_watch_latency(kv::Client& client, const NetworkConfig& config, const 
     }
     std::printf(
         "watch latency (put to callback), %d events: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-        events, percentile(latencies_ms, 50), percentile(latencies_ms, 99),
+        events, percentile(latencies_ms, 0.5), percentile(latencies_ms, 0.99),
         *std::max_element(latencies_ms.begin(), latencies_ms.end()));
 }
 

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "percentile.hpp"
 #include "twill/kv/client.hpp"
 #include "twill/netlink/handle.hpp"
 #include "twill/netlink/monitor.hpp"
@@ -35,6 +36,7 @@
 #include "twill/reconcile/object_sets.hpp"
 
 using namespace twill;
+using test::percentile;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -62,12 +64,6 @@ std::string key_of(const std::string& prefix, int i) {
     auto s = subnet_of(i).to_string();
     s[s.find('/')] = '-';
     return prefix + "/subnets/" + s;
-}
-
-double percentile(std::vector<double> v, double p) {
-    if (v.empty()) return 0;
-    std::sort(v.begin(), v.end());
-    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
 // The route an event is about when it is one of twill's peer routes, else null.
@@ -270,10 +266,10 @@ int main(int argc, char** argv) {
         std::printf(
             "%s convergence over %d changes (etcd put/delete -> route in/out of the kernel):\n",
             label, count);
-        std::printf("  add:    p50 %.2f ms  p99 %.2f ms\n", percentile(add_ms, 0.5),
-                    percentile(add_ms, 0.99));
-        std::printf("  delete: p50 %.2f ms  p99 %.2f ms\n", percentile(del_ms, 0.5),
-                    percentile(del_ms, 0.99));
+        std::printf("  add:    p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", percentile(add_ms, 0.5),
+                    percentile(add_ms, 0.99), percentile(add_ms, 1));
+        std::printf("  delete: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", percentile(del_ms, 0.5),
+                    percentile(del_ms, 0.99), percentile(del_ms, 1));
     };
     if (changes > 0) converge(0, changes, "idle:");
 
