@@ -2,7 +2,8 @@
 // (bridge + host-local from /usr/lib/cni), each run as a fresh process the way containerd
 // runs it, and the netlink floor: the kernel calls every implementation must make (veth
 // created with its peer in the pod, bridge port + hairpin + up, pod address + up + default
-// route; DEL: delete the veth) done in-process with lib/netlink. Run by scripts/bench-cni.
+// route; DEL: delete the veth) done in-process with lib/netlink, and the syncs a crash-safe
+// reservation needs, also in-process. Run by scripts/bench-cni.
 //
 // Then a pod burst: --burst ADDs (default 100) started at once, each into its own pod, then as
 // many DELs at once; for twill it checks that every address is distinct and that nothing is
@@ -33,6 +34,7 @@
 #include "twill/cni/node_subnet.hpp"
 #include "twill/error.hpp"
 #include "twill/netlink/netlink.hpp"
+#include "twill/sys/fd.hpp"
 #include "twill/sys/file.hpp"
 
 namespace {
@@ -148,6 +150,47 @@ Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge,
             netlink::Handle host;
             host.delete_link(host.get_link("twfloor" + std::to_string(i)).index);
         }
+        samples.del_us.push_back(elapsed_us(start));
+    }
+    return samples;
+}
+
+// What a crash-safe reservation asks of the disk, whatever writes it, in-process: the
+// reservation written to a new file, synced and linked into place, the cursor replaced the
+// same way, and their directory synced (#15: a reservation survives a power loss). ADD only:
+// the DEL side (a file removed, its directory synced) is timed but reported with it.
+Samples bench_durable_write(const fs::path& dir, int cycles) {
+    sys::make_directories(dir);
+    const sys::UniqueFd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!directory) throw_errno("open " + dir.string());
+    const auto write_synced = [&](const char* name, const std::string& content) {
+        const sys::UniqueFd fd(
+            ::openat(directory.get(), name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+        if (!fd ||
+            ::write(fd.get(), content.data(), content.size()) !=
+                static_cast<ssize_t>(content.size()) ||
+            ::fsync(fd.get()) != 0)
+            throw_errno(std::string("write ") + name);
+    };
+    const auto sync_directory = [&] {
+        if (::fsync(directory.get()) != 0) throw_errno("fsync " + dir.string());
+    };
+    Samples samples;
+    for (int i = 0; i < cycles; ++i) {
+        const auto name = "10.247.3." + std::to_string(2 + i % 200);
+        auto start = Clock::now();
+        write_synced("reservation.tmp", "container-" + std::to_string(i) + "\neth0\n");
+        if (::linkat(directory.get(), "reservation.tmp", directory.get(), name.c_str(), 0) != 0)
+            throw_errno("link " + name);
+        ::unlinkat(directory.get(), "reservation.tmp", 0);
+        write_synced("cursor.tmp", name);
+        if (::renameat(directory.get(), "cursor.tmp", directory.get(), "cursor") != 0)
+            throw_errno("rename cursor");
+        sync_directory();
+        samples.add_us.push_back(elapsed_us(start));
+        start = Clock::now();
+        if (::unlinkat(directory.get(), name.c_str(), 0) != 0) throw_errno("remove " + name);
+        sync_directory();
         samples.del_us.push_back(elapsed_us(start));
     }
     return samples;
@@ -322,6 +365,7 @@ int main(int argc, char** argv) {
         const auto floor =
             bench_floor(pod.netns(), subnet.bridge, net::Prefix::parse("10.246.3.0/24"),
                         net::Address::parse("10.246.3.1"), cycles);
+        const auto durable = bench_durable_write(dir / "durable", cycles);
         const auto twill_start = bench_start(plugin, dir, cycles, "twill");
         const auto bridge_start = bench_start("/usr/lib/cni/bridge", dir, cycles, "bridge");
         const auto twill_burst = bench_burst(plugin, twill_config, prefix, dir, burst, "twill");
@@ -344,6 +388,15 @@ int main(int argc, char** argv) {
                     percentile(twill_start, 0.5), percentile(twill_start, 0.99));
         std::printf("%-34s %9.0f %9.0f\n", "process start: bridge (Go)",
                     percentile(bridge_start, 0.5), percentile(bridge_start, 0.99));
+        print_row("durable reservation (in-process)", durable);
+        // The least a plugin process with a crash-safe store can take for an ADD: it starts,
+        // asks the kernel what every plugin asks, and syncs its reservation.
+        const double add_floor = percentile(twill_start, 0.5) + percentile(floor.add_us, 0.5) +
+                                 percentile(durable.add_us, 0.5);
+        std::printf("%-34s %9.0f %9s   (%.2fx the reference's ADD p50; twill %.2fx)\n",
+                    "floor of an ADD: start+netlink+sync", add_floor, "",
+                    add_floor / percentile(reference.add_us, 0.5),
+                    percentile(twill.add_us, 0.5) / percentile(reference.add_us, 0.5));
 
         std::printf("\nPod burst: %d ADDs started at once, then %d DELs, microseconds\n", burst,
                     burst);
