@@ -157,8 +157,8 @@ Samples bench_floor(const netlink::Netns& pod_ns, const std::string& bridge,
 
 // What a crash-safe reservation asks of the disk, whatever writes it, in-process: the
 // reservation written to a new file, synced and linked into place, the cursor replaced the
-// same way, and their directory synced (#15: a reservation survives a power loss). ADD only:
-// the DEL side (a file removed, its directory synced) is timed but reported with it.
+// same way, and their directory synced (#15: a reservation survives a power loss). Its DEL
+// column is the release: the file removed, the directory synced.
 Samples bench_durable_write(const fs::path& dir, int cycles) {
     sys::make_directories(dir);
     const sys::UniqueFd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
