@@ -112,6 +112,8 @@ void Daemon::reconcile_all() {
     ready_ = report.errors.empty() && node_.devices_ready() && !options_.dry_run;
     if (ready_) set_startup_state("ready");
     finish_run(report, /*full=*/true);
+    // A burst of changes the loop took seconds to program ends when it is programmed: a
+    // resync due meanwhile would otherwise start at once and hold whatever change follows.
     if (applied_changes) last_lease_change_ = std::chrono::steady_clock::now();
 }
 
@@ -120,9 +122,11 @@ void Daemon::reconcile_all() {
 // the next full run's (periodic, or one a kernel notification asks for).
 void Daemon::reconcile_peers() {
     reconcile::Report report;
+    bool applied_changes = false;
     cluster_->read_leases(
         [&](const std::map<net::Prefix, subnet::Lease>& leases, auto changed) {
             if (changed.empty()) return;
+            applied_changes = true;
             const auto context = node::node_context(*backend_, inputs(nullptr, nullptr));
             std::vector<node::PeerUpdate> updates;
             updates.reserve(changed.size());
@@ -147,9 +151,7 @@ void Daemon::reconcile_peers() {
         /*take=*/true);
     if (!report.errors.empty()) ready_ = false;
     finish_run(report, /*full=*/false);
-    // A burst of changes the loop took seconds to program ends when it is programmed: a
-    // resync due meanwhile would otherwise start at once and hold whatever change follows.
-    last_lease_change_ = std::chrono::steady_clock::now();
+    if (applied_changes) last_lease_change_ = std::chrono::steady_clock::now();
 }
 
 std::string off_link_warning(const std::vector<const subnet::Lease*>& peers,
