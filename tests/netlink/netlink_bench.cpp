@@ -7,10 +7,10 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <functional>
 #include <string>
 
+#include "own_cpu.hpp"
 #include "percentile.hpp"
 #include "twill/netlink/netlink.hpp"
 
@@ -24,14 +24,6 @@ double timed_ms(const std::function<void()>& fn) {
     fn();
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
         .count();
-}
-
-// CPU time of this process, as twill-bench-converge reads twilld's: what an idle resync's
-// dump is compared with is CPU, not wall-clock time.
-double cpu_ms() {
-    timespec t{};
-    ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
 }
 
 }  // namespace
@@ -138,13 +130,13 @@ int main(int argc, char** argv) {
     });
     // One dump is at the mercy of the moment; ten give the CPU an idle resync's dump needs.
     constexpr int kDumps = 10;
-    const double cpu_start = cpu_ms();
+    const double cpu_start = test::own_cpu_ms();
     for (int i = 0; i < kDumps; ++i) {
         handle.dump_routes(owned);
         handle.dump_neighbours(on_vxlan);
         handle.dump_fdb(vxlan.index);
     }
-    const double dump_cpu = (cpu_ms() - cpu_start) / kDumps;
+    const double dump_cpu = (test::own_cpu_ms() - cpu_start) / kDumps;
     const double replace = timed_ms([&] {
         for (int i = 0; i < peers; ++i) {
             handle.replace_route(routes[i]);

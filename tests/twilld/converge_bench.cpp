@@ -13,7 +13,6 @@
 //     probes it sent meanwhile (its /metrics) and, as the floor of one probe, the CPU this
 //     process needs to send one ICMP echo to each peer through the same tunnel.
 #include <signal.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -28,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "own_cpu.hpp"
 #include "percentile.hpp"
 #include "twill/kv/client.hpp"
 #include "twill/netlink/handle.hpp"
@@ -174,15 +174,6 @@ double cpu_seconds(pid_t pid) {
     return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-double own_cpu_seconds() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    auto seconds = [](const timeval& t) {
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
 // The floor of an idle resync, measured beside it on the same objects: the CPU this process
 // needs for the dumps a resync makes (twill's routes, and the neighbours and FDB entries of
 // the device they leave by), the mean of `times`.
@@ -198,13 +189,13 @@ double dump_floor_ms(netlink::Handle& handle, int times) {
     }
     netlink::NeighbourFilter neighbours;
     neighbours.link_index = device;
-    const double c0 = own_cpu_seconds();
+    const double c0 = test::own_cpu_ms();
     for (int i = 0; i < times; ++i) {
         handle.dump_routes(routes);
         handle.dump_neighbours(neighbours);
         handle.dump_fdb(device);
     }
-    return (own_cpu_seconds() - c0) * 1000 / times;
+    return (test::own_cpu_ms() - c0) / times;
 }
 
 // twill_probes_sent_total from twilld's /metrics (-1 when probes are off or unreadable).
@@ -321,10 +312,10 @@ int main(int argc, char** argv) {
         double floor_us = 0;
         {
             probe::EchoSocket socket(net::Family::v4);
-            const double c0 = own_cpu_seconds();
+            const double c0 = test::own_cpu_ms();
             for (int i = 0; i < peers; ++i)
                 socket.send(subnet_of(i).first().plus(1), static_cast<std::uint64_t>(i));
-            floor_us = (own_cpu_seconds() - c0) * 1e6 / peers;
+            floor_us = (test::own_cpu_ms() - c0) * 1e3 / peers;
         }
         const auto median = [](std::vector<long> v) {
             std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2),
